@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/**
+ * `pilotfish` — the command line (SPEC §2). Exit codes: 0 ok, 1 invalid policy / failed checks,
+ * 2 usage errors.
+ */
+import { parseArgs } from 'node:util';
+import { formatDiagnostic, loadPolicyFile, parseDuration } from '../config/index.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { PolicyLoadError, Sidecar } from '../sidecar.js';
+import { startEchoServer } from '../demo/echo-server.js';
+
+const USAGE = `usage: pilotfish <command> [options]
+
+commands:
+  run [--policy FILE] [--demo] [--log-level LEVEL] [--drain-timeout DURATION]
+        run the sidecar (policy default: $PILOTFISH_POLICY or config/policy.yaml);
+        --demo also starts the demo echo upstreams v1 (127.0.0.1:9081) and v2 (:9082)
+  validate FILE...
+        check policy files; exit 1 listing every error as file:line:col key.path: message
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run': return run(rest);
+    case 'validate': return validate(rest);
+    case '-h': case '--help': case 'help': process.stdout.write(USAGE); return 0;
+    default:
+      process.stderr.write(command ? `pilotfish: unknown command "${command}"\n\n${USAGE}` : USAGE);
+      return 2;
+  }
+}
+
+async function validate(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length === 0) { process.stderr.write('pilotfish validate: no file given\n'); return 2; }
+  let failed = false;
+  for (const file of positionals) {
+    const r = await loadPolicyFile(file);
+    for (const w of r.warnings) process.stdout.write(`${formatDiagnostic(w)}\n`);
+    if (r.ok) process.stdout.write(`${file}: ok (${r.policy.routes.length} routes, ${Object.keys(r.policy.upstreams).length} upstreams)\n`);
+    else { failed = true; for (const e of r.errors) process.stdout.write(`${formatDiagnostic(e)}\n`); }
+  }
+  return failed ? 1 : 0;
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      policy: { type: 'string' },
+      demo: { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: process.env.PILOTFISH_LOG_LEVEL ?? 'info' },
+      'drain-timeout': { type: 'string', default: process.env.PILOTFISH_DRAIN_TIMEOUT ?? '20s' },
+    },
+  });
+  const log = createLogger(values['log-level'] as LogLevel);
+  const drainTimeoutMs = parseDuration(values['drain-timeout']);
+  if (drainTimeoutMs === undefined) { process.stderr.write(`pilotfish run: invalid --drain-timeout ${values['drain-timeout']}\n`); return 2; }
+  const policyFile = values.policy ?? process.env.PILOTFISH_POLICY ?? 'config/policy.yaml';
+  const demo = values.demo ? await Promise.all([startEchoServer('v1', 9081), startEchoServer('v2', 9082)]) : [];
+  let sidecar: Sidecar;
+  try {
+    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs });
+  } catch (err) {
+    for (const s of demo) s.close();
+    if (err instanceof PolicyLoadError) {
+      for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+      log.fatal({ policy: policyFile, errors: err.diagnostics.length }, 'invalid policy, not starting');
+      return 1;
+    }
+    log.fatal({ err }, 'could not start');
+    return 1;
+  }
+  if (values.demo) {
+    const p = sidecar.ports.outbound;
+    process.stderr.write(`\npilotfish demo: try\n  curl -s -H 'host: echo' http://127.0.0.1:${p}/hello\n  for i in $(seq 20); do curl -s -H 'host: echo' http://127.0.0.1:${p}/; done | grep -o '"version":"v."' | sort | uniq -c\n  curl -s -H 'host: echo' -H 'x-canary: true' http://127.0.0.1:${p}/\n\n`);
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      void sidecar.drain().then(async (clean) => {
+        log.info({ clean }, 'drained');
+        await sidecar.close();
+        for (const s of demo) s.close();
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; if (code !== 0 || process.argv[2] === 'run') setImmediate(() => process.exit(code)); },
+  (err: unknown) => { process.stderr.write(`pilotfish: ${(err as Error).stack ?? String(err)}\n`); process.exit(2); },
+);

@@ -1,0 +1,84 @@
+/**
+ * Loads a policy file: read (async) → parse YAML or JSON with positions → schema → cross-reference
+ * checks. Every problem carries `file:line:col key.path: message`. Never throws for a bad policy:
+ * the caller decides whether a problem is fatal (start, `validate`) or keeps the last good one (reload).
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { policySchema, type Policy } from './schema.js';
+import { formatPath, positionOf, type KeyPath } from './positions.js';
+import { validateRefs } from './validate-refs.js';
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+export type LoadResult =
+  | { ok: true; policy: Policy; warnings: Diagnostic[]; source: string }
+  | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] };
+
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col} ${d.path}: ${d.severity === 'warning' ? 'warning: ' : ''}${d.message}`;
+}
+
+export async function loadPolicyFile(file: string): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return fail(file, 1, 1, '(file)', `cannot read policy: ${e.code ?? e.message}`);
+  }
+  return parsePolicy(text, file);
+}
+
+/** Parses policy text; `file` only names the source in diagnostics. */
+export function parsePolicy(text: string, file: string): LoadResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const errors = doc.errors.map((e) => {
+      const pos = lines.linePos(e.pos[0]);
+      return { file, line: pos.line, col: pos.col, path: '(syntax)', message: e.message.split('\n')[0]!, severity: 'error' as const };
+    });
+    return { ok: false, errors, warnings: [] };
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (raw === null || raw === undefined) return fail(file, 1, 1, '(root)', 'policy is empty');
+  const parsed = policySchema.safeParse(raw);
+  const at = (path: KeyPath, message: string, severity: Diagnostic['severity'], atKey = false): Diagnostic => {
+    const pos = positionOf(doc, lines, path, atKey);
+    return { file, line: pos.line, col: pos.col, path: formatPath(path), message, severity };
+  };
+  if (!parsed.success) {
+    return { ok: false, errors: parsed.error.issues.flatMap((issue) => fromIssue(issue, at)), warnings: [] };
+  }
+  const problems = validateRefs(parsed.data);
+  const errors = problems.filter((p) => p.severity === 'error').map((p) => at(p.path, p.message, 'error', p.atKey));
+  const warnings = problems.filter((p) => p.severity === 'warning').map((p) => at(p.path, p.message, 'warning', p.atKey));
+  if (errors.length > 0) return { ok: false, errors, warnings };
+  return { ok: true, policy: parsed.data, warnings, source: text };
+}
+
+type At = (path: KeyPath, message: string, severity: Diagnostic['severity'], atKey?: boolean) => Diagnostic;
+
+function fromIssue(issue: z.core.$ZodIssue, at: At): Diagnostic[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => at([...path, key], `unknown key "${key}"`, 'error', true));
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return [at(path, `missing required key (expected ${issue.expected})`, 'error')];
+  }
+  return [at(path, issue.message, 'error')];
+}
+
+function fail(file: string, line: number, col: number, path: string, message: string): LoadResult {
+  return { ok: false, errors: [{ file, line, col, path, message, severity: 'error' }], warnings: [] };
+}

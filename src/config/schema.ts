@@ -1,0 +1,160 @@
+/**
+ * The policy schema (SPEC §4) as zod types. Unknown keys are errors everywhere (`strictObject`);
+ * durations become milliseconds and defaults are filled in here, so the rest of the code reads one
+ * fully-resolved `Policy` and never re-applies a default. Cross-references (upstreams, subsets,
+ * weights) are checked in `validate-refs.ts`, which has the whole document in view.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 1s, 2m, or milliseconds)`, input: v });
+    return z.NEVER;
+  }
+  return ms;
+});
+const percent = z.number().min(0).max(100);
+const port = z.number().int().min(0).max(65535);
+const count = z.number().int().min(0);
+const labels = z.record(z.string(), z.string());
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'expected host:port');
+
+const listener = (defPort: number, defAddress: string) =>
+  z.strictObject({ port: port.default(defPort), address: z.string().min(1).default(defAddress) });
+
+const listeners = z.strictObject({
+  outbound: listener(15001, '0.0.0.0').prefault({}),
+  inbound: z.strictObject({
+    port: port.default(15006),
+    address: z.string().min(1).default('0.0.0.0'),
+    app: z.url({ protocol: /^http$/, error: 'expected an http:// URL' }).default('http://127.0.0.1:8080'),
+  }).prefault({}),
+  admin: z.strictObject({
+    port: port.default(15000),
+    address: z.string().min(1).default('127.0.0.1'),
+    token: z.string().min(1).optional(),
+  }).prefault({}),
+  telemetry: listener(15020, '0.0.0.0').prefault({}),
+});
+
+const endpoint = z.strictObject({ address: hostPort, labels: labels.default({}) });
+
+const upstream = z.strictObject({
+  endpoints: z.array(endpoint).min(1),
+  dnsRefresh: duration.default(5000),
+  subsets: z.record(z.string().min(1), labels).default({}),
+  loadBalancer: z.enum(['round-robin', 'random', 'least-request', 'ewma', 'ring-hash', 'maglev']).default('round-robin'),
+  connectionPool: z.strictObject({
+    maxConnections: count.min(1).default(1024),
+    maxPendingRequests: count.default(1024),
+    connectTimeout: duration.default(5000),
+    idleTimeout: duration.default(4000),
+  }).prefault({}),
+  healthCheck: z.strictObject({
+    path: z.string().startsWith('/'),
+    interval: duration.default(5000),
+    timeout: duration.default(1000),
+    unhealthyThreshold: count.min(1).default(3),
+    healthyThreshold: count.min(1).default(2),
+  }).optional(),
+  outlierDetection: z.strictObject({
+    consecutive5xx: count.min(1).default(5),
+    consecutiveGatewayErrors: count.min(1).optional(),
+    interval: duration.default(10_000),
+    baseEjectionTime: duration.default(30_000),
+    maxEjectionPercent: percent.default(10),
+  }).optional(),
+  circuitBreaker: z.strictObject({
+    errorThresholdPercentage: percent.default(50),
+    volumeThreshold: count.default(20),
+    rollingWindow: duration.default(10_000),
+    resetTimeout: duration.default(30_000),
+  }).optional(),
+});
+
+const stringMatch = z.union([
+  z.strictObject({ exact: z.string() }),
+  z.strictObject({ prefix: z.string() }),
+  z.strictObject({ regex: z.string() }),
+  z.strictObject({ present: z.boolean() }),
+], { error: 'expected exactly one of exact | prefix | regex | present' });
+
+const pathMatch = z.union([
+  z.strictObject({ exact: z.string().startsWith('/') }),
+  z.strictObject({ prefix: z.string().startsWith('/') }),
+  z.strictObject({ regex: z.string() }),
+], { error: 'expected exactly one of exact | prefix | regex' });
+
+const headerOps = z.strictObject({
+  set: z.record(z.string(), z.string()).default({}),
+  add: z.record(z.string(), z.string()).default({}),
+  remove: z.array(z.string()).default([]),
+});
+
+const retryOn = z.union([
+  z.enum(['5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx']),
+  z.number().int().min(100).max(599),
+]);
+
+const route = z.strictObject({
+  name: z.string().min(1),
+  direction: z.enum(['outbound', 'inbound']).default('outbound'),
+  match: z.strictObject({
+    host: z.string().min(1).optional(),
+    path: pathMatch.optional(),
+    method: z.array(z.string().min(1).transform((m) => m.toUpperCase())).min(1).optional(),
+    headers: z.record(z.string(), stringMatch).optional(),
+    query: z.record(z.string(), stringMatch).optional(),
+    jsonBody: z.record(z.string(), stringMatch).optional(),
+  }).default({}),
+  priority: z.number().int().default(0),
+  to: z.array(z.strictObject({
+    upstream: z.string().min(1),
+    subset: z.string().min(1).optional(),
+    weight: z.number().int().min(0).max(100).optional(),
+  })).min(1).optional(),
+  sticky: z.union([
+    z.strictObject({ header: z.string().min(1) }),
+    z.strictObject({ cookie: z.strictObject({ name: z.string().min(1), ttl: duration.default(3_600_000) }) }),
+    z.strictObject({ sourceIp: z.literal(true) }),
+  ], { error: 'expected one of header | cookie | sourceIp' }).optional(),
+  timeout: duration.default(15_000),
+  retries: z.strictObject({
+    attempts: count,
+    perTryTimeout: duration.optional(),
+    retryOn: z.array(retryOn).default(['5xx', 'reset', 'connect-failure']),
+    backoff: z.strictObject({ base: duration.default(25), max: duration.default(250) }).prefault({}),
+    budget: z.strictObject({ percent: percent.default(20), minPerSecond: count.default(10) }).prefault({}),
+    nonIdempotent: z.boolean().default(false),
+  }).optional(),
+  mirror: z.strictObject({
+    upstream: z.string().min(1),
+    percent: percent.default(100),
+    compare: z.boolean().default(false),
+  }).optional(),
+  fault: z.strictObject({
+    delay: z.strictObject({ fixed: duration, percent: percent.default(100) }).optional(),
+    abort: z.strictObject({ status: z.number().int().min(200).max(599), percent: percent.default(100) }).optional(),
+    on: z.enum(['request', 'attempt']).default('request'),
+  }).optional(),
+  rewrite: z.strictObject({ prefix: z.string().startsWith('/').optional(), host: z.string().min(1).optional() }).optional(),
+  headers: z.strictObject({ request: headerOps.optional(), response: headerOps.optional() }).optional(),
+});
+
+export const policySchema = z.strictObject({
+  version: z.literal(1, { error: 'version must be 1' }),
+  listeners: listeners.prefault({}),
+  outboundTrafficPolicy: z.enum(['registry-only', 'allow-any']).default('registry-only'),
+  upstreams: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'upstream names are [A-Za-z0-9_.-]'), upstream).default({}),
+  routes: z.array(route).default([]),
+});
+
+/** The policy as loaded: every default filled in, every duration in milliseconds. */
+export type Policy = z.output<typeof policySchema>;
+export type UpstreamPolicy = Policy['upstreams'][string];
+export type RoutePolicy = Policy['routes'][number];
+export type StringMatchPolicy = z.output<typeof stringMatch>;
+export type PathMatchPolicy = z.output<typeof pathMatch>;
+export type Direction = RoutePolicy['direction'];

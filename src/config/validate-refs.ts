@@ -1,0 +1,75 @@
+/**
+ * Checks that need the whole policy in view: references to unknown upstreams and subsets, weights
+ * that do not sum to 100, duplicate route names, regexes the linear engine rejects. Returns problems
+ * with key paths; the loader turns paths into positions.
+ */
+import type { Policy } from './schema.js';
+import type { KeyPath } from './positions.js';
+import { compileRegex } from '../routing/regex.js';
+
+export interface Problem { path: KeyPath; message: string; severity: 'error' | 'warning'; atKey?: boolean }
+
+/** Upstream names every policy may use without declaring them. */
+export const BUILTIN_UPSTREAMS = new Set(['app']);
+
+export function validateRefs(policy: Policy): Problem[] {
+  const problems: Problem[] = [];
+  const names = new Map<string, number>();
+  policy.routes.forEach((route, i) => {
+    const at = (...rest: (string | number)[]): KeyPath => ['routes', i, ...rest];
+    const prev = names.get(route.name);
+    if (prev !== undefined) problems.push({ path: at('name'), message: `duplicate route name "${route.name}" (first at routes[${prev}])`, severity: 'error' });
+    else names.set(route.name, i);
+    if (!route.to && route.direction === 'outbound') {
+      problems.push({ path: at(), message: 'an outbound route needs `to` (only inbound routes default to the app)', severity: 'error' });
+    }
+    checkDestinations(policy, route.to ?? [], at, problems);
+    if (route.mirror && !policy.upstreams[route.mirror.upstream] && !BUILTIN_UPSTREAMS.has(route.mirror.upstream)) {
+      problems.push({ path: at('mirror', 'upstream'), message: `unknown upstream "${route.mirror.upstream}"`, severity: 'error' });
+    }
+    checkRegexes(route, at, problems);
+    if (route.match.jsonBody) {
+      problems.push({ path: at('match', 'jsonBody'), message: 'jsonBody matching is not implemented yet: this route never matches', severity: 'warning' });
+    }
+  });
+  for (const [name, up] of Object.entries(policy.upstreams)) {
+    for (const [subset, selector] of Object.entries(up.subsets)) {
+      const selects = up.endpoints.some((e) => Object.entries(selector).every(([k, v]) => e.labels[k] === v));
+      if (!selects) problems.push({ path: ['upstreams', name, 'subsets', subset], message: `subset "${subset}" selects no endpoint`, severity: 'warning' });
+    }
+  }
+  return problems;
+}
+
+function checkDestinations(policy: Policy, to: NonNullable<Policy['routes'][number]['to']>, at: (...r: (string | number)[]) => KeyPath, problems: Problem[]): void {
+  to.forEach((dest, j) => {
+    const up = policy.upstreams[dest.upstream];
+    if (!up && !BUILTIN_UPSTREAMS.has(dest.upstream)) {
+      problems.push({ path: at('to', j, 'upstream'), message: `unknown upstream "${dest.upstream}"`, severity: 'error' });
+    } else if (dest.subset !== undefined && !up?.subsets[dest.subset]) {
+      problems.push({ path: at('to', j, 'subset'), message: `unknown subset "${dest.subset}" of upstream "${dest.upstream}"`, severity: 'error' });
+    }
+  });
+  if (to.length > 1) {
+    const missing = to.findIndex((d) => d.weight === undefined);
+    if (missing >= 0) problems.push({ path: at('to', missing), message: 'every destination of a split needs a weight', severity: 'error' });
+    else {
+      const sum = to.reduce((s, d) => s + (d.weight ?? 0), 0);
+      if (sum !== 100) problems.push({ path: at('to'), message: `weights sum to ${sum}, not 100`, severity: 'error' });
+    }
+  }
+}
+
+function checkRegexes(route: Policy['routes'][number], at: (...r: (string | number)[]) => KeyPath, problems: Problem[]): void {
+  const check = (src: string, path: KeyPath): void => {
+    const r = compileRegex(src);
+    if (!r.ok) problems.push({ path, message: `regex ${JSON.stringify(src)} rejected: ${r.error}`, severity: 'error' });
+  };
+  const m = route.match;
+  if (m.path && 'regex' in m.path) check(m.path.regex, at('match', 'path', 'regex'));
+  for (const kind of ['headers', 'query', 'jsonBody'] as const) {
+    for (const [key, cond] of Object.entries(m[kind] ?? {})) {
+      if ('regex' in cond) check(cond.regex, at('match', kind, key, 'regex'));
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * One error base for everything the sidecar answers itself. Each error carries a stable `code`, the
+ * Envoy-style response flag and the HTTP status; `rescue()` (proxy/rescue.ts) is the only place that
+ * turns them into responses.
+ */
+export type ResponseFlag = 'NR' | 'UH' | 'UF' | 'UO' | 'CO' | 'URX' | 'UT' | 'UC' | 'DI' | 'FI' | 'DC';
+
+export class ProxyError extends Error {
+  readonly code: string;
+  readonly flag: ResponseFlag;
+  readonly status: number;
+
+  constructor(code: string, flag: ResponseFlag, status: number, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ProxyError';
+    this.code = code;
+    this.flag = flag;
+    this.status = status;
+  }
+}
+
+export const noRoute = (host: string, path: string): ProxyError =>
+  new ProxyError('no_route', 'NR', 404, `no route for ${host}${path}`);
+
+export const noHealthyUpstream = (upstream: string): ProxyError =>
+  new ProxyError('no_healthy_upstream', 'UH', 503, `no healthy endpoint in upstream ${upstream}`);
+
+export const connectFailure = (target: string, cause: unknown): ProxyError =>
+  new ProxyError('upstream_connect_failure', 'UF', 503, `upstream connect error to ${target}: ${describe(cause)}`, cause);
+
+export const upstreamTimeout = (target: string, ms: number): ProxyError =>
+  new ProxyError('upstream_timeout', 'UT', 504, `upstream ${target} did not answer within ${ms}ms`);
+
+export const upstreamReset = (target: string, cause: unknown): ProxyError =>
+  new ProxyError('upstream_reset', 'UC', 503, `upstream ${target} reset the connection before responding: ${describe(cause)}`, cause);
+
+export const downstreamDisconnect = (): ProxyError =>
+  new ProxyError('downstream_disconnect', 'DC', 499, 'client disconnected');
+
+export const badRequest = (message: string): ProxyError =>
+  new ProxyError('bad_request', 'NR', 400, message);
+
+function describe(cause: unknown): string {
+  const e = cause as NodeJS.ErrnoException | undefined;
+  return e?.code ?? e?.message ?? String(cause);
+}
+
+/** Errors Node reports when the TCP connection could not be made: the request never left. */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
+export function isConnectError(err: unknown): boolean {
+  return CONNECT_ERRORS.has((err as NodeJS.ErrnoException | undefined)?.code ?? '');
+}

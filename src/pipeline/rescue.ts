@@ -1,0 +1,29 @@
+/**
+ * The one place errors become the sidecar's own responses (linkerd's `ServerRescue`): a `ProxyError`
+ * becomes its status with `{"error", "flags"}` JSON; anything else is a bug, answered 500 and logged.
+ */
+import type { Logger } from 'pino';
+import { ProxyError } from '../core/errors.js';
+import { addFlag, type Layer, type ProxyResponse, type RequestContext } from '../core/context.js';
+
+export function rescue(err: unknown, ctx: RequestContext, log: Logger): ProxyResponse {
+  if (err instanceof ProxyError) {
+    addFlag(ctx, err.flag);
+    return jsonError(err.status, err.message, ctx);
+  }
+  log.error({ err, route: ctx.route, requestId: ctx.requestId }, 'unexpected error while proxying');
+  return jsonError(500, 'internal error in the sidecar', ctx);
+}
+
+export function jsonError(status: number, message: string, ctx: RequestContext): ProxyResponse {
+  const body = Buffer.from(JSON.stringify({ error: message, flags: ctx.flags.join(',') }));
+  return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body };
+}
+
+export const rescueLayer = (log: Logger): Layer => (next) => async (req, ctx) => {
+  try {
+    return await next(req, ctx);
+  } catch (err) {
+    return rescue(err, ctx, log);
+  }
+};

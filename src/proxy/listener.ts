@@ -1,0 +1,123 @@
+/**
+ * The edge of the data plane: one HTTP server per direction. It resolves the request's authority and
+ * path (origin-form with Host, or absolute-form when the app uses us as an HTTP proxy), cleans the
+ * headers, picks the route on the snapshot current at arrival, runs the route's stack and writes the
+ * answer. Every socket and stream error is handled here: no peer can crash the process.
+ */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Direction } from '../config/index.js';
+import type { ProxyRequest, RequestContext } from '../core/context.js';
+import { badRequest, noRoute } from '../core/errors.js';
+import type { Snapshot } from '../core/snapshot.js';
+import { rescue } from '../pipeline/rescue.js';
+import type { ForwardingEngine } from './engine.js';
+import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
+import { writeResponse } from './respond.js';
+
+export interface ListenerDeps {
+  readonly direction: Direction;
+  readonly current: () => Snapshot;
+  readonly engine: ForwardingEngine;
+  readonly log: Logger;
+  /** True once draining: answers carry `Connection: close`. */
+  readonly draining: () => boolean;
+  readonly track: { begin(): void; end(): void };
+}
+
+interface Target { host: string; path: string }
+
+/** Splits the request target into authority and origin-form path; undefined when malformed. */
+export function resolveTarget(req: http.IncomingMessage): Target | undefined {
+  const url = req.url ?? '';
+  if (url.startsWith('/')) {
+    const host = req.headers.host;
+    return host ? { host: host.toLowerCase(), path: url } : undefined;
+  }
+  if (!/^http:\/\//i.test(url)) return undefined;
+  try {
+    const u = new URL(url);
+    return { host: u.host.toLowerCase(), path: `${u.pathname}${u.search}` };
+  } catch {
+    return undefined;
+  }
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const i = host.lastIndexOf(':');
+  return i < 0 ? host : host.slice(0, i);
+}
+
+export function createListener(deps: ListenerDeps): http.Server {
+  const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 });
+  server.on('request', (req, res) => handle(req, res, deps));
+  server.on('upgrade', (req, socket, head) => upgrade(req, socket, head, deps));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Malformed request line/headers: answer 400 if the socket can still take it, never throw.
+    if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: ListenerDeps): void {
+  deps.track.begin();
+  let ended = false;
+  const done = (): void => { if (!ended) { ended = true; deps.track.end(); } };
+  res.once('close', done);
+  req.on('error', noop);
+  res.on('error', noop);
+  const snapshot = deps.current();
+  const ctx: RequestContext = {
+    direction: deps.direction, requestId: '', start: performance.now(), generation: snapshot.generation,
+    deadline: Infinity, flags: [], route: '', upstream: '', subset: '', endpoint: '', attempts: 0,
+  };
+  const target = resolveTarget(req);
+  if (!target) {
+    writeResponse(res, rescue(badRequest('malformed request target or missing Host'), ctx, deps.log), ctx, true, done);
+    return;
+  }
+  const headers = req.headers;
+  cleanRequestHeaders(headers);
+  (ctx as { requestId: string }).requestId = setForwardingHeaders(headers, req.socket.remoteAddress, target.host);
+  const url = target.path;
+  const q = url.indexOf('?');
+  const input = { host: stripPort(target.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), method: req.method ?? 'GET', headers };
+  const route = snapshot.route(deps.direction, input);
+  if (!route) {
+    writeResponse(res, rescue(noRoute(target.host, input.path), ctx, deps.log), ctx, deps.draining(), done);
+    return;
+  }
+  ctx.route = route.name;
+  const preq: ProxyRequest = { raw: req, res, method: input.method, host: target.host, path: url, headers };
+  route.handler(preq, ctx).then(
+    (resp) => writeResponse(res, resp, ctx, deps.draining(), done),
+    (err: unknown) => writeResponse(res, rescue(err, ctx, deps.log), ctx, deps.draining(), done),
+  );
+}
+
+function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, deps: ListenerDeps): void {
+  socket.on('error', noop);
+  const target = resolveTarget(req);
+  const fail = (status: number, reason: string): void => {
+    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    else socket.destroy();
+  };
+  if (!target) return fail(400, 'Bad Request');
+  const q = target.path.indexOf('?');
+  const input = { host: stripPort(target.host), path: q < 0 ? target.path : target.path.slice(0, q), query: q < 0 ? '' : target.path.slice(q + 1), method: req.method ?? 'GET', headers: req.headers };
+  const snapshot = deps.current();
+  const route = snapshot.route(deps.direction, input);
+  const endpoint = route?.upgradeTarget(target.host);
+  if (!endpoint) return fail(route ? 503 : 404, route ? 'Service Unavailable' : 'Not Found');
+  req.url = target.path;
+  deps.engine.upgrade(req, socket, head, endpoint, (err) => {
+    deps.log.debug({ err, route: route?.name }, 'upgrade failed');
+    fail(503, 'Service Unavailable');
+  });
+}
+
+function noop(): void {}

@@ -1,0 +1,60 @@
+/** Starts the real sidecar for a test: in-process (fast) or as a real `pilotfish run` process. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { createLogger } from '../../src/log.js';
+import { Sidecar, type Ports } from '../../src/sidecar.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const CLI = path.join(ROOT, 'dist/cli/main.js');
+
+/** Listener block binding every port to 127.0.0.1:0, to splice into test policies. */
+export function testListeners(app = 'http://127.0.0.1:1'): string {
+  return `listeners:
+  outbound: { port: 0, address: 127.0.0.1 }
+  inbound: { port: 0, address: 127.0.0.1, app: "${app}" }
+  admin: { port: 0 }
+  telemetry: { port: 0, address: 127.0.0.1 }
+`;
+}
+
+export async function writePolicy(text: string, name = 'policy.yaml'): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pilotfish-test-'));
+  const file = path.join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+export async function startSidecar(policy: string, opts: { drainTimeoutMs?: number } = {}): Promise<Sidecar> {
+  const policyFile = await writePolicy(policy);
+  return Sidecar.start({ policyFile, log: createLogger((process.env.PILOTFISH_TEST_LOG as 'info' | undefined) ?? 'silent'), ...opts });
+}
+
+export interface SidecarProcess {
+  child: ChildProcess;
+  ports: Ports;
+  logs: Array<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+/** Spawns `pilotfish run` and resolves once it logs that it is listening. */
+export async function spawnSidecar(policy: string, args: string[] = []): Promise<SidecarProcess> {
+  const policyFile = await writePolicy(policy);
+  const child = spawn(process.execPath, [CLI, 'run', '--policy', policyFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Array<Record<string, unknown>> = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ports = await new Promise<Ports>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'listening') resolve(entry.ports as Ports);
+      } catch { /* not JSON: diagnostics */ }
+    });
+    void exited.then((code) => reject(new Error(`sidecar exited with ${code} before listening`)));
+  });
+  child.stdout!.resume();
+  return { child, ports, logs, exited };
+}
