@@ -57,7 +57,8 @@ export function parsePolicy(text: string, file: string): LoadResult {
     return { file, line: pos.line, col: pos.col, path: formatPath(path), message, severity };
   };
   if (!parsed.success) {
-    return { ok: false, errors: parsed.error.issues.flatMap((issue) => fromIssue(issue, at)), warnings: [] };
+    const has = (path: KeyPath): boolean => doc.hasIn(path);
+    return { ok: false, errors: parsed.error.issues.flatMap((issue) => fromIssue(issue, at, has)), warnings: [] };
   }
   const problems = validateRefs(parsed.data);
   const errors = problems.filter((p) => p.severity === 'error').map((p) => at(p.path, p.message, 'error', p.atKey));
@@ -68,12 +69,12 @@ export function parsePolicy(text: string, file: string): LoadResult {
 
 type At = (path: KeyPath, message: string, severity: Diagnostic['severity'], atKey?: boolean) => Diagnostic;
 
-function fromIssue(issue: z.core.$ZodIssue, at: At): Diagnostic[] {
+function fromIssue(issue: z.core.$ZodIssue, at: At, has: (path: KeyPath) => boolean): Diagnostic[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => at([...path, key], `unknown key "${key}"`, 'error', true));
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
+  if (issue.code === 'invalid_type' && !has(path)) {
     return [at(path, `missing required key (expected ${issue.expected})`, 'error')];
   }
   return [at(path, issue.message, 'error')];

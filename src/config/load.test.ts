@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { parseDuration } from './duration.js';
+import { formatDiagnostic, parsePolicy } from './load.js';
+
+const errorsOf = (text: string, file = 'p.yaml'): string[] => {
+  const r = parsePolicy(text, file);
+  return r.ok ? [] : r.errors.map(formatDiagnostic);
+};
+
+describe('parseDuration', () => {
+  it.each([
+    ['250ms', 250], ['1s', 1000], ['1.5s', 1500], ['2m', 120_000], ['1h', 3_600_000], ['500us', 0.5], [42, 42], [0, 0],
+  ] as const)('%s → %d ms', (input, ms) => expect(parseDuration(input)).toBe(ms));
+  it.each(['', '1', '1 s', '-1s', 's', '1d', '1e3ms'])('rejects %j', (input) => expect(parseDuration(input)).toBeUndefined());
+  it('rejects negative and non-finite numbers', () => {
+    expect(parseDuration(-1)).toBeUndefined();
+    expect(parseDuration(Infinity)).toBeUndefined();
+  });
+});
+
+describe('parsePolicy', () => {
+  it('fills every default of a minimal policy', () => {
+    const r = parsePolicy('version: 1\n', 'p.yaml');
+    if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+    expect(r.policy.listeners).toEqual({
+      outbound: { port: 15001, address: '0.0.0.0' },
+      inbound: { port: 15006, address: '0.0.0.0', app: 'http://127.0.0.1:8080' },
+      admin: { port: 15000, address: '127.0.0.1' },
+      telemetry: { port: 15020, address: '0.0.0.0' },
+    });
+    expect(r.policy.outboundTrafficPolicy).toBe('registry-only');
+    expect(r.policy.routes).toEqual([]);
+  });
+
+  it('resolves route and upstream defaults (Envoy defaults where it has one)', () => {
+    const r = parsePolicy(`version: 1
+upstreams: { a: { endpoints: [{ address: "a:80" }], outlierDetection: {} } }
+routes: [{ name: r, to: [{ upstream: a }], retries: { attempts: 2 } }]
+`, 'p.yaml');
+    if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+    const route = r.policy.routes[0]!;
+    expect(route.timeout).toBe(15_000);
+    expect(route.direction).toBe('outbound');
+    expect(route.retries).toMatchObject({ attempts: 2, backoff: { base: 25, max: 250 }, budget: { percent: 20, minPerSecond: 10 }, nonIdempotent: false });
+    const up = r.policy.upstreams.a!;
+    expect(up.connectionPool.connectTimeout).toBe(5000);
+    expect(up.outlierDetection).toEqual({ consecutive5xx: 5, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 10 });
+  });
+
+  it('reads JSON policies with positions too', () => {
+    const errs = errorsOf('{\n  "version": 1,\n  "listeners": { "outbound": { "port": "x" } }\n}', 'p.json');
+    expect(errs).toEqual(['p.json:3:40 listeners.outbound.port: Invalid input: expected number, received string']);
+  });
+
+  it('rejects unknown keys at any depth, pointing at the key', () => {
+    expect(errorsOf('version: 1\nupstreams:\n  a:\n    endpoints: [{ address: "a:1", lables: {} }]\n'))
+      .toEqual(['p.yaml:4:35 upstreams.a.endpoints[0].lables: unknown key "lables"']);
+  });
+
+  it('names missing required keys', () => {
+    expect(errorsOf('version: 1\nupstreams: { a: {} }\n')).toEqual(['p.yaml:2:17 upstreams.a.endpoints: missing required key (expected array)']);
+  });
+
+  it('rejects percentages out of range and path matches without a leading slash', () => {
+    const errs = errorsOf(`version: 1
+upstreams: { a: { endpoints: [{ address: "a:80" }] } }
+routes:
+  - name: r
+    match: { path: { exact: nope } }
+    to: [{ upstream: a }]
+    fault: { abort: { status: 503, percent: 101 } }
+`);
+    expect(errs).toHaveLength(2);
+    expect(errs[0]).toMatch(/^p\.yaml:5:29 routes\[0\]\.match\.path\.exact: /);
+    expect(errs[1]).toMatch(/^p\.yaml:7:45 routes\[0\]\.fault\.abort\.percent: .*100/);
+  });
+
+  it('rejects regexes that cannot run in linear time', () => {
+    const errs = errorsOf(`version: 1
+upstreams: { a: { endpoints: [{ address: "a:80" }] } }
+routes: [{ name: r, match: { path: { regex: "(a)\\\\1" } }, to: [{ upstream: a }] }]
+`);
+    expect(errs).toEqual([expect.stringMatching(/^p\.yaml:3:45 routes\[0\]\.match\.path\.regex: regex .* rejected: not executable in linear time/)]);
+  });
+
+  it('rejects duplicate keys, empty files and duplicate route names', () => {
+    expect(errorsOf('version: 1\nversion: 1\n')[0]).toMatch(/^p\.yaml:2:1 \(syntax\): .*unique/i);
+    expect(errorsOf('')).toEqual(['p.yaml:1:1 (root): policy is empty']);
+    expect(errorsOf(`version: 1
+upstreams: { a: { endpoints: [{ address: "a:80" }] } }
+routes: [{ name: r, to: [{ upstream: a }] }, { name: r, to: [{ upstream: a }] }]
+`)).toEqual(['p.yaml:3:54 routes[1].name: duplicate route name "r" (first at routes[0])']);
+  });
+
+  it('warns about subsets that select no endpoint', () => {
+    const r = parsePolicy('version: 1\nupstreams: { a: { endpoints: [{ address: "a:80" }], subsets: { v2: { version: v2 } } } }\n', 'p.yaml');
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map(formatDiagnostic)).toEqual(['p.yaml:2:68 upstreams.a.subsets.v2: warning: subset "v2" selects no endpoint']);
+  });
+});

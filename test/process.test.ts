@@ -1,0 +1,116 @@
+/**
+ * The real `pilotfish` process: `validate` output and exit codes, and the SIGTERM drain with a
+ * request in flight.
+ */
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request, waitFor } from './helpers/http.js';
+import { CLI, ROOT, spawnSidecar, testListeners, writePolicy } from './helpers/sidecar.js';
+import { startUpstream, type Upstream } from './helpers/upstream.js';
+
+const exec = promisify(execFile);
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { cwd: ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('pilotfish validate', () => {
+  it('accepts the shipped demo policy', async () => {
+    const r = await cli('validate', 'config/policy.yaml');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/config\/policy\.yaml: ok/);
+  });
+
+  it('lists every error as file:line:col key.path: message and exits 1', async () => {
+    const file = await writePolicy([
+      'version: 1',
+      'upstreams:',
+      '  a: { endpoints: [{ address: "10.0.0.1:80" }] }',
+      'routes:',
+      '  - name: r',
+      '    match: { host: a, colour: blue }',
+      '    to: [{ upstream: a, weight: 60 }, { upstream: missing, weight: 30 }]',
+      '    timeout: soon',
+    ].join('\n'));
+    const r = await cli('validate', file);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toContain(`${file}:6:23 routes[0].match.colour: unknown key "colour"`);
+    expect(lines).toContain(`${file}:8:14 routes[0].timeout: invalid duration "soon" (use e.g. 250ms, 1s, 2m, or milliseconds)`);
+  });
+
+  it('reports cross-reference errors with positions once the schema passes', async () => {
+    const file = await writePolicy([
+      'version: 1',
+      'upstreams:',
+      '  a: { endpoints: [{ address: "10.0.0.1:80", labels: { version: v1 } }], subsets: { v1: { version: v1 } } }',
+      'routes:',
+      '  - name: r',
+      '    to:',
+      '      - { upstream: a, subset: v9, weight: 60 }',
+      '      - { upstream: missing, weight: 30 }',
+    ].join('\n'));
+    const r = await cli('validate', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${file}:7:32 routes[0].to[0].subset: unknown subset "v9" of upstream "a"`);
+    expect(r.stdout).toContain(`${file}:8:21 routes[0].to[1].upstream: unknown upstream "missing"`);
+    expect(r.stdout).toContain(`${file}:7:7 routes[0].to: weights sum to 90, not 100`);
+  });
+
+  it('reports YAML syntax errors with their position', async () => {
+    const file = await writePolicy('version: 1\nroutes: [\n  { name: x\n');
+    const r = await cli('validate', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ \\(syntax\\): `, 'm'));
+  });
+
+  it('exits 2 on usage errors', async () => {
+    expect((await cli('frobnicate')).code).toBe(2);
+    expect((await cli('validate')).code).toBe(2);
+  });
+
+  it('refuses to run on an invalid policy, exit 1, naming the error', async () => {
+    const file = await writePolicy('version: 2\n');
+    const r = await cli('run', '--policy', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}:1:10 version: version must be 1`);
+  });
+});
+
+describe('pilotfish run: SIGTERM drain', () => {
+  let up: Upstream | undefined;
+  afterEach(async () => { await up?.close(); });
+
+  it('turns unready, completes the in-flight request with Connection: close, refuses new ones, exits 0', async () => {
+    let release: (() => void) | undefined;
+    up = await startUpstream((_req, res) => { release = () => res.end('finished'); });
+    const proc = await spawnSidecar(`version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "${up.address}" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`);
+    try {
+      expect((await request(proc.ports.telemetry, { path: '/healthz/ready' })).status).toBe(200);
+      expect((await request(proc.ports.telemetry, { path: '/healthz/live' })).status).toBe(200);
+      const keepAlive = new http.Agent({ keepAlive: true });
+      const inflight = request(proc.ports.outbound, { headers: { host: 'u' }, agent: keepAlive });
+      await waitFor(() => release, { what: 'the upstream to hold the request' });
+      proc.child.kill('SIGTERM');
+      await waitFor(async () => (await request(proc.ports.telemetry, { path: '/healthz/ready' })).status === 503, { what: 'readiness to turn 503' });
+      await waitFor(() => request(proc.ports.outbound, { headers: { host: 'u' } }).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED'), { what: 'the listener to stop accepting' });
+      release!();
+      const r = await inflight;
+      expect(r.status).toBe(200);
+      expect(r.text).toBe('finished');
+      expect(r.headers.connection).toBe('close');
+      expect(await proc.exited).toBe(0);
+      keepAlive.destroy();
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+});
