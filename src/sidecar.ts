@@ -1,27 +1,42 @@
 /**
  * The composition root: the one place that creates the engine, the registry, the listeners and the
  * snapshot reference. `pilotfish run` and the integration tests both start the sidecar through here.
+ *
+ * Reload is validate → compile → build → swap: the new policy is loaded and its snapshot built aside
+ * against a registry *plan*; only when that succeeds does the plan commit and the one `current`
+ * reference change. Requests in flight keep the snapshot they started on. Any failure keeps the last
+ * good snapshot and is recorded (log, `lastError` for /config_dump).
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { formatDiagnostic, loadPolicyFile, type Diagnostic, type Direction } from './config/index.js';
+import { formatDiagnostic, loadPolicyFile, parsePolicy, type Diagnostic, type Direction, type Policy } from './config/index.js';
 import type { Snapshot } from './core/snapshot.js';
 import { buildSnapshot } from './pipeline/build.js';
 import { HttpProxyEngine } from './proxy/http-proxy-engine.js';
 import { createListener } from './proxy/listener.js';
+import { PolicyWatcher } from './reload/index.js';
 import { createHealthServer } from './telemetry/health-server.js';
 import { UpstreamRegistry } from './upstreams/index.js';
+import { createAdminServer } from './admin/admin-server.js';
+import type { AdminTarget } from './admin/target.js';
 
 export interface SidecarOptions {
   readonly policyFile: string;
   readonly log: Logger;
   /** How long in-flight requests may take to finish on SIGTERM (ms). Default 20s. */
   readonly drainTimeoutMs?: number;
+  /** Watch the policy file and reload on change. Default true. */
+  readonly watch?: boolean;
+  /** Admin bearer token; overrides `listeners.admin.token` (env PILOTFISH_ADMIN_TOKEN in the CLI). */
+  readonly adminToken?: string | undefined;
 }
 
-export interface Ports { outbound: number; inbound: number; telemetry: number }
+type ListenerName = 'outbound' | 'inbound' | 'admin' | 'telemetry';
+export type Ports = Record<ListenerName, number>;
 
 export class PolicyLoadError extends Error {
   constructor(readonly diagnostics: Diagnostic[]) {
@@ -30,48 +45,160 @@ export class PolicyLoadError extends Error {
   }
 }
 
+export type ReloadTrigger = 'start' | 'file' | 'signal' | 'admin';
+export interface ReloadResult { result: 'ok' | 'unchanged' | 'error'; generation: number; errors?: Diagnostic[] }
+export interface LastError { at: Date; trigger: ReloadTrigger; errors: Diagnostic[] }
+
 export class Sidecar {
   private current!: Snapshot;
   private readonly registry = new UpstreamRegistry();
   private readonly engine = new HttpProxyEngine();
-  private readonly servers = new Map<'outbound' | 'inbound' | 'telemetry', http.Server>();
+  private readonly servers = new Map<ListenerName, http.Server>();
+  private readonly watcher: PolicyWatcher | undefined;
   private inflight = 0;
   private idle: (() => void) | undefined;
   private draining = false;
   private listening = false;
+  private lastHash = '';
+  private lastSeen = '';
+  private bound: Ports = { outbound: 0, inbound: 0, admin: 0, telemetry: 0 };
+  private failure: LastError | undefined;
+  private reloading: Promise<ReloadResult> | undefined;
+  private reloadAgain = false;
+  private drained: Promise<boolean> | undefined;
+  /** Called after each reload attempt (telemetry hooks in here). */
+  onReload: ((r: ReloadResult, trigger: ReloadTrigger) => void) | undefined;
 
-  private constructor(private readonly options: SidecarOptions) {}
+  private constructor(readonly options: SidecarOptions) {
+    if (options.watch !== false) {
+      this.watcher = new PolicyWatcher(options.policyFile, () => void this.reload('file'), {}, (err) => options.log.warn({ err }, 'policy watch failed'));
+    }
+  }
 
   static async start(options: SidecarOptions): Promise<Sidecar> {
     const loaded = await loadPolicyFile(options.policyFile);
     if (!loaded.ok) throw new PolicyLoadError(loaded.errors);
-    for (const w of loaded.warnings) options.log.warn({ diagnostic: formatDiagnostic(w) }, 'policy warning');
     const sidecar = new Sidecar(options);
-    sidecar.current = buildSnapshot(loaded.policy, loaded.source, 1, { registry: sidecar.registry, engine: sidecar.engine, log: options.log });
+    sidecar.warn(loaded.warnings);
+    sidecar.apply(loaded.policy, loaded.source);
     try {
       await sidecar.listen();
     } catch (err) {
       await sidecar.close();
       throw err;
     }
+    sidecar.watcher?.start();
     return sidecar;
   }
 
-  get snapshot(): Snapshot {
-    return this.current;
-  }
+  get snapshot(): Snapshot { return this.current; }
+  get lastError(): LastError | undefined { return this.failure; }
+  get inflightRequests(): number { return this.inflight; }
+  get isDraining(): boolean { return this.draining; }
+  get upstreams(): UpstreamRegistry { return this.registry; }
+  adminRoutes(): ReturnType<AdminTarget['adminRoutes']> { return []; }
 
+  /** The ports actually bound (port 0 in the policy picks a free one). */
   get ports(): Ports {
-    const port = (name: 'outbound' | 'inbound' | 'telemetry'): number => (this.servers.get(name)!.address() as AddressInfo).port;
-    return { outbound: port('outbound'), inbound: port('inbound'), telemetry: port('telemetry') };
+    return this.bound;
   }
 
-  get inflightRequests(): number {
-    return this.inflight;
+  /**
+   * Reloads the policy file. Reloads run one at a time; a request for one while another runs makes
+   * exactly one more run afterwards (bursts of file events coalesce). An unchanged file is a no-op.
+   */
+  reload(trigger: ReloadTrigger): Promise<ReloadResult> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    const run = async (): Promise<ReloadResult> => {
+      let result: ReloadResult;
+      do {
+        this.reloadAgain = false;
+        result = await this.reloadOnce(trigger);
+      } while (this.reloadAgain);
+      return result;
+    };
+    this.reloading = run().finally(() => { this.reloading = undefined; });
+    return this.reloading;
+  }
+
+  private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadResult> {
+    const file = this.options.policyFile;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      return this.settle(trigger, `unreadable:${code}`, () => this.fail(trigger, [{ file, line: 1, col: 1, path: '(file)', message: `cannot read policy: ${code}`, severity: 'error' }]));
+    }
+    const hash = hashOf(text);
+    return this.settle(trigger, hash, () => {
+      const loaded = parsePolicy(text, file);
+      if (!loaded.ok) return this.fail(trigger, loaded.errors);
+      if (hash === this.lastHash) {
+        this.failure = undefined; // the file is back to the policy we serve
+        return { result: 'unchanged', generation: this.current.generation };
+      }
+      try {
+        this.warn(loaded.warnings);
+        this.apply(loaded.policy, loaded.source);
+      } catch (err) {
+        return this.fail(trigger, [{ file, line: 1, col: 1, path: '(build)', message: (err as Error).message, severity: 'error' }]);
+      }
+      this.options.log.info({ trigger, generation: this.current.generation }, 'policy reloaded');
+      return { result: 'ok', generation: this.current.generation };
+    });
+  }
+
+  /**
+   * File events for content already seen (good or bad) are no-ops: a broken file is reported once,
+   * not on every poll. SIGHUP and POST /reload always re-evaluate.
+   */
+  private settle(trigger: ReloadTrigger, seen: string, evaluate: () => ReloadResult): ReloadResult {
+    if (trigger === 'file' && seen === this.lastSeen) return { result: 'unchanged', generation: this.current.generation };
+    this.lastSeen = seen;
+    const result = evaluate();
+    this.onReload?.(result, trigger);
+    return result;
+  }
+
+  private fail(trigger: ReloadTrigger, errors: Diagnostic[]): ReloadResult {
+    this.failure = { at: new Date(), trigger, errors };
+    this.options.log.error({ trigger, errors: errors.map(formatDiagnostic) }, 'policy reload failed; keeping the last good policy');
+    return { result: 'error', generation: this.current.generation, errors };
+  }
+
+  /** plan → build → commit → swap. Throws (leaving everything as it was) if the build fails. */
+  private apply(policy: Policy, source: string): void {
+    const plan = this.registry.plan(policy);
+    let snapshot: Snapshot;
+    try {
+      snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, { states: plan.states, engine: this.engine, log: this.options.log });
+    } catch (err) {
+      plan.abort();
+      throw err;
+    }
+    if (this.current && JSON.stringify(this.current.policy.listeners) !== JSON.stringify(policy.listeners)) {
+      this.options.log.warn('listeners changed: the new addresses take effect on restart');
+    }
+    plan.commit();
+    this.current = snapshot;
+    this.lastHash = this.lastSeen = hashOf(source);
+    this.failure = undefined;
+  }
+
+  private warn(warnings: Diagnostic[]): void {
+    for (const w of warnings) this.options.log.warn({ diagnostic: formatDiagnostic(w) }, 'policy warning');
   }
 
   private async listen(): Promise<void> {
     const l = this.current.policy.listeners;
+    const token = this.options.adminToken ?? l.admin.token;
+    if (!token && !isLoopback(l.admin.address)) {
+      throw new Error(`admin listener on ${l.admin.address} needs listeners.admin.token (or PILOTFISH_ADMIN_TOKEN): refusing to expose it without one`);
+    }
     const track = {
       begin: () => { this.inflight++; },
       end: () => { if (--this.inflight === 0) this.idle?.(); },
@@ -81,12 +208,14 @@ export class Sidecar {
         direction, current: () => this.current, engine: this.engine, log: this.options.log, draining: () => this.draining, track,
       }));
     }
+    this.servers.set('admin', createAdminServer(this, token));
     this.servers.set('telemetry', createHealthServer({ live: () => true, ready: () => this.listening && !this.draining }));
-    const binds = { outbound: l.outbound, inbound: l.inbound, telemetry: l.telemetry };
     await Promise.all([...this.servers].map(async ([name, server]) => {
-      server.listen(binds[name].port, binds[name].address);
+      server.listen(l[name].port, l[name].address);
       await once(server, 'listening');
     }));
+    const port = (name: ListenerName): number => (this.servers.get(name)!.address() as AddressInfo).port;
+    this.bound = { outbound: port('outbound'), inbound: port('inbound'), admin: port('admin'), telemetry: port('telemetry') };
     this.listening = true;
     this.options.log.info({ ports: this.ports, generation: this.current.generation }, 'listening');
   }
@@ -96,8 +225,14 @@ export class Sidecar {
    * answers still in flight carry `Connection: close`; resolves when none is left or the drain
    * timeout passes (then the remaining connections are cut). Returns whether it finished cleanly.
    */
-  async drain(): Promise<boolean> {
+  drain(): Promise<boolean> {
+    this.drained ??= this.drainOnce();
+    return this.drained;
+  }
+
+  private async drainOnce(): Promise<boolean> {
     this.draining = true;
+    this.watcher?.stop();
     const timeout = this.options.drainTimeoutMs ?? 20_000;
     const proxies = [this.servers.get('outbound')!, this.servers.get('inbound')!];
     for (const s of proxies) { s.close(); s.closeIdleConnections(); }
@@ -117,8 +252,17 @@ export class Sidecar {
 
   async close(): Promise<void> {
     this.draining = true;
+    this.watcher?.stop();
     for (const s of this.servers.values()) { s.close(); s.closeAllConnections(); }
     this.engine.close();
     this.registry.dispose();
   }
+}
+
+function hashOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function isLoopback(address: string): boolean {
+  return address === 'localhost' || address === '::1' || address.startsWith('127.');
 }

@@ -61,7 +61,7 @@ async function run(args: string[]): Promise<number> {
   const demo = values.demo ? await Promise.all([startEchoServer('v1', 9081), startEchoServer('v2', 9082)]) : [];
   let sidecar: Sidecar;
   try {
-    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs });
+    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined });
   } catch (err) {
     for (const s of demo) s.close();
     if (err instanceof PolicyLoadError) {
@@ -89,6 +89,7 @@ async function run(args: string[]): Promise<number> {
         resolve(0);
       });
     };
+    process.on('SIGHUP', () => void sidecar.reload('signal'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });

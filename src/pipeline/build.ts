@@ -9,13 +9,14 @@ import { compose, type Layer } from '../core/context.js';
 import { deepFreeze, type CompiledRoute, type Snapshot } from '../core/snapshot.js';
 import { compileRouter, compileSplit, type Split } from '../routing/index.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
-import { APP_UPSTREAM, PASSTHROUGH_UPSTREAM, type UpstreamRegistry, type UpstreamState } from '../upstreams/index.js';
+import { APP_UPSTREAM, PASSTHROUGH_UPSTREAM, type UpstreamState } from '../upstreams/index.js';
 import { rescueLayer } from './rescue.js';
 import { timeoutLayer } from './timeout.js';
 import { passthroughCall, upstreamCall, type Destination } from './upstream-call.js';
 
 export interface BuildDeps {
-  readonly registry: UpstreamRegistry;
+  /** Upstream state for every upstream of the policy (a registry plan, not yet committed). */
+  readonly states: ReadonlyMap<string, UpstreamState>;
   readonly engine: ForwardingEngine;
   readonly log: Logger;
 }
@@ -25,7 +26,7 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 
 export function buildSnapshot(policy: Policy, source: string, generation: number, deps: BuildDeps): Snapshot {
   deepFreeze(policy);
-  const states = deps.registry.reconcile(policy);
+  const states = deps.states;
   const state = (name: string): UpstreamState => {
     const s = states.get(name);
     if (!s) throw new Error(`upstream ${name} missing from the registry`);

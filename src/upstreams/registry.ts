@@ -1,7 +1,7 @@
 /**
- * The registry of per-upstream state, keyed by upstream name. `reconcile` is called with each new
- * policy: an upstream whose definition hash is unchanged keeps its state (pooled sockets, and later
- * breakers, ejections and health); a changed one gets fresh state; a removed one is disposed.
+ * The registry of per-upstream state, keyed by upstream name. Each new policy is planned against it:
+ * an upstream whose definition hash is unchanged keeps its state (pooled sockets, breakers, ejections,
+ * health); a changed one gets fresh state; a removed one is disposed once the new snapshot commits.
  */
 import { createHash } from 'node:crypto';
 import type { Policy } from '../config/index.js';
@@ -13,36 +13,59 @@ export const APP_UPSTREAM = 'app';
 /** Pseudo-upstream for `outboundTrafficPolicy: allow-any` traffic to hosts outside the policy. */
 export const PASSTHROUGH_UPSTREAM = 'passthrough';
 
-export class UpstreamRegistry {
-  private readonly states = new Map<string, UpstreamState>();
+export interface RegistryPlan {
+  /** The state every upstream of the new policy will use. */
+  readonly states: ReadonlyMap<string, UpstreamState>;
+  /** Upstreams that get fresh state (new or changed). */
+  readonly created: readonly string[];
+  commit(): void;
+  abort(): void;
+}
 
-  /** Brings the registry in line with `policy`; returns the states the new snapshot will use. */
-  reconcile(policy: Policy): ReadonlyMap<string, UpstreamState> {
-    const wanted = new Map<string, () => UpstreamState>();
-    const hashes = new Map<string, string>();
+export class UpstreamRegistry {
+  private states = new Map<string, UpstreamState>();
+
+  /**
+   * Plans the registry for `policy` without touching the current state: unchanged upstreams (same
+   * definition hash) are reused, changed and new ones are created aside. `commit()` makes the plan
+   * current and disposes what it replaced or removed; `abort()` (a build that failed) disposes only
+   * what the plan created, so a bad policy leaves every live upstream untouched.
+   */
+  plan(policy: Policy): RegistryPlan {
+    const wanted = new Map<string, { hash: string; make: () => UpstreamState }>();
     for (const [name, up] of Object.entries(policy.upstreams)) {
       const hash = digest(up);
-      hashes.set(name, hash);
-      wanted.set(name, () => UpstreamState.fromPolicy(name, hash, up));
+      wanted.set(name, { hash, make: () => UpstreamState.fromPolicy(name, hash, up) });
     }
     if (!policy.upstreams[APP_UPSTREAM]) {
       const app = new URL(policy.listeners.inbound.app);
       const address = app.host.includes(':') ? app.host : `${app.host}:80`;
       const hash = digest({ app: address });
-      hashes.set(APP_UPSTREAM, hash);
-      wanted.set(APP_UPSTREAM, () => new UpstreamState(APP_UPSTREAM, hash, [makeEndpoint(address)], {}, DEFAULT_OPTIONS));
+      wanted.set(APP_UPSTREAM, { hash, make: () => new UpstreamState(APP_UPSTREAM, hash, [makeEndpoint(address)], {}, DEFAULT_OPTIONS) });
     }
-    hashes.set(PASSTHROUGH_UPSTREAM, 'passthrough');
-    wanted.set(PASSTHROUGH_UPSTREAM, () => new UpstreamState(PASSTHROUGH_UPSTREAM, 'passthrough', [], {}, DEFAULT_OPTIONS));
+    wanted.set(PASSTHROUGH_UPSTREAM, { hash: 'passthrough', make: () => new UpstreamState(PASSTHROUGH_UPSTREAM, 'passthrough', [], {}, DEFAULT_OPTIONS) });
 
-    for (const [name, state] of this.states) {
-      if (hashes.get(name) !== state.hash) {
-        state.dispose();
-        this.states.delete(name);
-      }
+    const next = new Map<string, UpstreamState>();
+    const created: UpstreamState[] = [];
+    for (const [name, { hash, make }] of wanted) {
+      const live = this.states.get(name);
+      if (live && live.hash === hash) next.set(name, live);
+      else { const s = make(); created.push(s); next.set(name, s); }
     }
-    for (const [name, make] of wanted) if (!this.states.has(name)) this.states.set(name, make());
-    return new Map(this.states);
+    return {
+      states: next,
+      created: created.map((s) => s.name),
+      commit: () => {
+        for (const [name, live] of this.states) if (next.get(name) !== live) live.dispose();
+        this.states = next;
+      },
+      abort: () => { for (const s of created) s.dispose(); },
+    };
+  }
+
+  /** Every live upstream, for /clusters. */
+  all(): IterableIterator<UpstreamState> {
+    return this.states.values();
   }
 
   get(name: string): UpstreamState | undefined {

@@ -60,6 +60,16 @@ export class UpstreamState {
     return e;
   }
 
+  /** The /clusters view of this upstream. */
+  describe(): Record<string, unknown> {
+    const count = (m: NodeJS.ReadOnlyDict<unknown[]>): number => Object.values(m).reduce((n, l) => n + (l?.length ?? 0), 0);
+    return {
+      subsets: Object.fromEntries([...this.subsets].map(([name, list]) => [name, list.map((e) => e.address)])),
+      connections: { active: count(this.agent.sockets), idle: count(this.agent.freeSockets) },
+      endpoints: this.endpoints.map((e) => ({ address: e.address, labels: e.labels, healthy: true, ejected: false })),
+    };
+  }
+
   get isDisposed(): boolean {
     return this.disposed;
   }

@@ -1,0 +1,21 @@
+/** What the admin API needs from the sidecar (a type-only seam, so admin never imports the root). */
+import type http from 'node:http';
+import type { Snapshot } from '../core/snapshot.js';
+import type { UpstreamRegistry } from '../upstreams/index.js';
+import type { Diagnostic } from '../config/index.js';
+
+export interface AdminReplyShape { status: number; body?: unknown; headers?: http.OutgoingHttpHeaders }
+export type AdminHandler = (req: http.IncomingMessage, match: RegExpExecArray, body: string) => Promise<AdminReplyShape> | AdminReplyShape;
+
+export interface AdminTarget {
+  readonly snapshot: Snapshot;
+  readonly options: { readonly policyFile: string };
+  readonly lastError: { at: Date; trigger: string; errors: Diagnostic[] } | undefined;
+  readonly inflightRequests: number;
+  readonly isDraining: boolean;
+  readonly upstreams: UpstreamRegistry;
+  reload(trigger: 'admin'): Promise<{ result: string; generation: number; errors?: Diagnostic[] }>;
+  drain(): Promise<boolean>;
+  /** Further endpoints (faults, explain) contributed by other modules. */
+  adminRoutes(): Array<[RegExp, { methods: Record<string, AdminHandler> }]>;
+}

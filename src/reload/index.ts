@@ -1,0 +1,1 @@
+export { PolicyWatcher, type PolicyWatcherOptions } from './policy-watcher.js';
