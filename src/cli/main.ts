@@ -8,6 +8,7 @@ import { formatDiagnostic, loadPolicyFile, parseDuration } from '../config/index
 import { createLogger, type LogLevel } from '../log.js';
 import { PolicyLoadError, Sidecar } from '../sidecar.js';
 import { startEchoServer } from '../demo/echo-server.js';
+import { injectCommand, iptablesCommand } from '../kube/index.js';
 
 const USAGE = `usage: pilotfish <command> [options]
 
@@ -17,6 +18,10 @@ commands:
         --demo also starts the demo echo upstreams v1 (127.0.0.1:9081) and v2 (:9082)
   validate FILE...
         check policy files; exit 1 listing every error as file:line:col key.path: message
+  inject -f FILE [-f FILE...] [--policy-configmap NAME] [--native-sidecar] [--image IMAGE] [--init-image IMAGE] [--drain-timeout DURATION]
+        write FILE's manifests to stdout with the sidecar, the capture init container and the policy volume added (-f - reads stdin)
+  iptables [--dry-run | --cleanup] [--exclude-inbound-ports P,..] [--exclude-outbound-ports P,..] [--exclude-outbound-cidrs CIDR,..] [--ipv6 auto|on|off] ...
+        install (or print) the pod's traffic-capture rules; run by the pilotfish-init container
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -24,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run': return run(rest);
     case 'validate': return validate(rest);
+    case 'inject': return injectCommand(rest);
+    case 'iptables': return iptablesCommand(rest);
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); return 0;
     default:
       process.stderr.write(command ? `pilotfish: unknown command "${command}"\n\n${USAGE}` : USAGE);

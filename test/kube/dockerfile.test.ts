@@ -2,7 +2,9 @@
  * The Dockerfile, checked statically (no Docker engine here): bases, stages, user, entry points,
  * ports, and that every path the images need exists in the build context or is made by the build.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +15,7 @@ import { importGraph, packageName } from './import-graph.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const df = parseDockerfile(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
 const ignored = dockerignore(readFileSync(path.join(ROOT, '.dockerignore'), 'utf8'));
-const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
 const buildConfig = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { extends?: string; include: string[]; compilerOptions: { rootDir: string; outDir: string } };
 const sidecar = df.stages.at(-1)!;
 const init = stage(df, 'init');
@@ -129,5 +131,24 @@ describe('init image', () => {
     expect([...graph.packages].filter((p) => !p.startsWith('node:'))).toEqual([]);
     for (const f of graph.files) expect(path.relative(ROOT, f)).toMatch(/^src\//);
     expect(graph.files.size).toBeGreaterThan(3);
+  });
+});
+
+describe('deploy/build-images.sh', () => {
+  it('builds both targets of the Dockerfile and pushes them, tagged with the package version by default', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-docker-'));
+    const log = path.join(dir, 'calls');
+    const stub = path.join(dir, 'docker');
+    writeFileSync(stub, `#!/bin/sh\necho "$*" >> ${log}\n`);
+    chmodSync(stub, 0o755);
+    execFileSync('sh', [path.join(ROOT, 'deploy/build-images.sh'), 'reg.example/team'], { env: { ...process.env, DOCKER: stub }, stdio: 'pipe' });
+    const v = pkg.version;
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
+      `build --target sidecar -t reg.example/team/pilotfish:${v} .`,
+      `build --target init -t reg.example/team/pilotfish-init:${v} .`,
+      `push reg.example/team/pilotfish:${v}`,
+      `push reg.example/team/pilotfish-init:${v}`,
+    ]);
+    for (const target of ['sidecar', 'init']) expect(df.stages.map((s) => s.name)).toContain(target);
   });
 });

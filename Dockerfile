@@ -1,0 +1,65 @@
+# syntax=docker/dockerfile:1
+#
+# Two images from one file (README.md, "Run it in Kubernetes"):
+#   docker build -t pilotfish .                        the sidecar (default, last stage): `pilotfish run`
+#   docker build --target init -t pilotfish-init .     the init container: `pilotfish iptables`
+#
+# Both run on a read-only root filesystem: nothing is written outside the mounted policy's
+# directory, which is read-only too.
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---- build: compile TypeScript to dist/ ------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /build
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` would build before the sources are here, and the `node` devDependency's
+# second runtime is pointless in an image that already is Node 24.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- prod-deps: production dependencies only, no dev tools ----------------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# ---- runtime-base: Node without its package managers -----------------------------------------------
+FROM ${NODE_IMAGE} AS runtime-base
+# Nothing at run time installs packages: npm, npx, corepack and yarn only widen the attack surface.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+      /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg \
+ && groupadd --system --gid 1337 pilotfish \
+ && useradd --system --uid 1337 --gid 1337 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pilotfish
+ENV NODE_ENV=production
+WORKDIR /app
+
+# ---- init: the traffic-capture init container ------------------------------------------------------
+FROM runtime-base AS init
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json ./
+# `pilotfish iptables` uses Node's built-ins only: the compiled code is all it needs.
+COPY --from=build /build/dist ./dist
+# iptables needs root (and CAP_NET_ADMIN, granted by the pod spec) in the pod's network namespace;
+# the container exits as soon as the rules are in.
+USER 0:0
+ENTRYPOINT ["node", "/app/dist/kube/init-main.js"]
+
+# ---- sidecar (default target) ---------------------------------------------------------------------
+FROM runtime-base AS sidecar
+COPY package.json ./
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /build/dist ./dist
+# A default policy so the image starts on its own; in a pod the ConfigMap mounted here replaces it.
+COPY config/policy.yaml /etc/pilotfish/policy.yaml
+ENV PILOTFISH_POLICY=/etc/pilotfish/policy.yaml
+# Owned by root and not writable by the proxy: uid 1337 only reads its code and policy.
+USER 1337:1337
+# 15001 outbound, 15006 inbound, 15020 metrics and health. The admin API (15000) stays on loopback.
+EXPOSE 15001 15006 15020
+ENTRYPOINT ["node", "/app/dist/cli/main.js", "run"]

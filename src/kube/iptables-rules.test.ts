@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CAPTURE, parseCidr, parseCidrList, parseCidrSelection, parsePortList, parsePortSelection, type CaptureOptions, type Cidr } from './capture-options.js';
+import { buildRuleSet, parseInstalled, renderCleanup, renderRestore } from './iptables-rules.js';
+
+const cidrs = (text: string): Cidr[] => {
+  const r = parseCidrList(text);
+  if (!r.ok) throw new Error(r.error);
+  return r.value;
+};
+const opts = (o: Partial<CaptureOptions>): CaptureOptions => ({ ...DEFAULT_CAPTURE, ...o });
+
+describe('buildRuleSet', () => {
+  it('captures all inbound TCP to 15006 and outbound TCP to 15001, exempting uid 1337, loopback and the fixed ports', () => {
+    expect(buildRuleSet(DEFAULT_CAPTURE, 4).rules).toEqual([
+      '-A PILOTFISH_INBOUND -p tcp --dport 15020 -j RETURN',
+      '-A PILOTFISH_INBOUND -p tcp --dport 15021 -j RETURN',
+      '-A PILOTFISH_INBOUND -p tcp -j PILOTFISH_IN_REDIRECT',
+      '-A PILOTFISH_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006',
+      '-A PILOTFISH_OUTPUT -m owner --uid-owner 1337 -j RETURN',
+      '-A PILOTFISH_OUTPUT -o lo -j RETURN',
+      '-A PILOTFISH_OUTPUT -p tcp --dport 53 -j RETURN',
+      '-A PILOTFISH_OUTPUT -j PILOTFISH_REDIRECT',
+      '-A PILOTFISH_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
+    ]);
+  });
+
+  it('puts every exemption before the catch-all redirect, in each chain', () => {
+    const { rules } = buildRuleSet(opts({ excludeInboundPorts: [22, 15020], excludeOutboundPorts: [5432], excludeOutboundCidrs: cidrs('169.254.169.254') }), 4);
+    const inbound = rules.filter((r) => r.startsWith('-A PILOTFISH_INBOUND'));
+    expect(inbound).toEqual([
+      '-A PILOTFISH_INBOUND -p tcp --dport 15020 -j RETURN',
+      '-A PILOTFISH_INBOUND -p tcp --dport 15021 -j RETURN',
+      '-A PILOTFISH_INBOUND -p tcp --dport 22 -j RETURN',
+      '-A PILOTFISH_INBOUND -p tcp -j PILOTFISH_IN_REDIRECT',
+    ]);
+    const output = rules.filter((r) => r.startsWith('-A PILOTFISH_OUTPUT'));
+    expect(output.at(-1)).toBe('-A PILOTFISH_OUTPUT -j PILOTFISH_REDIRECT');
+    expect(output).toContain('-A PILOTFISH_OUTPUT -p tcp --dport 5432 -j RETURN');
+    expect(output).toContain('-A PILOTFISH_OUTPUT -d 169.254.169.254/32 -j RETURN');
+    expect(output[0]).toBe('-A PILOTFISH_OUTPUT -m owner --uid-owner 1337 -j RETURN');
+  });
+
+  it('honours the listener ports and the proxy uid', () => {
+    const { rules } = buildRuleSet(opts({ proxyUid: 2102, inboundPort: 4143, outboundPort: 4140 }), 4);
+    expect(rules).toContain('-A PILOTFISH_OUTPUT -m owner --uid-owner 2102 -j RETURN');
+    expect(rules).toContain('-A PILOTFISH_IN_REDIRECT -p tcp -j REDIRECT --to-ports 4143');
+    expect(rules).toContain('-A PILOTFISH_REDIRECT -p tcp -j REDIRECT --to-ports 4140');
+  });
+
+  it('captures only the listed inbound ports when given a list', () => {
+    const { rules } = buildRuleSet(opts({ includeInboundPorts: [8080, 9090] }), 4);
+    expect(rules).toContain('-A PILOTFISH_INBOUND -p tcp --dport 8080 -j PILOTFISH_IN_REDIRECT');
+    expect(rules).toContain('-A PILOTFISH_INBOUND -p tcp --dport 9090 -j PILOTFISH_IN_REDIRECT');
+    expect(rules).not.toContain('-A PILOTFISH_INBOUND -p tcp -j PILOTFISH_IN_REDIRECT');
+  });
+
+  it('gives each family only its own CIDRs', () => {
+    const o = opts({ excludeOutboundCidrs: cidrs('10.0.0.0/8, fd00::/8'), includeOutboundCidrs: cidrs('10.96.0.0/12') });
+    const v4 = buildRuleSet(o, 4).rules;
+    const v6 = buildRuleSet(o, 6).rules;
+    expect(v4).toContain('-A PILOTFISH_OUTPUT -d 10.0.0.0/8 -j RETURN');
+    expect(v4).toContain('-A PILOTFISH_OUTPUT -d 10.96.0.0/12 -j PILOTFISH_REDIRECT');
+    expect(v4.join('\n')).not.toContain('fd00');
+    expect(v6).toContain('-A PILOTFISH_OUTPUT -d fd00::/8 -j RETURN');
+    // An include list with no IPv6 range captures no IPv6 destination at all.
+    expect(v6.some((r) => r.startsWith('-A PILOTFISH_OUTPUT') && r.endsWith('-j PILOTFISH_REDIRECT'))).toBe(false);
+  });
+});
+
+describe('renderRestore', () => {
+  it('declares the chains, adds the rules and hooks them in, in one transaction', () => {
+    const text = renderRestore(buildRuleSet(DEFAULT_CAPTURE, 4));
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toBe('*nat');
+    expect(lines.slice(1, 5)).toEqual([
+      ':PILOTFISH_INBOUND - [0:0]', ':PILOTFISH_REDIRECT - [0:0]', ':PILOTFISH_IN_REDIRECT - [0:0]', ':PILOTFISH_OUTPUT - [0:0]',
+    ]);
+    expect(lines.slice(-3)).toEqual(['-A PREROUTING -p tcp -j PILOTFISH_INBOUND', '-A OUTPUT -p tcp -j PILOTFISH_OUTPUT', 'COMMIT']);
+  });
+
+  it('leaves the jumps out when asked (they are already installed)', () => {
+    const text = renderRestore(buildRuleSet(DEFAULT_CAPTURE, 4), false);
+    expect(text).not.toContain('-A PREROUTING');
+    expect(text).not.toContain('-A OUTPUT');
+    expect(text.trimEnd().endsWith('COMMIT')).toBe(true);
+  });
+});
+
+// What iptables-save (nf_tables) printed on this kind of machine after an apply, with counters.
+const SAVED = `# Generated by iptables-save v1.8.9 (nf_tables)
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:PILOTFISH_INBOUND - [0:0]
+:PILOTFISH_IN_REDIRECT - [0:0]
+:PILOTFISH_OUTPUT - [0:0]
+:PILOTFISH_REDIRECT - [0:0]
+:OTHER - [0:0]
+[3:180] -A PREROUTING -p tcp -j PILOTFISH_INBOUND
+[5:300] -A OUTPUT -p tcp -j PILOTFISH_OUTPUT
+-A OUTPUT -p tcp -j PILOTFISH_OUTPUT
+-A OUTPUT -p udp -j OTHER
+-A PILOTFISH_INBOUND -p tcp -m tcp --dport 15020 -j RETURN
+COMMIT
+`;
+
+describe('parseInstalled / renderCleanup', () => {
+  it('finds our chains and counts our jumps, ignoring counters and implicit match modules', () => {
+    expect(parseInstalled(SAVED)).toEqual({
+      chains: ['PILOTFISH_INBOUND', 'PILOTFISH_REDIRECT', 'PILOTFISH_IN_REDIRECT', 'PILOTFISH_OUTPUT'],
+      jumps: [1, 2],
+    });
+  });
+
+  it('removes every jump, then flushes all chains before deleting any, touching nothing else', () => {
+    const text = renderCleanup(parseInstalled(SAVED))!;
+    const lines = text.trimEnd().split('\n');
+    expect(lines).toEqual([
+      '*nat',
+      '-D PREROUTING -p tcp -j PILOTFISH_INBOUND',
+      '-D OUTPUT -p tcp -j PILOTFISH_OUTPUT',
+      '-D OUTPUT -p tcp -j PILOTFISH_OUTPUT',
+      '-F PILOTFISH_INBOUND', '-F PILOTFISH_REDIRECT', '-F PILOTFISH_IN_REDIRECT', '-F PILOTFISH_OUTPUT',
+      '-X PILOTFISH_INBOUND', '-X PILOTFISH_REDIRECT', '-X PILOTFISH_IN_REDIRECT', '-X PILOTFISH_OUTPUT',
+      'COMMIT',
+    ]);
+    expect(text).not.toContain('OTHER');
+  });
+
+  it('has nothing to do on a clean table', () => {
+    expect(renderCleanup(parseInstalled('*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n'))).toBeUndefined();
+  });
+});
+
+describe('list parsers', () => {
+  it.each([
+    ['8080', [8080]],
+    [' 22, 8080 ,22 ', [22, 8080]],
+    ['', []],
+  ])('ports %j', (text, want) => {
+    expect(parsePortList(text)).toEqual({ ok: true, value: want });
+  });
+
+  it.each(['0', '65536', 'http', '80-90', '8080;9090'])('rejects port list %j', (text) => {
+    expect(parsePortList(text).ok).toBe(false);
+  });
+
+  it('takes * as every port', () => {
+    expect(parsePortSelection('*')).toEqual({ ok: true, value: '*' });
+    expect(parseCidrSelection(' * ')).toEqual({ ok: true, value: '*' });
+  });
+
+  it.each([
+    ['10.0.0.0/8', { family: 4, text: '10.0.0.0/8' }],
+    ['169.254.169.254', { family: 4, text: '169.254.169.254/32' }],
+    ['FD00::/8', { family: 6, text: 'fd00::/8' }],
+    ['::1', { family: 6, text: '::1/128' }],
+  ])('CIDR %j', (text, want) => {
+    expect(parseCidr(text)).toEqual({ ok: true, value: want });
+  });
+
+  it.each(['10.0.0.0/33', '10.0.0/8', 'fd00::/129', 'example.com/24', '10.0.0.0/x'])('rejects CIDR %j', (text) => {
+    expect(parseCidr(text).ok).toBe(false);
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * The containers and volume the injector adds to a pod, as plain data: the Pilotfish sidecar, the
+ * `pilotfish-init` container that installs the capture rules, and the policy ConfigMap volume.
+ * The shipped manifests in deploy/ are this output (a test keeps them in step).
+ */
+import { formatDuration } from '../config/index.js';
+import {
+  parseCidrList, parseCidrSelection, parsePortList, parsePortSelection, type Cidr, type Parsed,
+} from './capture-options.js';
+import type { ConfigMapVolume, Container, Probe } from './k8s-types.js';
+import {
+  ANNOTATION, INIT_NAME, POLICY_DIR, POLICY_FILE, POLICY_VOLUME, PORTS, PROXY_UID, SIDECAR_NAME,
+} from './names.js';
+
+export interface SidecarSettings {
+  /** The sidecar image; its entry point is `pilotfish run`. */
+  readonly image: string;
+  /** The image with iptables whose entry point is `pilotfish iptables`. */
+  readonly initImage: string;
+  /** ConfigMap holding `policy.yaml`. Default `pilotfish-policy`. */
+  readonly policyConfigMap: string;
+  /** Run the sidecar as a native sidecar (an init container with `restartPolicy: Always`, Kubernetes ≥ 1.29). */
+  readonly nativeSidecar: boolean;
+  /** How long in-flight requests may finish after SIGTERM (ms). Default 20 000. */
+  readonly drainTimeoutMs: number;
+}
+
+/**
+ * Seconds Kubernetes waits after SIGTERM before SIGKILL: the drain timeout plus a margin for the
+ * process to close its sockets and flush telemetry, so a full drain is never cut short.
+ */
+export function terminationGraceSeconds(drainTimeoutMs: number): number {
+  return Math.ceil(drainTimeoutMs / 1000) + 5;
+}
+
+const telemetryProbe = (path: string, periodSeconds: number, failureThreshold: number): Probe => ({
+  httpGet: { path, port: PORTS.telemetry }, periodSeconds, timeoutSeconds: 1, failureThreshold,
+});
+
+export function sidecarContainer(s: SidecarSettings): Container {
+  return {
+    name: SIDECAR_NAME,
+    image: s.image,
+    imagePullPolicy: 'IfNotPresent',
+    args: ['--drain-timeout', formatDuration(s.drainTimeoutMs)],
+    ...(s.nativeSidecar ? { restartPolicy: 'Always' as const } : {}),
+    env: [{ name: 'PILOTFISH_POLICY', value: POLICY_FILE }],
+    ports: [
+      { name: 'pf-outbound', containerPort: PORTS.outbound, protocol: 'TCP' },
+      { name: 'pf-inbound', containerPort: PORTS.inbound, protocol: 'TCP' },
+      { name: 'pf-metrics', containerPort: PORTS.telemetry, protocol: 'TCP' },
+    ],
+    // A native sidecar's startup probe holds the app containers back until the proxy is ready, so the
+    // app's first outbound calls do not hit an empty 15001.
+    ...(s.nativeSidecar ? { startupProbe: telemetryProbe('/healthz/ready', 1, 60) } : {}),
+    readinessProbe: telemetryProbe('/healthz/ready', 2, 3),
+    livenessProbe: telemetryProbe('/healthz/live', 10, 3),
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    securityContext: {
+      runAsUser: PROXY_UID, runAsGroup: PROXY_UID, runAsNonRoot: true, readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [{ name: POLICY_VOLUME, mountPath: POLICY_DIR, readOnly: true }],
+  };
+}
+
+/** `captureArgs` are the extra `pilotfish iptables` flags from the pod's annotations. */
+export function initContainer(s: SidecarSettings, captureArgs: readonly string[]): Container {
+  return {
+    name: INIT_NAME,
+    image: s.initImage,
+    imagePullPolicy: 'IfNotPresent',
+    args: [
+      '--proxy-uid', String(PROXY_UID), '--inbound-port', String(PORTS.inbound), '--outbound-port', String(PORTS.outbound),
+      ...captureArgs,
+    ],
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
+    // iptables needs root and NET_ADMIN (NET_RAW for the legacy backend) in the pod's network
+    // namespace; everything else is dropped, and the container exits once the rules are in.
+    securityContext: {
+      runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
+
+export function policyVolume(s: SidecarSettings): ConfigMapVolume {
+  return { name: POLICY_VOLUME, configMap: { name: s.policyConfigMap } };
+}
+
+const CAPTURE_ANNOTATIONS: ReadonlyArray<readonly [string, string, (text: string) => Parsed<unknown>]> = [
+  [ANNOTATION.includeInboundPorts, '--include-inbound-ports', parsePortSelection],
+  [ANNOTATION.excludeInboundPorts, '--exclude-inbound-ports', parsePortList],
+  [ANNOTATION.excludeOutboundPorts, '--exclude-outbound-ports', parsePortList],
+  [ANNOTATION.excludeOutboundCidrs, '--exclude-outbound-cidrs', parseCidrList],
+  [ANNOTATION.includeOutboundCidrs, '--include-outbound-cidrs', parseCidrSelection],
+];
+
+/**
+ * The init container's extra flags from the pod's capture annotations, checked now: a bad value
+ * fails the injection with its position instead of crash-looping the init container later.
+ */
+export function captureArgs(annotations: ReadonlyMap<string, string>): Parsed<string[]> & { annotation?: string } {
+  const args: string[] = [];
+  for (const [annotation, flag, parse] of CAPTURE_ANNOTATIONS) {
+    const text = annotations.get(annotation);
+    if (text === undefined) continue;
+    const r = parse(text);
+    if (!r.ok) return { ok: false, error: `annotation ${annotation}: ${r.error}`, annotation };
+    args.push(flag, canonical(r.value));
+  }
+  return { ok: true, value: args };
+}
+
+function canonical(value: unknown): string {
+  if (!Array.isArray(value)) return String(value);
+  return (value as Array<number | Cidr>).map((v) => (typeof v === 'number' ? String(v) : v.text)).join(',');
+}
