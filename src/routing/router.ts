@@ -3,121 +3,135 @@
  *
  * Among the routes of a direction whose every condition matches, the winner is the first by match
  * type (exact > prefix > regex), then higher priority, then longer prefix, then more conditions, then
- * file order. Routes are bucketed by host — an exact host beats `*.suffix` wildcards, which beat
- * routes without a host — and each bucket is pre-sorted by that order, so the first route in a bucket
- * whose conditions all hold is the winner and the scan stops there.
+ * file order. Routes are bucketed by host — an exact host beats `*.suffix` wildcards (longest suffix
+ * first), which beat routes without a host — and the first bucket with a matching route decides.
+ * Inside a bucket a `PathIndex` finds the winner without scanning unrelated routes.
  */
 import type { Direction, RoutePolicy } from '../config/index.js';
-import { compileRegex } from './regex.js';
-import { headerCondition, methodCondition, queryCondition, type Condition, type MatchInput } from './conditions.js';
+import { QueryScratch, type MatchInput } from './conditions.js';
+import { buildExplanation, type RouteExplanation } from './explain.js';
+import { PathIndex } from './path-index.js';
+import { compileEntry, type RouteEntry } from './route-entry.js';
 
 export type { MatchInput } from './conditions.js';
 
-interface Entry<T> {
-  readonly value: T;
-  readonly rank: number;
-  readonly priority: number;
-  readonly prefixLength: number;
-  readonly conditionCount: number;
-  readonly order: number;
-  readonly path: (path: string) => boolean;
-  readonly conditions: readonly Condition[];
+export interface Router<T> {
+  /** The winning route's value, or undefined when no route of `direction` matches. */
+  match(direction: Direction, input: MatchInput): T | undefined;
+  /**
+   * Whether any route that could serve `host` in `direction` has jsonBody conditions. False means
+   * the body can never matter for this host: do not buffer it.
+   */
+  needsBody(direction: Direction, host: string): boolean;
+  /**
+   * Finer: whether the decision for this request (path, method, headers, query — `json` ignored)
+   * could depend on its body. It assumes every jsonBody condition holds; if the route that would
+   * then win has none, no body can change the winner. Buffer (≤ 64 KiB, JSON only) only when true.
+   */
+  needsBodyFor(direction: Direction, input: MatchInput): boolean;
+  /** Every route considered, why it matched or not, and the winner (see `explainRoutes`). */
+  explain(direction: Direction, input: MatchInput): RouteExplanation<T>;
 }
 
 interface DirectionTable<T> {
-  readonly exact: Map<string, Entry<T>[]>;
-  /** Wildcard suffixes (".example.com"), longest first. */
-  readonly wildcards: Array<{ suffix: string; entries: Entry<T>[] }>;
-  readonly anyHost: Entry<T>[];
+  readonly exact: Map<string, PathIndex<T>>;
+  /** By suffix with its leading dot (".example.com"). */
+  readonly wildcard: Map<string, PathIndex<T>>;
+  readonly any: PathIndex<T> | undefined;
+  readonly entries: readonly RouteEntry<T>[];
+  /** Whether any route of the direction has jsonBody conditions (the common answer: no). */
+  readonly hasJson: boolean;
 }
 
-export interface Router<T> {
-  match(direction: Direction, input: MatchInput): T | undefined;
-}
-
-const RANK = { exact: 0, prefix: 1, regex: 2 } as const;
-
-export function compileRouter<T>(routes: ReadonlyArray<{ policy: RoutePolicy; value: T }>): Router<T> {
+/**
+ * Compiles the routes of a policy (in file order; `value` is what `match` returns for a route) into
+ * a router. Done once per snapshot, aside from traffic; throws — naming the route — on a regex the
+ * linear engine rejects (`validate` reports those first). The router keeps scratch state for its
+ * decisions: use it from one thread (as Node does), never from inside one of its own decisions.
+ */
+export function compileRouter<T>(routes: ReadonlyArray<{ readonly policy: RoutePolicy; readonly value: T }>): Router<T> {
+  const byDirection: Record<Direction, RouteEntry<T>[]> = { outbound: [], inbound: [] };
+  routes.forEach(({ policy, value }, index) => byDirection[policy.direction].push(compileEntry(policy, value, index)));
   const tables: Record<Direction, DirectionTable<T>> = {
-    outbound: { exact: new Map(), wildcards: [], anyHost: [] },
-    inbound: { exact: new Map(), wildcards: [], anyHost: [] },
+    outbound: buildTable(byDirection.outbound),
+    inbound: buildTable(byDirection.inbound),
   };
-  routes.forEach(({ policy, value }, order) => {
-    const table = tables[policy.direction];
-    const entry = compileEntry(policy, value, order);
-    const host = policy.match.host?.toLowerCase();
-    if (host === undefined || host === '*') table.anyHost.push(entry);
-    else if (host.startsWith('*.')) {
-      const suffix = host.slice(1);
-      let w = table.wildcards.find((x) => x.suffix === suffix);
-      if (!w) table.wildcards.push((w = { suffix, entries: [] }));
-      w.entries.push(entry);
-    } else {
-      const list = table.exact.get(host) ?? [];
-      list.push(entry);
-      table.exact.set(host, list);
-    }
-  });
-  for (const table of Object.values(tables)) {
-    for (const list of table.exact.values()) list.sort(byPrecedence);
-    for (const w of table.wildcards) w.entries.sort(byPrecedence);
-    table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
-    table.anyHost.sort(byPrecedence);
-  }
-  return {
-    match(direction, input) {
-      const table = tables[direction];
-      let params: URLSearchParams | undefined;
-      const query = (): URLSearchParams => (params ??= new URLSearchParams(input.query));
-      const exact = table.exact.get(input.host);
-      if (exact) { const hit = firstMatch(exact, input, query); if (hit) return hit.value; }
-      for (const w of table.wildcards) {
-        if (input.host.endsWith(w.suffix)) { const hit = firstMatch(w.entries, input, query); if (hit) return hit.value; }
+  const query = new QueryScratch();
+
+  const decide = (direction: Direction, input: MatchInput, assumeJson: boolean): RouteEntry<T> | undefined => {
+    const t = tables[direction];
+    const host = input.host.toLowerCase();
+    query.reset(input.query);
+    const exact = t.exact.get(host);
+    if (exact !== undefined) { const hit = exact.match(input, query, assumeJson); if (hit) return hit; }
+    if (t.wildcard.size > 0) {
+      for (let dot = host.indexOf('.'); dot >= 0; dot = host.indexOf('.', dot + 1)) {
+        const w = t.wildcard.get(host.slice(dot));
+        if (w !== undefined) { const hit = w.match(input, query, assumeJson); if (hit) return hit; }
       }
-      return firstMatch(table.anyHost, input, query)?.value;
+    }
+    return t.any?.match(input, query, assumeJson);
+  };
+
+  return {
+    match: (direction, input) => decide(direction, input, false)?.value,
+    needsBodyFor: (direction, input) => decide(direction, input, true)?.hasJson ?? false,
+    needsBody(direction, host) {
+      const t = tables[direction];
+      if (!t.hasJson) return false;
+      const h = host.toLowerCase();
+      if (t.exact.get(h)?.hasJson || t.any?.hasJson) return true;
+      for (let dot = h.indexOf('.'); dot >= 0; dot = h.indexOf('.', dot + 1)) {
+        if (t.wildcard.get(h.slice(dot))?.hasJson) return true;
+      }
+      return false;
+    },
+    explain(direction, input) {
+      const t = tables[direction];
+      query.reset(input.query);
+      const buckets = applicableBuckets(t, input.host.toLowerCase());
+      const seen = new Set<RouteEntry<T>>();
+      for (const b of buckets) for (const e of b.all) seen.add(e);
+      const others = t.entries.filter((e) => !seen.has(e));
+      return buildExplanation(direction, input, query, buckets.map((b) => b.all), others);
     },
   };
 }
 
-function firstMatch<T>(entries: readonly Entry<T>[], input: MatchInput, query: () => URLSearchParams): Entry<T> | undefined {
-  outer: for (const e of entries) {
-    if (!e.path(input.path)) continue;
-    for (const c of e.conditions) if (!c(input, query)) continue outer;
-    return e;
-  }
-  return undefined;
+/** `explain` as a function: the data for `pilotfish explain` and admin `/explain`. */
+export function explainRoutes<T>(router: Router<T>, direction: Direction, input: MatchInput): RouteExplanation<T> {
+  return router.explain(direction, input);
 }
 
-function byPrecedence<T>(a: Entry<T>, b: Entry<T>): number {
-  return a.rank - b.rank || b.priority - a.priority || b.prefixLength - a.prefixLength
-    || b.conditionCount - a.conditionCount || a.order - b.order;
+function buildTable<T>(entries: readonly RouteEntry<T>[]): DirectionTable<T> {
+  const groups = { exact: new Map<string, RouteEntry<T>[]>(), wildcard: new Map<string, RouteEntry<T>[]>() };
+  const any: RouteEntry<T>[] = [];
+  for (const e of entries) {
+    if (e.hostKind === 'any') { any.push(e); continue; }
+    const map = groups[e.hostKind];
+    const list = map.get(e.hostKey);
+    if (list) list.push(e); else map.set(e.hostKey, [e]);
+  }
+  const index = (m: Map<string, RouteEntry<T>[]>): Map<string, PathIndex<T>> =>
+    new Map([...m].map(([k, list]) => [k, new PathIndex(list)]));
+  return {
+    exact: index(groups.exact),
+    wildcard: index(groups.wildcard),
+    any: any.length > 0 ? new PathIndex(any) : undefined,
+    entries,
+    hasJson: entries.some((e) => e.hasJson),
+  };
 }
 
-function compileEntry<T>(policy: RoutePolicy, value: T, order: number): Entry<T> {
-  const m = policy.match;
-  const conditions: Condition[] = [];
-  if (m.method) conditions.push(methodCondition(m.method));
-  for (const [name, cond] of Object.entries(m.headers ?? {})) conditions.push(headerCondition(name, cond));
-  for (const [name, cond] of Object.entries(m.query ?? {})) conditions.push(queryCondition(name, cond));
-  // jsonBody conditions need the buffered body (routing issue); until then such a route never matches.
-  if (m.jsonBody && Object.keys(m.jsonBody).length > 0) conditions.push(() => false);
-  // A route without a path condition is a prefix match on "/".
-  let path: (p: string) => boolean = () => true;
-  let rank: number = RANK.prefix;
-  let prefixLength = 1;
-  if (m.path && 'exact' in m.path) { const want = m.path.exact; path = (p) => p === want; rank = RANK.exact; }
-  else if (m.path && 'prefix' in m.path) {
-    const want = m.path.prefix;
-    path = want === '/' ? () => true : (p) => p.startsWith(want);
-    rank = RANK.prefix;
-    prefixLength = want.length;
-  } else if (m.path) {
-    const r = compileRegex(m.path.regex);
-    if (!r.ok) throw new Error(`route ${policy.name}: ${r.error}`);
-    const re = r.regex;
-    path = (p) => re.test(p);
-    rank = RANK.regex;
+/** The buckets a request for `host` goes through, in order (exact, wildcards longest first, any). */
+function applicableBuckets<T>(t: DirectionTable<T>, host: string): PathIndex<T>[] {
+  const out: PathIndex<T>[] = [];
+  const exact = t.exact.get(host);
+  if (exact) out.push(exact);
+  for (let dot = host.indexOf('.'); dot >= 0; dot = host.indexOf('.', dot + 1)) {
+    const w = t.wildcard.get(host.slice(dot));
+    if (w) out.push(w);
   }
-  const conditionCount = conditions.length + (m.host ? 1 : 0);
-  return { value, rank, priority: policy.priority, prefixLength, conditionCount, order, path, conditions };
+  if (t.any) out.push(t.any);
+  return out;
 }
