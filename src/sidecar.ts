@@ -23,6 +23,9 @@ import { createHealthServer } from './telemetry/health-server.js';
 import { UpstreamRegistry } from './upstreams/index.js';
 import { createAdminServer } from './admin/admin-server.js';
 import type { AdminTarget } from './admin/target.js';
+import { faultRoutes } from './admin/faults.js';
+import { NO_EVENTS, type ProxyEvents } from './core/events.js';
+import { BucketTicker, RuntimeFaults } from './resilience/index.js';
 
 export interface SidecarOptions {
   readonly policyFile: string;
@@ -33,6 +36,8 @@ export interface SidecarOptions {
   readonly watch?: boolean;
   /** Admin bearer token; overrides `listeners.admin.token` (env PILOTFISH_ADMIN_TOKEN in the CLI). */
   readonly adminToken?: string | undefined;
+  /** Where the data plane reports (telemetry). Default: nowhere. */
+  readonly events?: ProxyEvents;
 }
 
 type ListenerName = 'outbound' | 'inbound' | 'admin' | 'telemetry';
@@ -51,7 +56,10 @@ export interface LastError { at: Date; trigger: ReloadTrigger; errors: Diagnosti
 
 export class Sidecar {
   private current!: Snapshot;
-  private readonly registry = new UpstreamRegistry();
+  private readonly ticker = new BucketTicker();
+  private readonly events: ProxyEvents;
+  private readonly registry: UpstreamRegistry;
+  readonly faults = new RuntimeFaults();
   private readonly engine = new HttpProxyEngine();
   private readonly servers = new Map<ListenerName, http.Server>();
   private readonly watcher: PolicyWatcher | undefined;
@@ -70,6 +78,8 @@ export class Sidecar {
   onReload: ((r: ReloadResult, trigger: ReloadTrigger) => void) | undefined;
 
   private constructor(readonly options: SidecarOptions) {
+    this.events = options.events ?? NO_EVENTS;
+    this.registry = new UpstreamRegistry({ ticker: this.ticker, events: this.events });
     if (options.watch !== false) {
       this.watcher = new PolicyWatcher(options.policyFile, () => void this.reload('file'), {}, (err) => options.log.warn({ err }, 'policy watch failed'));
     }
@@ -96,7 +106,7 @@ export class Sidecar {
   get inflightRequests(): number { return this.inflight; }
   get isDraining(): boolean { return this.draining; }
   get upstreams(): UpstreamRegistry { return this.registry; }
-  adminRoutes(): ReturnType<AdminTarget['adminRoutes']> { return []; }
+  adminRoutes(): ReturnType<AdminTarget['adminRoutes']> { return faultRoutes(this.faults); }
 
   /** The ports actually bound (port 0 in the policy picks a free one). */
   get ports(): Ports {
@@ -175,7 +185,9 @@ export class Sidecar {
     const plan = this.registry.plan(policy);
     let snapshot: Snapshot;
     try {
-      snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, { states: plan.states, engine: this.engine, log: this.options.log });
+      snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, {
+        states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults,
+      });
     } catch (err) {
       plan.abort();
       throw err;
@@ -256,6 +268,8 @@ export class Sidecar {
     for (const s of this.servers.values()) { s.close(); s.closeAllConnections(); }
     this.engine.close();
     this.registry.dispose();
+    this.faults.dispose();
+    this.ticker.dispose();
   }
 }
 

@@ -21,6 +21,10 @@ export interface ProxyRequest {
   readonly headers: IncomingHttpHeaders;
   /** The buffered request body when a layer needed it (retries, body matching); else streamed. */
   body?: Buffer;
+  /** A body too large to buffer: the bytes already read, then the rest of the stream (sent once). */
+  bodyStream?: Readable;
+  /** Aborts when the client leaves; made on first use (`clientSignal`), most requests never need it. */
+  signal?: AbortSignal;
 }
 
 export interface ProxyResponse {
@@ -44,6 +48,8 @@ export interface RequestContext {
   subset: string;
   endpoint: string;
   attempts: number;
+  /** Sticky-session key (consistent-hash key for the endpoint pick), when the route is sticky. */
+  hashKey: string | undefined;
 }
 
 export type Handler = (req: ProxyRequest, ctx: RequestContext) => Promise<ProxyResponse>;

@@ -1,24 +1,39 @@
 /**
  * validate → compile → **build** → swap: turns a validated policy into a `Snapshot` whose routes each
- * carry their stack of layers, outermost first. Built aside; the caller swaps it in only on success.
+ * carry their stack of layers, built once here and shared by every request on the snapshot:
+ *
+ *   rescue → header ops / rewrite → sticky key + destination (split, health) →
+ *     fault (on: request) → timeout → retry (budget, body replay) →
+ *       [each try] endpoint pick → pool → breaker → fault (on: attempt) → engine (per-try timeout)
+ *
+ * Built aside against a registry plan; the caller swaps it in only on success.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Policy, RoutePolicy } from '../config/index.js';
-import { compose, type Layer } from '../core/context.js';
+import { compose, type Handler, type Layer } from '../core/context.js';
+import type { ProxyEvents } from '../core/events.js';
 import { deepFreeze, type CompiledRoute, type Snapshot } from '../core/snapshot.js';
+import { FaultPolicy, RetryLoop, type RuntimeFaults } from '../resilience/index.js';
 import { compileRouter, compileSplit, type Split } from '../routing/index.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import { APP_UPSTREAM, PASSTHROUGH_UPSTREAM, type UpstreamState } from '../upstreams/index.js';
+import { makeTry, NO_TRIED } from './attempt.js';
+import { destinationHandler, type DestinationStack } from './destination.js';
+import { faultLayer } from './fault.js';
+import { headerOpsLayer } from './header-ops.js';
 import { rescueLayer } from './rescue.js';
+import { retryHandler } from './retry.js';
 import { timeoutLayer } from './timeout.js';
-import { passthroughCall, upstreamCall, type Destination } from './upstream-call.js';
+import { passthroughCall } from './upstream-call.js';
 
 export interface BuildDeps {
   /** Upstream state for every upstream of the policy (a registry plan, not yet committed). */
   readonly states: ReadonlyMap<string, UpstreamState>;
   readonly engine: ForwardingEngine;
   readonly log: Logger;
+  readonly events: ProxyEvents;
+  readonly faults: RuntimeFaults;
 }
 
 /** Default route timeout (Envoy's): used by the built-in inbound and passthrough routes. */
@@ -26,26 +41,20 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 
 export function buildSnapshot(policy: Policy, source: string, generation: number, deps: BuildDeps): Snapshot {
   deepFreeze(policy);
-  const states = deps.states;
   const state = (name: string): UpstreamState => {
-    const s = states.get(name);
+    const s = deps.states.get(name);
     if (!s) throw new Error(`upstream ${name} missing from the registry`);
     return s;
   };
-  const stack = (timeoutMs: number): Layer[] => [rescueLayer(deps.log), timeoutLayer(timeoutMs)];
-
-  const compiled = policy.routes.map((route) => ({ policy: route, value: buildRoute(route, state, stack, deps.engine) }));
+  const compiled = policy.routes.map((route) => ({ policy: route, value: buildRoute(route, state, deps) }));
   const router = compileRouter(compiled);
-  const appSplit = compileSplit<Destination>([{ value: { upstream: state(APP_UPSTREAM), subset: undefined }, weight: 100 }]);
-  const appRoute: CompiledRoute = {
-    name: 'inbound|app', direction: 'inbound', timeoutMs: DEFAULT_TIMEOUT_MS,
-    handler: compose(stack(DEFAULT_TIMEOUT_MS), upstreamCall(appSplit, deps.engine)),
-    upgradeTarget: () => pickTarget(appSplit),
-  };
+  const appRoute = buildRoute({
+    name: 'inbound|app', direction: 'inbound', match: {}, priority: 0, timeout: DEFAULT_TIMEOUT_MS, to: [{ upstream: APP_UPSTREAM }],
+  }, state, deps);
   const passthrough: CompiledRoute | undefined = policy.outboundTrafficPolicy === 'allow-any'
     ? {
       name: 'outbound|passthrough', direction: 'outbound', timeoutMs: DEFAULT_TIMEOUT_MS,
-      handler: compose(stack(DEFAULT_TIMEOUT_MS), passthroughCall(state(PASSTHROUGH_UPSTREAM), deps.engine)),
+      handler: compose([rescueLayer(deps.log), timeoutLayer(DEFAULT_TIMEOUT_MS)], passthroughCall(state(PASSTHROUGH_UPSTREAM), deps.engine)),
       upgradeTarget: (host) => new URL(`http://${host}`),
     }
     : undefined;
@@ -62,22 +71,40 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
   } satisfies Snapshot);
 }
 
-function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, stack: (t: number) => Layer[], engine: ForwardingEngine): CompiledRoute {
-  const to = route.to ?? [{ upstream: APP_UPSTREAM, weight: 100 }];
-  const split = compileSplit<Destination>(to.map((d) => ({
-    value: { upstream: state(d.upstream), subset: d.subset },
-    weight: to.length === 1 ? 100 : (d.weight ?? 0),
-  })));
+function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, deps: BuildDeps): CompiledRoute {
+  const to = route.to ?? [{ upstream: APP_UPSTREAM }];
+  const loop = route.retries ? new RetryLoop(route.retries) : undefined;
+  const split = compileSplit<DestinationStack>(to.map((d) => {
+    const upstream = state(d.upstream);
+    return { value: { upstream, subset: d.subset, handler: destinationStack(route, upstream, d.subset, loop, deps) }, weight: to.length === 1 ? 100 : (d.weight ?? 0) };
+  }));
+  const outer: Layer[] = [rescueLayer(deps.log)];
+  const ops = headerOpsLayer(route);
+  if (ops) outer.push(ops);
   return Object.freeze({
     name: route.name,
     direction: route.direction,
     timeoutMs: route.timeout,
-    handler: compose(stack(route.timeout), upstreamCall(split, engine)),
+    handler: compose(outer, destinationHandler(route.name, split, route.sticky)),
     upgradeTarget: () => pickTarget(split),
   });
 }
 
-function pickTarget(split: Split<Destination>): URL | undefined {
+function destinationStack(route: RoutePolicy, upstream: UpstreamState, subset: string | undefined, loop: RetryLoop | undefined, deps: BuildDeps): Handler {
+  const fault = route.fault ? new FaultPolicy(route.fault) : undefined;
+  const once = makeTry({
+    route: route.name, upstream, subset,
+    perTryTimeout: route.retries?.perTryTimeout,
+    fault: route.fault?.on === 'attempt' ? fault : undefined,
+    affinityTtl: route.sticky && 'cookie' in route.sticky ? route.sticky.cookie.ttl : undefined,
+  }, deps);
+  const inner: Handler = loop ? retryHandler(loop, route.name, upstream.name, deps.events, once) : (req, ctx) => once(req, ctx, NO_TRIED);
+  const requestFault = route.fault?.on === 'attempt' ? undefined : fault;
+  return compose([faultLayer(route.name, upstream.name, requestFault, deps.faults, deps.events), timeoutLayer(route.timeout)], inner);
+}
+
+function pickTarget(split: Split<DestinationStack>): URL | undefined {
   const dest = split.pick(Math.random() * 100);
-  return dest.upstream.pick(dest.subset)?.url;
+  const eligible = dest.upstream.eligible(dest.subset);
+  return dest.upstream.balancer(dest.subset, false).pick(eligible)?.url;
 }

@@ -1,13 +1,15 @@
 /**
  * The one place errors become the sidecar's own responses (linkerd's `ServerRescue`): a `ProxyError`
- * becomes its status with `{"error", "flags"}` JSON; anything else is a bug, answered 500 and logged.
+ * (or the resilience module's twin, `ResilienceError`: breaker open, pool overflow) becomes its status
+ * with `{"error", "flags"}` JSON; anything else is a bug, answered 500 and logged.
  */
 import type { Logger } from 'pino';
 import { ProxyError } from '../core/errors.js';
+import { ResilienceError } from '../resilience/index.js';
 import { addFlag, type Layer, type ProxyResponse, type RequestContext } from '../core/context.js';
 
 export function rescue(err: unknown, ctx: RequestContext, log: Logger): ProxyResponse {
-  if (err instanceof ProxyError) {
+  if (err instanceof ProxyError || err instanceof ResilienceError) {
     addFlag(ctx, err.flag);
     return jsonError(err.status, err.message, ctx);
   }

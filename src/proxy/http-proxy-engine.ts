@@ -86,7 +86,7 @@ export class HttpProxyEngine implements ForwardingEngine {
     raw[SLOT] = slot;
     raw.url = req.path;
     raw.headers.host = req.host;
-    const body = req.body !== undefined ? Readable.from([req.body]) : replay ? Readable.from([]) : undefined;
+    const body = req.body !== undefined ? Readable.from([req.body]) : req.bodyStream ?? (replay ? Readable.from([]) : undefined);
     const options: ServerOptions & WithSlot = {
       target: attempt.target,
       agent: attempt.agent,
@@ -113,6 +113,7 @@ function noop(): void {}
 function replayable(req: ProxyRequest): boolean {
   if (!IDEMPOTENT.has(req.method)) return false;
   if (req.body !== undefined) return true;
+  if (req.bodyStream !== undefined) return false;
   const h = req.headers;
   return (h['content-length'] === undefined || h['content-length'] === '0') && h['transfer-encoding'] === undefined;
 }

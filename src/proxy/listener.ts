@@ -73,7 +73,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: Liste
   const snapshot = deps.current();
   const ctx: RequestContext = {
     direction: deps.direction, requestId: '', start: performance.now(), generation: snapshot.generation,
-    deadline: Infinity, flags: [], route: '', upstream: '', subset: '', endpoint: '', attempts: 0,
+    deadline: Infinity, flags: [], route: '', upstream: '', subset: '', endpoint: '', attempts: 0, hashKey: undefined,
   };
   const target = resolveTarget(req);
   if (!target) {

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Policy } from '../config/index.js';
-import { makeEndpoint } from './endpoint.js';
-import { UpstreamState } from './upstream-state.js';
+import { makeEndpoint, type Endpoint } from './endpoint.js';
+import { UpstreamState, type UpstreamDefinition, type UpstreamDeps } from './upstream-state.js';
 
 /** The reserved name of the application behind the inbound listener. */
 export const APP_UPSTREAM = 'app';
@@ -25,6 +25,8 @@ export interface RegistryPlan {
 export class UpstreamRegistry {
   private states = new Map<string, UpstreamState>();
 
+  constructor(private readonly deps: UpstreamDeps) {}
+
   /**
    * Plans the registry for `policy` without touching the current state: unchanged upstreams (same
    * definition hash) are reused, changed and new ones are created aside. `commit()` makes the plan
@@ -35,15 +37,15 @@ export class UpstreamRegistry {
     const wanted = new Map<string, { hash: string; make: () => UpstreamState }>();
     for (const [name, up] of Object.entries(policy.upstreams)) {
       const hash = digest(up);
-      wanted.set(name, { hash, make: () => UpstreamState.fromPolicy(name, hash, up) });
+      wanted.set(name, { hash, make: () => UpstreamState.fromPolicy(name, hash, up, this.deps) });
     }
     if (!policy.upstreams[APP_UPSTREAM]) {
       const app = new URL(policy.listeners.inbound.app);
       const address = app.host.includes(':') ? app.host : `${app.host}:80`;
       const hash = digest({ app: address });
-      wanted.set(APP_UPSTREAM, { hash, make: () => new UpstreamState(APP_UPSTREAM, hash, [makeEndpoint(address)], {}, DEFAULT_OPTIONS) });
+      wanted.set(APP_UPSTREAM, { hash, make: () => new UpstreamState(APP_UPSTREAM, hash, builtin([makeEndpoint(address)]), this.deps) });
     }
-    wanted.set(PASSTHROUGH_UPSTREAM, { hash: 'passthrough', make: () => new UpstreamState(PASSTHROUGH_UPSTREAM, 'passthrough', [], {}, DEFAULT_OPTIONS) });
+    wanted.set(PASSTHROUGH_UPSTREAM, { hash: 'passthrough', make: () => new UpstreamState(PASSTHROUGH_UPSTREAM, 'passthrough', builtin([]), this.deps) });
 
     const next = new Map<string, UpstreamState>();
     const created: UpstreamState[] = [];
@@ -58,6 +60,7 @@ export class UpstreamRegistry {
       commit: () => {
         for (const [name, live] of this.states) if (next.get(name) !== live) live.dispose();
         this.states = next;
+        for (const s of created) s.activate();
       },
       abort: () => { for (const s of created) s.dispose(); },
     };
@@ -78,7 +81,13 @@ export class UpstreamRegistry {
   }
 }
 
-const DEFAULT_OPTIONS = { idleTimeout: 4000, connectTimeout: 5000, maxConnections: 1024 };
+/** The built-in upstreams (the app, passthrough): the policy's connection-pool defaults, round-robin. */
+function builtin(endpoints: Endpoint[]): UpstreamDefinition {
+  return {
+    endpoints, subsets: {}, loadBalancer: 'round-robin',
+    pool: { maxConnections: 1024, maxPendingRequests: 1024, connectTimeout: 5000, idleTimeout: 4000 },
+  };
+}
 
 function digest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);

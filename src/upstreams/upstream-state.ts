@@ -1,72 +1,158 @@
 /**
  * Per-upstream state that outlives a policy reload while the upstream's definition is unchanged: the
- * keep-alive agent (its pooled sockets), the endpoints and subsets, and the load-balancing cursor.
- * Later layers (breakers, outlier detection, health) hang their state here too.
+ * keep-alive agent (its pooled sockets), admission control, load balancers and their load tracker,
+ * circuit breakers per subset, outlier ejections, active health, and sticky-session affinities.
  */
 import http from 'node:http';
 import type { UpstreamPolicy } from '../config/index.js';
+import type { ProxyEvents } from '../core/events.js';
+import {
+  CircuitBreaker, ConnectionPool, HealthChecker, OutlierDetector,
+  type BucketTicker, type CircuitBreakerOptions, type HealthCheckOptions, type OutlierDetectionOptions,
+} from '../resilience/index.js';
+import { createLoadBalancer, LoadTracker, SessionAffinity, CONSISTENT_HASH_KINDS, type LoadBalancer, type LoadBalancerKind } from '../routing/index.js';
 import { makeEndpoint, selects, type Endpoint } from './endpoint.js';
+import { httpProbe } from './health-probe.js';
 
-export interface UpstreamOptions {
-  /** Idle keep-alive sockets are closed after this long (ms). Must stay below the upstream server's
-   * own keep-alive timeout (Node's default 5s) so a reused socket never races the server's close. */
-  idleTimeout: number;
-  connectTimeout: number;
-  maxConnections: number;
+export interface UpstreamDefinition {
+  readonly endpoints: readonly Endpoint[];
+  readonly subsets: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly loadBalancer: LoadBalancerKind;
+  readonly pool: { maxConnections: number; maxPendingRequests: number; connectTimeout: number; idleTimeout: number };
+  readonly circuitBreaker?: CircuitBreakerOptions | undefined;
+  readonly outlierDetection?: OutlierDetectionOptions | undefined;
+  readonly healthCheck?: (HealthCheckOptions & { path: string }) | undefined;
 }
 
+export interface UpstreamDeps {
+  readonly ticker: BucketTicker;
+  readonly events: ProxyEvents;
+}
+
+/** The key of the whole upstream (no subset) in per-subset maps. */
+const ALL = '';
+
 export class UpstreamState {
-  readonly name: string;
-  readonly hash: string;
   readonly agent: http.Agent;
-  readonly endpoints: readonly Endpoint[];
-  readonly options: UpstreamOptions;
-  private readonly subsets = new Map<string, Endpoint[]>();
-  private cursor = 0;
+  readonly pool: ConnectionPool;
+  readonly tracker = new LoadTracker();
+  readonly outlier: OutlierDetector | undefined;
+  readonly health: HealthChecker | undefined;
+  private readonly members = new Map<string, readonly Endpoint[]>();
+  private readonly balancers = new Map<string, LoadBalancer>();
+  private readonly stickyBalancers = new Map<string, LoadBalancer>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly affinities = new Map<string, SessionAffinity>();
   private disposed = false;
 
-  constructor(name: string, hash: string, endpoints: readonly Endpoint[], subsets: Readonly<Record<string, Readonly<Record<string, string>>>>, options: UpstreamOptions) {
-    this.name = name;
-    this.hash = hash;
-    this.endpoints = endpoints;
-    this.options = options;
-    for (const [subset, selector] of Object.entries(subsets)) {
-      this.subsets.set(subset, endpoints.filter((e) => selects(selector, e)));
+  constructor(readonly name: string, readonly hash: string, readonly def: UpstreamDefinition, private readonly deps: UpstreamDeps) {
+    this.members.set(ALL, def.endpoints);
+    for (const [subset, selector] of Object.entries(def.subsets)) this.members.set(subset, def.endpoints.filter((e) => selects(selector, e)));
+    // The agent's `timeout` applies while a socket sits free in the pool: we close an idle socket
+    // before the upstream does, so a reused socket is one the upstream still holds.
+    this.agent = new http.Agent({ keepAlive: true, timeout: def.pool.idleTimeout, scheduling: 'lifo' });
+    this.pool = new ConnectionPool(def.pool, { name });
+    const addresses = def.endpoints.map((e) => e.address);
+    if (def.outlierDetection) {
+      this.outlier = new OutlierDetector(addresses, def.outlierDetection);
+      this.outlier.on('eject', (e) => deps.events.ejection(name, e.endpoint));
     }
-    // The agent's `timeout` is applied to sockets while they sit free in the pool: an idle socket is
-    // closed by us before the upstream closes it, so a reused socket is one the upstream still holds.
-    this.agent = new http.Agent({ keepAlive: true, timeout: options.idleTimeout, maxSockets: options.maxConnections, scheduling: 'lifo' });
+    if (def.healthCheck) {
+      this.health = new HealthChecker(addresses, httpProbe(def.healthCheck.path), def.healthCheck);
+      this.health.on('change', (c) => deps.events.endpointHealthy(name, c.endpoint, c.healthy));
+    }
   }
 
-  static fromPolicy(name: string, hash: string, policy: UpstreamPolicy): UpstreamState {
-    const endpoints = policy.endpoints.map((e) => makeEndpoint(e.address, e.labels));
-    const pool = policy.connectionPool;
-    return new UpstreamState(name, hash, endpoints, policy.subsets, {
-      idleTimeout: pool.idleTimeout, connectTimeout: pool.connectTimeout, maxConnections: pool.maxConnections,
-    });
+  static fromPolicy(name: string, hash: string, p: UpstreamPolicy, deps: UpstreamDeps): UpstreamState {
+    return new UpstreamState(name, hash, {
+      endpoints: p.endpoints.map((e) => makeEndpoint(e.address, e.labels)),
+      subsets: p.subsets,
+      loadBalancer: p.loadBalancer,
+      pool: p.connectionPool,
+      circuitBreaker: p.circuitBreaker,
+      outlierDetection: p.outlierDetection,
+      healthCheck: p.healthCheck,
+    }, deps);
   }
 
-  /** Endpoints of a subset (or all of them), in policy order. */
-  members(subset: string | undefined): readonly Endpoint[] {
-    return subset === undefined ? this.endpoints : (this.subsets.get(subset) ?? []);
+  get connectTimeout(): number { return this.def.pool.connectTimeout; }
+
+  /** Starts what runs on its own (health probes); called once the snapshot using it is live. */
+  activate(): void {
+    if (!this.disposed) this.health?.start();
+    for (const e of this.def.endpoints) this.deps.events.endpointHealthy(this.name, e.address, this.health?.isHealthy(e.address) ?? true);
   }
 
-  /** Round-robin over the members; undefined when there are none. */
-  pick(subset: string | undefined): Endpoint | undefined {
-    const list = this.members(subset);
-    if (list.length === 0) return undefined;
-    const e = list[this.cursor % list.length]!;
-    this.cursor = (this.cursor + 1) % 0x7fffffff;
-    return e;
+  /** Endpoints of a subset (or of the whole upstream), in policy order. */
+  membersOf(subset: string | undefined): readonly Endpoint[] {
+    return this.members.get(subset ?? ALL) ?? [];
+  }
+
+  /** Members that may take traffic now: healthy and not ejected. The static list when neither applies. */
+  eligible(subset: string | undefined): readonly Endpoint[] {
+    const list = this.membersOf(subset);
+    const { outlier, health } = this;
+    if (!outlier && !health) return list;
+    return list.filter((e) => (!health || health.isHealthy(e.address)) && !(outlier?.isEjected(e.address)));
+  }
+
+  /** The upstream's balancer for a subset; sticky picks use a consistent-hash one. */
+  balancer(subset: string | undefined, sticky: boolean): LoadBalancer {
+    const kind = this.def.loadBalancer;
+    const consistent = CONSISTENT_HASH_KINDS.has(kind);
+    const map = sticky && !consistent ? this.stickyBalancers : this.balancers;
+    const key = subset ?? ALL;
+    let lb = map.get(key);
+    if (!lb) {
+      lb = createLoadBalancer(sticky && !consistent ? 'ring-hash' : kind, { tracker: this.tracker });
+      map.set(key, lb);
+    }
+    return lb;
+  }
+
+  /** The circuit breaker of a subset (or of the whole upstream), if the upstream has one. */
+  breaker(subset: string | undefined): CircuitBreaker | undefined {
+    const options = this.def.circuitBreaker;
+    if (!options) return undefined;
+    const key = subset ?? ALL;
+    let b = this.breakers.get(key);
+    if (!b) {
+      b = new CircuitBreaker(options, { name: subset ? `${this.name}/${subset}` : this.name, ticker: this.deps.ticker });
+      b.on('stateChange', (t) => this.deps.events.breakerState(this.name, key, t.code));
+      this.breakers.set(key, b);
+      this.deps.events.breakerState(this.name, key, 0);
+    }
+    return b;
+  }
+
+  /** Session → endpoint memory of one sticky-cookie route and subset. */
+  affinity(route: string, subset: string | undefined, ttlMs: number): SessionAffinity {
+    const key = `${route}|${subset ?? ALL}|${ttlMs}`;
+    let a = this.affinities.get(key);
+    if (!a) this.affinities.set(key, (a = new SessionAffinity({ ttl: ttlMs })));
+    return a;
   }
 
   /** The /clusters view of this upstream. */
   describe(): Record<string, unknown> {
     const count = (m: NodeJS.ReadOnlyDict<unknown[]>): number => Object.values(m).reduce((n, l) => n + (l?.length ?? 0), 0);
+    const ejections = new Map((this.outlier?.snapshot() ?? []).map((s) => [s.endpoint, s]));
     return {
-      subsets: Object.fromEntries([...this.subsets].map(([name, list]) => [name, list.map((e) => e.address)])),
+      loadBalancer: this.def.loadBalancer,
+      subsets: Object.fromEntries([...this.members].filter(([k]) => k !== ALL).map(([name, list]) => [name, list.map((e) => e.address)])),
+      requests: { active: this.pool.active, pending: this.pool.pending },
       connections: { active: count(this.agent.sockets), idle: count(this.agent.freeSockets) },
-      endpoints: this.endpoints.map((e) => ({ address: e.address, labels: e.labels, healthy: true, ejected: false })),
+      circuitBreakers: Object.fromEntries([...this.breakers].map(([k, b]) => [k || '(all)', b.state])),
+      endpoints: this.def.endpoints.map((e) => {
+        const o = ejections.get(e.address);
+        return {
+          address: e.address, labels: e.labels,
+          healthy: this.health?.isHealthy(e.address) ?? true,
+          ejected: this.outlier?.isEjected(e.address) ?? false,
+          ...(o ? { ejection: o } : {}),
+          active: this.tracker.pending(e.address),
+        };
+      }),
     };
   }
 
@@ -74,10 +160,17 @@ export class UpstreamState {
     return this.disposed;
   }
 
-  /** Closes pooled sockets now; sockets carrying a request finish it and are closed when freed. */
+  /**
+   * Releases everything: timers (breakers, outlier sweep, health probes, affinity sweeps) and pooled
+   * sockets. Sockets carrying a request finish it and are closed when freed.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const b of this.breakers.values()) b.dispose();
+    this.outlier?.dispose();
+    this.health?.stop();
+    for (const a of this.affinities.values()) a.close();
     const agent = this.agent as http.Agent & { keepSocketAlive(socket: unknown): boolean };
     agent.keepSocketAlive = () => false;
     for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();

@@ -1,0 +1,145 @@
+/**
+ * One try against one endpoint — the innermost layers of a route's stack: endpoint pick (load
+ * balancer over the healthy, non-ejected members; sticky sessions by consistent hashing and cookie
+ * affinity; a retry prefers an endpoint not yet tried) → admission (connection pool, 503 `UO`) →
+ * circuit breaker (503 `CO`) → `on: attempt` faults → the forwarding engine, bounded by the per-try
+ * timeout and what remains of the route deadline. Every outcome feeds the balancer's load tracker,
+ * outlier detection and the `attempt` event.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
+import { ProxyError, noHealthyUpstream, upstreamTimeout } from '../core/errors.js';
+import type { AttemptOutcome, ProxyEvents } from '../core/events.js';
+import type { ForwardingEngine } from '../proxy/engine.js';
+import { CircuitOpenError, PoolOverflowError, mergeDecisions, NO_FAULT, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
+import type { Endpoint, UpstreamState } from '../upstreams/index.js';
+import { faultResponse, applyDelay } from './fault.js';
+import { clientSignal } from './signal.js';
+
+/** One try; `tried` holds the endpoints this request already tried. */
+export type Try = (req: ProxyRequest, ctx: RequestContext, tried: ReadonlySet<string>) => Promise<ProxyResponse>;
+
+export interface TrySpec {
+  readonly route: string;
+  readonly upstream: UpstreamState;
+  readonly subset: string | undefined;
+  /** Per-try timeout (ms); the route deadline bounds it too. */
+  readonly perTryTimeout: number | undefined;
+  /** The route's `fault` when it is `on: attempt`. */
+  readonly fault: FaultPolicy | undefined;
+  /** Cookie stickiness: remember session → endpoint for this long (ms). */
+  readonly affinityTtl: number | undefined;
+}
+
+export interface TryDeps {
+  readonly engine: ForwardingEngine;
+  readonly events: ProxyEvents;
+  readonly faults: RuntimeFaults;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+export function makeTry(spec: TrySpec, deps: TryDeps): Try {
+  const { upstream, subset } = spec;
+  const subsetLabel = subset ?? '';
+  return async (req, ctx, tried) => {
+    const endpoint = pickEndpoint(spec, ctx, tried);
+    ctx.endpoint = endpoint.address;
+    ctx.attempts++;
+    const release = await admit(upstream, req, subsetLabel, deps.events);
+    const breaker = upstream.breaker(subset);
+    const start = performance.now();
+    upstream.tracker.start(endpoint.address);
+    let outcome: Outcome | undefined;
+    try {
+      const send = (): Promise<ProxyResponse> => forwardOrFault(spec, deps, req, ctx, endpoint);
+      const resp = breaker ? await breaker.execute(send, isBreakerFailure) : await send();
+      outcome = resp.status;
+      holdUntilDone(resp, release);
+      return resp;
+    } catch (err) {
+      release();
+      outcome = errorOutcome(err);
+      if (err instanceof CircuitOpenError) deps.events.attempt(upstream.name, subsetLabel, 'circuit_open');
+      throw err;
+    } finally {
+      const ok = typeof outcome === 'number' && outcome < 500;
+      upstream.tracker.end(endpoint.address, performance.now() - start, ok);
+      if (outcome !== undefined) {
+        upstream.outlier?.record(endpoint.address, outcome);
+        deps.events.attempt(upstream.name, subsetLabel, attemptOutcome(outcome));
+      }
+    }
+  };
+}
+
+function pickEndpoint(spec: TrySpec, ctx: RequestContext, tried: ReadonlySet<string>): Endpoint {
+  const { upstream, subset } = spec;
+  const eligible = upstream.eligible(subset);
+  const key = ctx.hashKey;
+  const lb = upstream.balancer(subset, key !== undefined);
+  const pickCtx = key === undefined ? (tried.size === 0 ? undefined : { exclude: tried }) : { exclude: tried, hashKey: key };
+  const choose = (): Endpoint | undefined => lb.pick(eligible, pickCtx);
+  const endpoint = key !== undefined && spec.affinityTtl !== undefined
+    ? upstream.affinity(spec.route, subset, spec.affinityTtl).resolve(key, eligible, choose, tried.size ? tried : undefined)
+    : choose();
+  if (!endpoint) throw noHealthyUpstream(subset ? `${upstream.name}/${subset}` : upstream.name);
+  return endpoint;
+}
+
+async function admit(upstream: UpstreamState, req: ProxyRequest, subset: string, events: ProxyEvents): Promise<Release> {
+  const fast = upstream.pool.tryAcquire();
+  if (fast) return fast;
+  try {
+    return await upstream.pool.acquire(clientSignal(req));
+  } catch (err) {
+    if (err instanceof PoolOverflowError) events.attempt(upstream.name, subset, 'overflow');
+    throw err;
+  }
+}
+
+async function forwardOrFault(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint): Promise<ProxyResponse> {
+  const runtime = deps.faults.decide(spec.route, spec.upstream.name, 'attempt');
+  const decision = spec.fault ? mergeDecisions([spec.fault.decide(), runtime]) : runtime;
+  if (decision !== NO_FAULT) {
+    if (decision.delayMs) await applyDelay(decision.delayMs, spec.route, req, ctx, deps.events);
+    if (decision.abortStatus) return faultResponse(decision.abortStatus, spec.route, ctx, deps.events);
+  }
+  const remaining = ctx.deadline - performance.now();
+  const timeoutMs = spec.perTryTimeout === undefined ? remaining : Math.min(spec.perTryTimeout, remaining);
+  if (timeoutMs <= 0) throw upstreamTimeout(endpoint.address, 0);
+  return deps.engine.forward(req, {
+    target: endpoint.url, agent: spec.upstream.agent, timeoutMs, connectTimeoutMs: spec.upstream.connectTimeout,
+  });
+}
+
+/** The pool slot is held while the response body streams; it is freed when the body ends or dies. */
+function holdUntilDone(resp: ProxyResponse, release: Release): void {
+  if (Buffer.isBuffer(resp.body)) { release(); return; }
+  const body = resp.body;
+  body.once('end', release);
+  body.once('close', release);
+  body.once('error', release);
+}
+
+/** Upstream failures count against the breaker: 5xx, connect failures, resets, timeouts — not 4xx. */
+function isBreakerFailure(s: Settled<ProxyResponse>): boolean {
+  if (s.ok) return s.value.status >= 500;
+  return s.error instanceof ProxyError && (s.error.flag === 'UF' || s.error.flag === 'UC' || s.error.flag === 'UT');
+}
+
+/** The outcome of a failed try as the resilience modules see it; undefined when not the upstream's doing. */
+export function errorOutcome(err: unknown): Outcome | undefined {
+  if (!(err instanceof ProxyError)) return undefined;
+  if (err.flag === 'UF') return 'connect-failure';
+  if (err.flag === 'UC') return 'reset';
+  if (err.flag === 'UT') return 'timeout';
+  return undefined;
+}
+
+function attemptOutcome(o: Outcome): AttemptOutcome {
+  if (typeof o === 'number') return o >= 500 ? '5xx' : o >= 400 ? '4xx' : 'success';
+  return o === 'connect-failure' ? 'connect_failure' : o;
+}
+
+export { NONE as NO_TRIED };

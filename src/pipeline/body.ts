@@ -1,0 +1,44 @@
+/**
+ * Request bodies for retries (SPEC §5): up to 1 MiB is buffered so every try resends it whole; a
+ * larger body is streamed once — the bytes read so far, then the rest — and that request is not
+ * retried (the retry layer reports it: never silently).
+ */
+import { Readable } from 'node:stream';
+import type { ProxyRequest } from '../core/context.js';
+
+export const RETRY_BUFFER_LIMIT = 1024 * 1024;
+
+export function hasBody(req: ProxyRequest): boolean {
+  const h = req.headers;
+  const len = h['content-length'];
+  return (len !== undefined && len !== '0') || h['transfer-encoding'] !== undefined;
+}
+
+/** Reads the body into `req.body`, or past `limit` sets `req.bodyStream`. Resolves when decided. */
+export function bufferBody(req: ProxyRequest, limit = RETRY_BUFFER_LIMIT): Promise<void> {
+  const raw = req.raw;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= limit) return;
+      cleanup();
+      raw.pause();
+      req.bodyStream = Readable.from(replayThenRest(chunks, raw));
+      resolve();
+    };
+    const onEnd = (): void => { cleanup(); req.body = Buffer.concat(chunks, size); resolve(); };
+    const onError = (err: Error): void => { cleanup(); reject(err); };
+    const cleanup = (): void => { raw.off('data', onData); raw.off('end', onEnd); raw.off('error', onError); };
+    raw.on('data', onData);
+    raw.on('end', onEnd);
+    raw.on('error', onError);
+  });
+}
+
+async function* replayThenRest(head: Buffer[], rest: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  yield* head;
+  yield* rest;
+}

@@ -1,0 +1,62 @@
+/**
+ * The top of a route's core: the sticky key (if any), then the destination by weight. A sticky
+ * request's bucket is `hash(route, key) % 100`, so the same user keeps its destination and raising a
+ * canary's weight only ever moves users onto it. Destinations with no healthy, non-ejected endpoint
+ * leave the split and the rest are renormalised over the same bucket; none left is 503 `UH`.
+ */
+import type { Handler, ProxyResponse } from '../core/context.js';
+import { noHealthyUpstream } from '../core/errors.js';
+import { compileStickyKey, stickyBucket, type Split, type StickyPolicy } from '../routing/index.js';
+import type { UpstreamState } from '../upstreams/index.js';
+
+export interface DestinationStack {
+  readonly upstream: UpstreamState;
+  readonly subset: string | undefined;
+  readonly handler: Handler;
+}
+
+export function destinationHandler(route: string, split: Split<DestinationStack>, sticky: StickyPolicy | undefined): Handler {
+  const stickyKey = sticky ? compileStickyKey(sticky) : undefined;
+  return async (req, ctx) => {
+    let bucket: number | undefined;
+    let setCookie: string | undefined;
+    if (stickyKey) {
+      const k = stickyKey({ headers: req.headers, sourceIp: req.raw.socket.remoteAddress });
+      if (k) {
+        ctx.hashKey = k.key;
+        bucket = stickyBucket(route, k.key);
+        setCookie = k.setCookie;
+      }
+    }
+    bucket ??= Math.random() * 100;
+    const dest = choose(split, bucket);
+    if (!dest) throw noHealthyUpstream(`route ${route}`);
+    ctx.upstream = dest.upstream.name;
+    ctx.subset = dest.subset ?? '';
+    const resp = await dest.handler(req, ctx);
+    if (setCookie) appendSetCookie(resp, setCookie);
+    return resp;
+  };
+}
+
+function usable(d: DestinationStack): boolean {
+  return d.upstream.eligible(d.subset).length > 0;
+}
+
+/** The split's pick when it can serve; else a pick over the destinations that can, renormalised. */
+export function choose(split: Split<DestinationStack>, bucket: number): DestinationStack | undefined {
+  const first = split.pick(bucket);
+  if (usable(first)) return first;
+  const alive = split.destinations.filter((d) => d.weight > 0 && usable(d.value));
+  if (alive.length === 0) return undefined;
+  const total = alive.reduce((s, d) => s + d.weight, 0);
+  let x = (bucket / 100) * total;
+  for (const d of alive) { if (x < d.weight) return d.value; x -= d.weight; }
+  return alive[alive.length - 1]!.value;
+}
+
+function appendSetCookie(resp: ProxyResponse, cookie: string): void {
+  const h = resp.headers as Record<string, string | string[] | number | undefined>;
+  const prior = h['set-cookie'];
+  h['set-cookie'] = prior === undefined ? [cookie] : Array.isArray(prior) ? [...prior, cookie] : [String(prior), cookie];
+}

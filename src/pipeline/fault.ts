@@ -1,0 +1,35 @@
+/**
+ * Fault injection (SPEC §5). `on: request` (the default) is a layer above the retries: applied once,
+ * delay first (flag `DI`) then abort (flag `FI`), never retried — it tests the caller. `on: attempt`
+ * is applied inside each try (attempt.ts), so retries, breakers and outlier detection see it.
+ */
+import type { Layer, ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
+import { addFlag } from '../core/context.js';
+import type { ProxyEvents } from '../core/events.js';
+import { mergeDecisions, NO_FAULT, type FaultPolicy, type RuntimeFaults } from '../resilience/index.js';
+import { delay, clientSignal } from './signal.js';
+
+export function faultLayer(route: string, upstream: string, policy: FaultPolicy | undefined, faults: RuntimeFaults, events: ProxyEvents): Layer {
+  return (next) => async (req, ctx) => {
+    const runtime = faults.decide(route, upstream, 'request');
+    const decision = policy ? mergeDecisions([policy.decide(), runtime]) : runtime;
+    if (decision !== NO_FAULT) {
+      if (decision.delayMs) await applyDelay(decision.delayMs, route, req, ctx, events);
+      if (decision.abortStatus) return faultResponse(decision.abortStatus, route, ctx, events);
+    }
+    return next(req, ctx);
+  };
+}
+
+export async function applyDelay(ms: number, route: string, req: ProxyRequest, ctx: RequestContext, events: ProxyEvents): Promise<void> {
+  addFlag(ctx, 'DI');
+  events.faultInjected(route, 'delay');
+  await delay(ms, clientSignal(req));
+}
+
+export function faultResponse(status: number, route: string, ctx: RequestContext, events: ProxyEvents): ProxyResponse {
+  addFlag(ctx, 'FI');
+  events.faultInjected(route, 'abort');
+  const body = Buffer.from(JSON.stringify({ error: 'fault injected', flags: 'FI' }));
+  return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body };
+}

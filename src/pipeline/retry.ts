@@ -1,0 +1,45 @@
+/**
+ * The retry layer (SPEC §5), over the resilience module's `RetryLoop`: tries ≤ 1 + attempts, all
+ * inside the route deadline, each try a fresh endpoint when one is left, backoff with full jitter,
+ * the retry budget, `Retry-After`, and the non-idempotent rule. Bodies up to 1 MiB are buffered so
+ * a retry resends them whole; a larger body streams once and its request is not retried (reported
+ * through `retrySkippedStreamedBody`). Exhausted: the last answer goes back with flag `URX`.
+ */
+import type { Handler, ProxyResponse } from '../core/context.js';
+import { addFlag } from '../core/context.js';
+import type { ProxyEvents } from '../core/events.js';
+import { parseRetryAfter, type RetryLoop, type TryReport } from '../resilience/index.js';
+import { errorOutcome, type Try } from './attempt.js';
+import { bufferBody, hasBody } from './body.js';
+import { clientSignal } from './signal.js';
+
+type Result = { resp: ProxyResponse; err?: undefined } | { resp?: undefined; err: unknown };
+
+export function retryHandler(loop: RetryLoop, route: string, upstream: string, events: ProxyEvents, once: Try): Handler {
+  return async (req, ctx) => {
+    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) await bufferBody(req);
+    let previous: ProxyResponse | undefined;
+    const attempt = async (_n: number, excluded: ReadonlySet<string>): Promise<TryReport<Result>> => {
+      if (previous && !Buffer.isBuffer(previous.body)) previous.body.destroy(); // the answer we are not keeping
+      previous = undefined;
+      try {
+        const resp = await once(req, ctx, excluded);
+        previous = resp;
+        const retryAfter = resp.headers['retry-after'];
+        return { outcome: resp.status, result: { resp }, endpoint: ctx.endpoint, retryAfterMs: typeof retryAfter === 'string' ? parseRetryAfter(retryAfter) : undefined };
+      } catch (err) {
+        const outcome = errorOutcome(err);
+        if (outcome === undefined) throw err; // breaker open, overflow, client gone: not the upstream's answer
+        return { outcome, result: { err }, endpoint: ctx.endpoint };
+      }
+    };
+    const r = await loop.run(attempt, {
+      method: req.method, deadline: ctx.deadline, signal: clientSignal(req), replayable: req.bodyStream === undefined,
+      onRetry: () => events.retry(route, upstream),
+    });
+    if (r.stop === 'body-not-replayable') events.retrySkippedStreamedBody(route, upstream);
+    if (r.exhausted) addFlag(ctx, 'URX');
+    if (r.result.err !== undefined) throw r.result.err;
+    return r.result.resp!;
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Which outcomes a route retries (SPEC §5, Envoy's `retry_on`), and the idempotency rule.
+ *
+ * | retryOn          | retries                                                                  |
+ * |------------------|--------------------------------------------------------------------------|
+ * | `5xx`            | any 5xx, and no answer at all: connect failure, reset, timeout (Envoy)   |
+ * | `gateway-error`  | 502, 503, 504, connect failure, reset, timeout                           |
+ * | `reset`          | the connection was reset/closed before a response                        |
+ * | `connect-failure`| the connection could not be made (refused, unreachable, connect timeout) |
+ * | `retriable-4xx`  | 409 Conflict                                                             |
+ * | a number         | that status                                                              |
+ *
+ * Non-idempotent methods (POST, PATCH, and any method RFC 9110 does not define as idempotent) are
+ * retried only after a connect failure — the one outcome where the request provably never reached
+ * the upstream — unless `nonIdempotent` is set.
+ */
+import { isGatewayError, type Outcome } from './outcome.js';
+
+export type RetryOn = '5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-4xx' | number;
+
+export interface RetryConditions {
+  /** Outcomes worth another try. Policy default `[5xx, reset, connect-failure]`. */
+  retryOn: readonly RetryOn[];
+  /** Retry non-idempotent methods on any retriable outcome. Policy default false. */
+  nonIdempotent?: boolean | undefined;
+}
+
+// RFC 9110 §9.2.2. Unknown (extension) methods are not idempotent unless we know better.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method.toUpperCase());
+}
+
+/** Whether `outcome` is covered by one `retryOn` entry. */
+export function retriableBy(outcome: Outcome, on: RetryOn): boolean {
+  if (typeof on === 'number') return outcome === on;
+  switch (on) {
+    case '5xx': return typeof outcome === 'string' || outcome >= 500;
+    case 'gateway-error': return isGatewayError(outcome);
+    case 'reset': return outcome === 'reset';
+    case 'connect-failure': return outcome === 'connect-failure';
+    case 'retriable-4xx': return outcome === 409;
+  }
+}
+
+/** Whether a try of `method` that came to `outcome` should be retried under `conditions`. */
+export function shouldRetry(outcome: Outcome, conditions: RetryConditions, method: string): boolean {
+  if (!conditions.retryOn.some((on) => retriableBy(outcome, on))) return false;
+  return outcome === 'connect-failure' || conditions.nonIdempotent === true || isIdempotent(method);
+}

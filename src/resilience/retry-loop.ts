@@ -1,0 +1,138 @@
+/**
+ * The retry loop of one route (SPEC §5): runs tries until one is not worth retrying, the retries are
+ * used up, the retry budget says no, or the next backoff would end past the route's deadline. The
+ * caller's `attempt(n, excluded)` does one try — endpoint pick (preferring endpoints not in
+ * `excluded`), per-try timeout, breaker, forwarding — and reports what it came to.
+ *
+ * Why not cockatiel's `retry()`: its backoff delay cannot be interrupted by an abort (a client that
+ * left would hold the request until the delay ends), it cannot stop because the delay would overrun
+ * the deadline, it has no notion of a budget consulted before each retry or of Retry-After, and a
+ * per-request policy object would be built on every request. The delays themselves come from
+ * cockatiel (`backoff.ts`); this loop is only the bookkeeping around them.
+ */
+import { RetryBackoff, type BackoffOptions } from './backoff.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Outcome } from './outcome.js';
+import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+import { shouldRetry, type RetryOn } from './retry-conditions.js';
+
+/** The route's `retries` block, as the policy has it (`perTryTimeout` is the caller's business). */
+export interface RetryLoopOptions {
+  /** Retries after the first try (so at most 1 + attempts tries). No default: required. */
+  attempts: number;
+  retryOn: readonly RetryOn[];
+  /** Retry POST/PATCH on any retriable outcome, not only connect failures. Policy default false. */
+  nonIdempotent?: boolean | undefined;
+  backoff: BackoffOptions;
+  /** Without it, retries are limited by `attempts` and the deadline only. */
+  budget?: RetryBudgetOptions | undefined;
+}
+
+/** What one try came to. */
+export interface TryReport<T> {
+  /** Decides whether to retry. */
+  outcome: Outcome;
+  /** Handed back as-is when the loop stops on this try (the response, or the error to throw). */
+  result: T;
+  /** The endpoint tried; added to `excluded` for the following tries. */
+  endpoint?: string | undefined;
+  /** The answer's Retry-After in ms (`parseRetryAfter`), if it had one. */
+  retryAfterMs?: number | undefined;
+}
+
+/**
+ * One try. `n` is 0 for the first try; `excluded` holds the endpoints tried so far. Resolve with a
+ * report for anything the upstream did (answers, connect failures, resets, timeouts); throw for
+ * anything else (client left, breaker open, overflow): the loop stops and rethrows.
+ */
+export type Attempt<T> = (n: number, excluded: ReadonlySet<string>) => Promise<TryReport<T>>;
+
+export interface RetryInfo {
+  /** 1 for the first retry. */
+  readonly retry: number;
+  readonly delayMs: number;
+  readonly outcome: Outcome;
+  readonly endpoint: string | undefined;
+}
+
+export interface RunOptions {
+  method: string;
+  /** Absolute deadline in the clock's timebase (`RequestContext.deadline` with the default clock). */
+  deadline: number;
+  /** Aborts the loop between tries and during backoff; the loop rejects with `signal.reason`. */
+  signal?: AbortSignal | undefined;
+  /** False when the body was streamed (over the 1 MiB buffer): one try only. Default true. */
+  replayable?: boolean | undefined;
+  /** Called before each backoff delay (for `pilotfish_retries_total` and the access log). */
+  onRetry?: ((info: RetryInfo) => void) | undefined;
+}
+
+/**
+ * Why the loop stopped: `done` (outcome not retriable — success, or a failure retryOn does not
+ * cover, or a non-idempotent request that may have reached the upstream), `attempts`, `budget`,
+ * `deadline`, or `body-not-replayable` (retriable, but the body was streamed).
+ */
+export type StopReason = 'done' | 'attempts' | 'budget' | 'deadline' | 'body-not-replayable';
+
+export interface RetryResult<T> {
+  readonly result: T;
+  readonly outcome: Outcome;
+  readonly tries: number;
+  readonly stop: StopReason;
+  /** The last outcome was retriable but retries ran out (attempts, budget, deadline): flag `URX`. */
+  readonly exhausted: boolean;
+}
+
+export class RetryLoop {
+  private readonly options: RetryLoopOptions;
+  private readonly backoff: RetryBackoff;
+  private readonly budget: RetryBudget | undefined;
+  private readonly clock: Clock;
+
+  constructor(options: RetryLoopOptions, deps: { clock?: Clock } = {}) {
+    this.options = options;
+    this.clock = deps.clock ?? systemClock;
+    this.backoff = new RetryBackoff(options.backoff);
+    this.budget = options.budget ? new RetryBudget(options.budget, { clock: this.clock }) : undefined;
+  }
+
+  async run<T>(attempt: Attempt<T>, run: RunOptions): Promise<RetryResult<T>> {
+    this.budget?.recordRequest();
+    const excluded = new Set<string>();
+    const delays = this.backoff.start();
+    for (let n = 0; ; n++) {
+      run.signal?.throwIfAborted();
+      const report = await attempt(n, excluded);
+      if (report.endpoint !== undefined) excluded.add(report.endpoint);
+      const stopped = (stop: StopReason): RetryResult<T> => ({
+        result: report.result, outcome: report.outcome, tries: n + 1, stop,
+        exhausted: stop === 'attempts' || stop === 'budget' || stop === 'deadline',
+      });
+      if (!shouldRetry(report.outcome, this.options, run.method)) return stopped('done');
+      if (n >= this.options.attempts) return stopped('attempts');
+      if (run.replayable === false) return stopped('body-not-replayable');
+      const delayMs = delays.next(report.retryAfterMs);
+      if (this.clock.now() + delayMs >= run.deadline) return stopped('deadline');
+      if (this.budget && !this.budget.tryAcquireRetry()) return stopped('budget');
+      run.onRetry?.({ retry: n + 1, delayMs, outcome: report.outcome, endpoint: report.endpoint });
+      await sleep(delayMs, run.signal);
+    }
+  }
+}
+
+/** A delay that an abort cuts short (rejecting with the signal's reason) and that leaves no timer. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
