@@ -24,6 +24,7 @@ import { UpstreamRegistry } from './upstreams/index.js';
 import { createAdminServer } from './admin/admin-server.js';
 import type { AdminTarget } from './admin/target.js';
 import { faultRoutes } from './admin/faults.js';
+import { explainRoute } from './admin/explain.js';
 import { NO_EVENTS, type ProxyEvents } from './core/events.js';
 import { BucketTicker, RuntimeFaults } from './resilience/index.js';
 
@@ -106,7 +107,7 @@ export class Sidecar {
   get inflightRequests(): number { return this.inflight; }
   get isDraining(): boolean { return this.draining; }
   get upstreams(): UpstreamRegistry { return this.registry; }
-  adminRoutes(): ReturnType<AdminTarget['adminRoutes']> { return faultRoutes(this.faults); }
+  adminRoutes(): ReturnType<AdminTarget['adminRoutes']> { return [...faultRoutes(this.faults), explainRoute(() => this.current)]; }
 
   /** The ports actually bound (port 0 in the policy picks a free one). */
   get ports(): Ports {

@@ -9,6 +9,7 @@ import { createLogger, type LogLevel } from '../log.js';
 import { PolicyLoadError, Sidecar } from '../sidecar.js';
 import { startEchoServer } from '../demo/echo-server.js';
 import { injectCommand, iptablesCommand } from '../kube/index.js';
+import { explainFile, renderExplanation } from '../explain/index.js';
 
 const USAGE = `usage: pilotfish <command> [options]
 
@@ -18,6 +19,9 @@ commands:
         --demo also starts the demo echo upstreams v1 (127.0.0.1:9081) and v2 (:9082)
   validate FILE...
         check policy files; exit 1 listing every error as file:line:col key.path: message
+  explain FILE --url URL [--method M] [-H 'name: value']... [--inbound] [--source-ip IP] [--json]
+        the routing decision for that request, sending nothing: routes considered and why, the
+        winner, the split, the sticky bucket and endpoint, the effective timeout/retry/fault/mirror
   inject -f FILE [-f FILE...] [--policy-configmap NAME] [--native-sidecar] [--image IMAGE] [--init-image IMAGE] [--drain-timeout DURATION]
         write FILE's manifests to stdout with the sidecar, the capture init container and the policy volume added (-f - reads stdin)
   iptables [--dry-run | --cleanup] [--exclude-inbound-ports P,..] [--exclude-outbound-ports P,..] [--exclude-outbound-cidrs CIDR,..] [--ipv6 auto|on|off] ...
@@ -29,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run': return run(rest);
     case 'validate': return validate(rest);
+    case 'explain': return explain(rest);
     case 'inject': return injectCommand(rest);
     case 'iptables': return iptablesCommand(rest);
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); return 0;
@@ -49,6 +54,29 @@ async function validate(args: string[]): Promise<number> {
     else { failed = true; for (const e of r.errors) process.stdout.write(`${formatDiagnostic(e)}\n`); }
   }
   return failed ? 1 : 0;
+}
+
+async function explain(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: {
+      url: { type: 'string' }, method: { type: 'string', default: 'GET' }, header: { type: 'string', short: 'H', multiple: true, default: [] },
+      inbound: { type: 'boolean', default: false }, 'source-ip': { type: 'string' }, json: { type: 'boolean', default: false },
+    },
+  });
+  const file = positionals[0];
+  if (!file || !values.url) { process.stderr.write('usage: pilotfish explain FILE --url URL [--method M] [-H "name: value"]... [--inbound] [--json]\n'); return 2; }
+  if (!/^http:\/\//i.test(values.url)) { process.stderr.write('pilotfish explain: --url must be an absolute http:// URL\n'); return 2; }
+  const headers: Record<string, string> = {};
+  for (const h of values.header) {
+    const i = h.indexOf(':');
+    if (i <= 0) { process.stderr.write(`pilotfish explain: -H expects "name: value", got ${JSON.stringify(h)}\n`); return 2; }
+    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  const r = await explainFile(file, { url: values.url, method: values.method, headers, direction: values.inbound ? 'inbound' : 'outbound', sourceIp: values['source-ip'] });
+  if (!r.ok) { for (const e of r.errors) process.stderr.write(`${formatDiagnostic(e)}\n`); return 1; }
+  process.stdout.write(values.json ? `${JSON.stringify(r.result, null, 2)}\n` : renderExplanation(r.result));
+  return 0;
 }
 
 async function run(args: string[]): Promise<number> {

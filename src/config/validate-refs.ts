@@ -6,6 +6,7 @@
 import type { Policy } from './schema.js';
 import type { KeyPath } from './positions.js';
 import { compileRegex } from '../routing/regex.js';
+import { findShadowedRoutes } from '../routing/shadow.js';
 
 export interface Problem { path: KeyPath; message: string; severity: 'error' | 'warning'; atKey?: boolean }
 
@@ -28,10 +29,11 @@ export function validateRefs(policy: Policy): Problem[] {
       problems.push({ path: at('mirror', 'upstream'), message: `unknown upstream "${route.mirror.upstream}"`, severity: 'error' });
     }
     checkRegexes(route, at, problems);
-    if (route.match.jsonBody) {
-      problems.push({ path: at('match', 'jsonBody'), message: 'jsonBody matching is not implemented yet: this route never matches', severity: 'warning' });
-    }
   });
+  for (const w of findShadowedRoutes(policy.routes)) {
+    problems.push({ path: ['routes', w.index], message: w.message, severity: 'warning' });
+  }
+  checkRetryArithmetic(policy, problems);
   for (const [name, up] of Object.entries(policy.upstreams)) {
     for (const [subset, selector] of Object.entries(up.subsets)) {
       const selects = up.endpoints.some((e) => Object.entries(selector).every(([k, v]) => e.labels[k] === v));
@@ -72,4 +74,25 @@ function checkRegexes(route: Policy['routes'][number], at: (...r: (string | numb
       if ('regex' in cond) check(cond.regex, at('match', kind, key, 'regex'));
     }
   }
+}
+
+/**
+ * Retries that cannot fit: `(1 + attempts) × perTryTimeout` plus the backoff ceilings beyond the
+ * route `timeout` means the later tries can never run (SPEC §2 `validate`).
+ */
+function checkRetryArithmetic(policy: Policy, problems: Problem[]): void {
+  policy.routes.forEach((route, i) => {
+    const r = route.retries;
+    if (!r || r.perTryTimeout === undefined || r.attempts === 0) return;
+    let backoff = 0;
+    for (let n = 0; n < r.attempts; n++) backoff += Math.min(r.backoff.max, r.backoff.base * 2 ** n);
+    const worst = (1 + r.attempts) * r.perTryTimeout + backoff;
+    if (worst > route.timeout) {
+      problems.push({
+        path: ['routes', i, 'retries'],
+        message: `${1 + r.attempts} tries x perTryTimeout ${r.perTryTimeout}ms + backoff up to ${backoff}ms = ${worst}ms exceeds the route timeout ${route.timeout}ms: later tries may never run`,
+        severity: 'warning',
+      });
+    }
+  });
 }

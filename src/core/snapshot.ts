@@ -5,6 +5,7 @@
  */
 import type { Direction, Policy } from '../config/index.js';
 import type { Handler } from './context.js';
+import type { RouteExplanation } from '../routing/index.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -13,6 +14,13 @@ export interface CompiledRoute {
   readonly handler: Handler;
   /** Where an Upgrade (WebSocket) request on this route goes: a tunnel has no retries or layers. */
   upgradeTarget(host: string): URL | undefined;
+  /** The destination decision for a request, without sending anything (explain). */
+  describeDestination(headers: Readonly<Record<string, string | string[] | undefined>>, sourceIp: string | undefined): DestinationDecision;
+}
+
+export interface DestinationDecision {
+  readonly split: ReadonlyArray<{ upstream: string; subset: string | null; weight: number; endpoints: string[]; eligible: string[] }>;
+  readonly sticky?: { key: string | null; bucket: number | null; destination: string | null; endpoint: string | null; setsCookie: boolean };
 }
 
 export interface RouteInput {
@@ -21,6 +29,8 @@ export interface RouteInput {
   query: string;
   method: string;
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The parsed JSON body, when it was buffered for jsonBody conditions. */
+  json?: unknown;
 }
 
 export interface Snapshot {
@@ -31,6 +41,10 @@ export interface Snapshot {
   readonly policy: Policy;
   /** The winning route, the built-in fallback (inbound → app, allow-any → passthrough), or undefined. */
   route(direction: Direction, input: RouteInput): CompiledRoute | undefined;
+  /** Whether the decision for this request could depend on its JSON body (buffer it only then). */
+  needsBody(direction: Direction, input: RouteInput): boolean;
+  /** Every route considered for the request, why it matched or not, and the winner. */
+  explain(direction: Direction, input: RouteInput): RouteExplanation<CompiledRoute>;
 }
 
 export function deepFreeze<T>(value: T): T {

@@ -2,7 +2,7 @@
  * validate → compile → **build** → swap: turns a validated policy into a `Snapshot` whose routes each
  * carry their stack of layers, built once here and shared by every request on the snapshot:
  *
- *   rescue → header ops / rewrite → sticky key + destination (split, health) →
+ *   rescue → header ops / rewrite → mirror → sticky key + destination (split, health) →
  *     fault (on: request) → timeout → retry (budget, body replay) →
  *       [each try] endpoint pick → pool → breaker → fault (on: attempt) → engine (per-try timeout)
  *
@@ -19,9 +19,10 @@ import { compileRouter, compileSplit, type Split } from '../routing/index.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import { APP_UPSTREAM, PASSTHROUGH_UPSTREAM, type UpstreamState } from '../upstreams/index.js';
 import { makeTry, NO_TRIED } from './attempt.js';
-import { destinationHandler, type DestinationStack } from './destination.js';
+import { describeDestination, destinationHandler, type DestinationStack } from './destination.js';
 import { faultLayer } from './fault.js';
 import { headerOpsLayer } from './header-ops.js';
+import { mirrorLayer } from './mirror.js';
 import { rescueLayer } from './rescue.js';
 import { retryHandler } from './retry.js';
 import { timeoutLayer } from './timeout.js';
@@ -56,6 +57,7 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
       name: 'outbound|passthrough', direction: 'outbound', timeoutMs: DEFAULT_TIMEOUT_MS,
       handler: compose([rescueLayer(deps.log), timeoutLayer(DEFAULT_TIMEOUT_MS)], passthroughCall(state(PASSTHROUGH_UPSTREAM), deps.engine)),
       upgradeTarget: (host) => new URL(`http://${host}`),
+      describeDestination: () => ({ split: [{ upstream: PASSTHROUGH_UPSTREAM, subset: null, weight: 100, endpoints: ['(the Host itself)'], eligible: ['(the Host itself)'] }] }),
     }
     : undefined;
 
@@ -67,6 +69,12 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
     policy,
     route(direction, input) {
       return router.match(direction, input) ?? (direction === 'inbound' ? appRoute : passthrough);
+    },
+    needsBody(direction, input) {
+      return router.needsBody(direction, input.host) && router.needsBodyFor(direction, input);
+    },
+    explain(direction, input) {
+      return router.explain(direction, input);
     },
   } satisfies Snapshot);
 }
@@ -81,12 +89,17 @@ function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, 
   const outer: Layer[] = [rescueLayer(deps.log)];
   const ops = headerOpsLayer(route);
   if (ops) outer.push(ops);
-  return Object.freeze({
+  if (route.mirror) {
+    const m = route.mirror;
+    outer.push(mirrorLayer({ route: route.name, upstream: state(m.upstream), percent: m.percent, compare: m.compare, timeoutMs: route.timeout }, deps.events));
+  }
+  return Object.freeze<CompiledRoute>({
     name: route.name,
     direction: route.direction,
     timeoutMs: route.timeout,
     handler: compose(outer, destinationHandler(route.name, split, route.sticky)),
     upgradeTarget: () => pickTarget(split),
+    describeDestination: (headers, sourceIp) => describeDestination(split, route.sticky, route.name, headers, sourceIp),
   });
 }
 

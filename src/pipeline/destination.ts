@@ -5,6 +5,7 @@
  * leave the split and the rest are renormalised over the same bucket; none left is 503 `UH`.
  */
 import type { Handler, ProxyResponse } from '../core/context.js';
+import type { DestinationDecision } from '../core/snapshot.js';
 import { noHealthyUpstream } from '../core/errors.js';
 import { compileStickyKey, stickyBucket, type Split, type StickyPolicy } from '../routing/index.js';
 import type { UpstreamState } from '../upstreams/index.js';
@@ -59,4 +60,28 @@ function appendSetCookie(resp: ProxyResponse, cookie: string): void {
   const h = resp.headers as Record<string, string | string[] | number | undefined>;
   const prior = h['set-cookie'];
   h['set-cookie'] = prior === undefined ? [cookie] : Array.isArray(prior) ? [...prior, cookie] : [String(prior), cookie];
+}
+
+/** What `destinationHandler` would decide for a request, for explain (nothing is sent). */
+export function describeDestination(split: Split<DestinationStack>, sticky: StickyPolicy | undefined, route: string,
+  headers: Readonly<Record<string, string | string[] | undefined>>, sourceIp: string | undefined): DestinationDecision {
+  const list = split.destinations.map((d) => ({
+    upstream: d.value.upstream.name, subset: d.value.subset ?? null, weight: d.weight,
+    endpoints: d.value.upstream.membersOf(d.value.subset).map((e) => e.address),
+    eligible: d.value.upstream.eligible(d.value.subset).map((e) => e.address),
+  }));
+  if (!sticky) return { split: list };
+  const k = compileStickyKey(sticky, { newSessionId: () => '(new session)' })({ headers, sourceIp });
+  if (!k) return { split: list, sticky: { key: null, bucket: null, destination: null, endpoint: null, setsCookie: false } };
+  const bucket = stickyBucket(route, k.key);
+  const dest = choose(split, bucket);
+  const eligible = dest ? dest.upstream.eligible(dest.subset) : [];
+  const endpoint = dest?.upstream.balancer(dest.subset, true).pick(eligible, { hashKey: k.key });
+  return {
+    split: list,
+    sticky: {
+      key: k.key, bucket, destination: dest ? (dest.subset ? `${dest.upstream.name}/${dest.subset}` : dest.upstream.name) : null,
+      endpoint: endpoint?.address ?? null, setsCookie: k.setCookie !== undefined,
+    },
+  };
 }

@@ -9,9 +9,11 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Direction } from '../config/index.js';
-import type { ProxyRequest, RequestContext } from '../core/context.js';
+import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
 import { badRequest, noRoute } from '../core/errors.js';
-import type { Snapshot } from '../core/snapshot.js';
+import type { RouteInput, Snapshot } from '../core/snapshot.js';
+import { bufferBody, hasBody } from '../pipeline/body.js';
+import { isJsonContentType, JSON_BODY_LIMIT, parseJsonBody } from '../routing/index.js';
 import { rescue } from '../pipeline/rescue.js';
 import type { ForwardingEngine } from './engine.js';
 import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
@@ -85,18 +87,28 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: Liste
   (ctx as { requestId: string }).requestId = setForwardingHeaders(headers, req.socket.remoteAddress, target.host);
   const url = target.path;
   const q = url.indexOf('?');
-  const input = { host: stripPort(target.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), method: req.method ?? 'GET', headers };
-  const route = snapshot.route(deps.direction, input);
-  if (!route) {
-    writeResponse(res, rescue(noRoute(target.host, input.path), ctx, deps.log), ctx, deps.draining(), done);
-    return;
-  }
-  ctx.route = route.name;
+  const input: RouteInput = { host: stripPort(target.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), method: req.method ?? 'GET', headers };
   const preq: ProxyRequest = { raw: req, res, method: input.method, host: target.host, path: url, headers };
-  route.handler(preq, ctx).then(
+  const answer = (p: Promise<ProxyResponse>): void => void p.then(
     (resp) => writeResponse(res, resp, ctx, deps.draining(), done),
     (err: unknown) => writeResponse(res, rescue(err, ctx, deps.log), ctx, deps.draining(), done),
   );
+  if (snapshot.needsBody(deps.direction, input) && isJsonContentType(headers['content-type']) && hasBody(preq)) {
+    // Some route's jsonBody conditions could decide this request: read up to 64 KiB of it first.
+    answer(bufferBody(preq, JSON_BODY_LIMIT).then(() => {
+      if (preq.body) input.json = parseJsonBody(preq.body, headers['content-type']);
+      return dispatch(snapshot, preq, input, ctx, deps);
+    }));
+    return;
+  }
+  answer(dispatch(snapshot, preq, input, ctx, deps));
+}
+
+function dispatch(snapshot: Snapshot, preq: ProxyRequest, input: RouteInput, ctx: RequestContext, deps: ListenerDeps): Promise<ProxyResponse> {
+  const route = snapshot.route(deps.direction, input);
+  if (!route) return Promise.reject(noRoute(preq.host, input.path));
+  ctx.route = route.name;
+  return route.handler(preq, ctx);
 }
 
 function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, deps: ListenerDeps): void {

@@ -1,0 +1,87 @@
+/**
+ * `pilotfish explain` and admin `GET /explain`: the decision for a request, sending nothing — every
+ * route considered and why it matched or not, the winner, the destination split (with which
+ * endpoints are eligible now), the sticky bucket and endpoint for the request's key, and the
+ * effective timeout, retry, fault, mirror, rewrite and header policy, defaults filled in.
+ */
+import type { Direction, RoutePolicy } from '../config/index.js';
+import type { DestinationDecision, Snapshot } from '../core/snapshot.js';
+import type { RouteVerdict } from '../routing/index.js';
+
+export interface ExplainRequest {
+  /** Absolute URL: `http://reviews/path?q=1` (the host is what routes). */
+  readonly url: string;
+  readonly method?: string | undefined;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  readonly direction?: Direction | undefined;
+  readonly sourceIp?: string | undefined;
+}
+
+export interface ExplainResult {
+  readonly request: { direction: Direction; method: string; host: string; path: string; query: string; headers: Record<string, string> };
+  readonly considered: readonly RouteVerdict[];
+  readonly winner: string | null;
+  /** What happens when no policy route wins. */
+  readonly fallback: string | null;
+  readonly destination: DestinationDecision | null;
+  readonly policy: Partial<RoutePolicy> | null;
+  readonly generation: number;
+}
+
+export function explainRequest(snapshot: Snapshot, r: ExplainRequest): ExplainResult {
+  const url = new URL(r.url);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = v;
+  headers.host ??= url.host;
+  const direction = r.direction ?? 'outbound';
+  const input = { host: url.hostname.toLowerCase(), path: url.pathname, query: url.search.slice(1), method: (r.method ?? 'GET').toUpperCase(), headers };
+  const ex = snapshot.explain(direction, input);
+  const route = snapshot.route(direction, input);
+  const policy = ex.winner ? snapshot.policy.routes[ex.winner.index]! : undefined;
+  const fallback = ex.winner ? null
+    : route ? (direction === 'inbound' ? 'no inbound route: forwarded to the app' : 'allow-any: forwarded to the Host itself')
+      : '404 NR (outboundTrafficPolicy: registry-only)';
+  return {
+    request: { direction, method: input.method, host: input.host, path: input.path, query: input.query, headers },
+    considered: ex.considered,
+    winner: ex.winner?.name ?? null,
+    fallback,
+    destination: route ? route.describeDestination(headers, r.sourceIp) : null,
+    policy: policy ? effective(policy) : null,
+    generation: snapshot.generation,
+  };
+}
+
+function effective(p: RoutePolicy): Partial<RoutePolicy> {
+  const { name: _n, match: _m, to: _t, ...rest } = p;
+  return rest;
+}
+
+/** The human-readable form. */
+export function renderExplanation(x: ExplainResult): string {
+  const q = x.request;
+  const out = [`${q.method} http://${q.host}${q.path}${q.query ? `?${q.query}` : ''} (${q.direction}, policy generation ${x.generation})`, '', 'routes considered, in precedence order:'];
+  if (x.considered.length === 0) out.push('  (none)');
+  for (const v of x.considered) {
+    const mark = v.outcome === 'winner' ? 'WINNER ' : v.outcome === 'matched' ? 'matched' : 'no     ';
+    const why = v.failed ? `: ${v.failed.condition} ≠ ${v.failed.actual === undefined ? '(absent)' : JSON.stringify(v.failed.actual)}` : v.outcome === 'matched' ? ': matches, but an earlier route wins' : '';
+    out.push(`  ${mark} ${v.name} [${v.matchType}, priority ${v.priority}]${why}`);
+  }
+  out.push('', x.winner ? `winner: ${x.winner}` : `no route: ${x.fallback}`);
+  if (x.destination) {
+    out.push('', 'destinations:');
+    for (const d of x.destination.split) {
+      out.push(`  ${d.weight}% ${d.upstream}${d.subset ? `/${d.subset}` : ''}: ${d.eligible.length}/${d.endpoints.length} endpoints eligible (${d.eligible.join(', ') || 'none'})`);
+    }
+    const s = x.destination.sticky;
+    if (s) {
+      out.push(s.key === null ? '  sticky: the request carries no key: plain weighted choice'
+        : `  sticky: key ${JSON.stringify(s.key)} → bucket ${s.bucket} → ${s.destination ?? 'none (503 UH)'} → endpoint ${s.endpoint ?? 'none'}${s.setsCookie ? ' (new session: Set-Cookie)' : ''}`);
+    }
+  }
+  if (x.policy) {
+    out.push('', 'effective policy:');
+    for (const [k, v] of Object.entries(x.policy)) if (v !== undefined) out.push(`  ${k}: ${JSON.stringify(v)}`);
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,30 @@
+/**
+ * `pilotfish explain FILE`: builds the policy's snapshot the way the sidecar would — without
+ * listening, connecting or starting health checks — and explains one request against it.
+ */
+import { createLogger } from '../log.js';
+import { loadPolicyFile, type Diagnostic } from '../config/index.js';
+import { NO_EVENTS } from '../core/events.js';
+import { buildSnapshot } from '../pipeline/build.js';
+import { HttpProxyEngine } from '../proxy/http-proxy-engine.js';
+import { BucketTicker, RuntimeFaults } from '../resilience/index.js';
+import { UpstreamRegistry } from '../upstreams/index.js';
+import { explainRequest, type ExplainRequest, type ExplainResult } from './explain.js';
+
+export async function explainFile(file: string, req: ExplainRequest): Promise<{ ok: true; result: ExplainResult } | { ok: false; errors: Diagnostic[] }> {
+  const loaded = await loadPolicyFile(file);
+  if (!loaded.ok) return { ok: false, errors: loaded.errors };
+  const ticker = new BucketTicker();
+  const faults = new RuntimeFaults();
+  const engine = new HttpProxyEngine();
+  const plan = new UpstreamRegistry({ ticker, events: NO_EVENTS }).plan(loaded.policy);
+  try {
+    const snapshot = buildSnapshot(loaded.policy, loaded.source, 1, { states: plan.states, engine, log: createLogger('silent'), events: NO_EVENTS, faults });
+    return { ok: true, result: explainRequest(snapshot, req) };
+  } finally {
+    plan.abort(); // nothing was committed: dispose every state the plan made
+    engine.close();
+    faults.dispose();
+    ticker.dispose();
+  }
+}
