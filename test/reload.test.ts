@@ -188,16 +188,51 @@ describe('state across reloads', () => {
     };
     await get(s);
     const before = count();
+    // Every timer-owning feature on: breakers, outlier sweeps, health probes, sticky affinities.
+    const features = ', circuitBreaker: {}, outlierDetection: {}, healthCheck: { path: /, interval: 50ms } }';
     for (let i = 0; i < 100; i++) {
       const color = i % 2 === 0 ? 'green' : 'blue';
-      const text = policyFor(color).replace(color === 'green' ? /  blue: .*\n/ : /  green: .*\n/, '');
+      const text = policyFor(color).replace(color === 'green' ? /  blue: .*\n/ : /  green: .*\n/, '')
+        .replace(/(endpoints: \[[^\]]*\]) }/, `$1${features}`)
+        .replace('to: [{ upstream: ' + color + ' }] }', `to: [{ upstream: ${color} }], sticky: { cookie: { name: s } } }`);
       await writeFile(file, text);
       expect((await s.reload('signal')).result).toBe('ok');
       expect(await get(s)).toBe(color);
+      expect(s.upstreams.get(color)?.health).toBeDefined();
     }
     await waitFor(() => blue.sockets.size <= 1 && green.sockets.size <= 1, { what: 'old connections to close' });
     const after = count();
     expect(after.TCPSocketWrap ?? 0).toBeLessThanOrEqual((before.TCPSocketWrap ?? 0) + 2);
     expect(after.Timeout ?? 0).toBeLessThanOrEqual((before.Timeout ?? 0) + 2);
+  });
+});
+
+describe('resilience state across reloads', () => {
+  it('a breaker open before a reload is still open after it; a changed upstream starts closed', async () => {
+    const failing = await startUpstream((req, res) => { req.resume(); res.writeHead(500); res.end(); });
+    try {
+      const text = (extra: string): string => `version: 1
+${testListeners()}
+upstreams:
+  u: { endpoints: [{ address: "${failing.address}" }], circuitBreaker: { volumeThreshold: 3, resetTimeout: 1m${extra} } }
+routes:
+  - { name: web, match: { host: web }, to: [{ upstream: u }] }
+`;
+      const file = await tempFile(text(''));
+      const s = await start(file, false);
+      for (let i = 0; i < 3; i++) expect((await request(s.ports.outbound, { headers: { host: 'web' } })).status).toBe(500);
+      const open = await request(s.ports.outbound, { headers: { host: 'web' } });
+      expect(open.headers['x-pilotfish-flags']).toBe('CO');
+      await writeFile(file, `${text('')}# an unrelated edit\n`);
+      expect((await s.reload('signal')).result).toBe('ok');
+      expect((await request(s.ports.outbound, { headers: { host: 'web' } })).headers['x-pilotfish-flags']).toBe('CO');
+      const hits = failing.seen.length;
+      await writeFile(file, text(', errorThresholdPercentage: 60'));
+      expect((await s.reload('signal')).result).toBe('ok');
+      expect((await request(s.ports.outbound, { headers: { host: 'web' } })).status).toBe(500);
+      expect(failing.seen.length).toBe(hits + 1);
+    } finally {
+      await failing.close();
+    }
   });
 });
