@@ -11,9 +11,13 @@ const HOP_BY_HOP = new Set([
   'proxy-connection', 'proxy-authorization', 'proxy-authenticate',
 ]);
 
+const NO_TOKENS: readonly string[] = [];
+
 /** Names listed in `Connection` (lower-cased), which are hop-by-hop too. */
-function connectionTokens(value: string | string[] | number | undefined): string[] {
-  if (value === undefined || typeof value === 'number') return [];
+function connectionTokens(value: string | string[] | number | undefined): readonly string[] {
+  if (value === undefined || typeof value === 'number') return NO_TOKENS;
+  // The common values name nothing beyond the standard set: skip the split on the hot path.
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return NO_TOKENS;
   const text = Array.isArray(value) ? value.join(',') : value;
   return text.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
 }
@@ -27,20 +31,25 @@ function connectionTokens(value: string | string[] | number | undefined): string
 export function cleanRequestHeaders(headers: IncomingHttpHeaders): void {
   const chunked = headers['transfer-encoding'] !== undefined && headers['content-length'] === undefined;
   for (const name of connectionTokens(headers.connection)) delete headers[name];
-  for (const name of HOP_BY_HOP) delete headers[name];
-  delete headers.expect;
+  stripHopByHop(headers);
+  if (headers.expect !== undefined) delete headers.expect;
   if (chunked) headers['transfer-encoding'] = 'chunked';
 }
 
-/** A copy of response headers without hop-by-hop ones (the upstream's object is left alone). */
+/**
+ * Removes hop-by-hop headers from response headers in place. The object is the upstream response's
+ * own (or one the sidecar built), used once, for this answer only.
+ */
 export function cleanResponseHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): OutgoingHttpHeaders {
-  const drop = connectionTokens(headers.connection);
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || drop.includes(name)) continue;
-    out[name] = headers[name];
-  }
-  return out;
+  const h = headers as OutgoingHttpHeaders;
+  for (const name of connectionTokens(h.connection)) delete h[name];
+  stripHopByHop(h);
+  return h;
+}
+
+/** Walks the (few) header names present rather than probing for each of the nine hop-by-hop ones. */
+function stripHopByHop(h: Record<string, unknown>): void {
+  for (const name in h) if (HOP_BY_HOP.has(name)) delete h[name];
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
