@@ -19,7 +19,8 @@ import { buildSnapshot } from './pipeline/build.js';
 import { HttpProxyEngine } from './proxy/http-proxy-engine.js';
 import { createListener } from './proxy/listener.js';
 import { PolicyWatcher } from './reload/index.js';
-import { createHealthServer } from './telemetry/health-server.js';
+import { createHealthServer, metricsRoute, type Telemetry } from './telemetry/index.js';
+import { NO_OBSERVER, type RequestObserver } from './core/observer.js';
 import { UpstreamRegistry } from './upstreams/index.js';
 import { createAdminServer } from './admin/admin-server.js';
 import type { AdminTarget } from './admin/target.js';
@@ -39,6 +40,8 @@ export interface SidecarOptions {
   readonly adminToken?: string | undefined;
   /** Where the data plane reports (telemetry). Default: nowhere. */
   readonly events?: ProxyEvents;
+  /** Metrics, traces and the access log; also serves /metrics on the telemetry port. */
+  readonly telemetry?: Telemetry;
 }
 
 type ListenerName = 'outbound' | 'inbound' | 'admin' | 'telemetry';
@@ -59,6 +62,7 @@ export class Sidecar {
   private current!: Snapshot;
   private readonly ticker = new BucketTicker();
   private readonly events: ProxyEvents;
+  private readonly observer: RequestObserver;
   private readonly registry: UpstreamRegistry;
   readonly faults = new RuntimeFaults();
   private readonly engine = new HttpProxyEngine();
@@ -79,7 +83,13 @@ export class Sidecar {
   onReload: ((r: ReloadResult, trigger: ReloadTrigger) => void) | undefined;
 
   private constructor(readonly options: SidecarOptions) {
-    this.events = options.events ?? NO_EVENTS;
+    this.events = options.events ?? options.telemetry ?? NO_EVENTS;
+    this.observer = options.telemetry ?? NO_OBSERVER;
+    const t = options.telemetry;
+    if (t) {
+      t.metrics.pendingRequests(() => [...this.registry.all()].map((u) => [u.name, u.pool.pending] as const));
+      this.onReload = (r) => t.reloaded(r.result, this.current.generation, this.routeNames(), this.upstreamNames());
+    }
     this.registry = new UpstreamRegistry({ ticker: this.ticker, events: this.events });
     if (options.watch !== false) {
       this.watcher = new PolicyWatcher(options.policyFile, () => void this.reload('file'), {}, (err) => options.log.warn({ err }, 'policy watch failed'));
@@ -99,6 +109,7 @@ export class Sidecar {
       throw err;
     }
     sidecar.watcher?.start();
+    sidecar.onReload?.({ result: 'ok', generation: 1 }, 'start');
     return sidecar;
   }
 
@@ -202,6 +213,14 @@ export class Sidecar {
     this.failure = undefined;
   }
 
+  private routeNames(): string[] {
+    return [...this.current.policy.routes.map((r) => r.name), 'inbound|app', 'outbound|passthrough'];
+  }
+
+  private upstreamNames(): string[] {
+    return [...this.registry.all()].map((u) => u.name);
+  }
+
   private warn(warnings: Diagnostic[]): void {
     for (const w of warnings) this.options.log.warn({ diagnostic: formatDiagnostic(w) }, 'policy warning');
   }
@@ -218,11 +237,12 @@ export class Sidecar {
     };
     for (const direction of ['outbound', 'inbound'] as Direction[]) {
       this.servers.set(direction, createListener({
-        direction, current: () => this.current, engine: this.engine, log: this.options.log, draining: () => this.draining, track,
+        direction, current: () => this.current, engine: this.engine, log: this.options.log, draining: () => this.draining, track, observer: this.observer,
       }));
     }
     this.servers.set('admin', createAdminServer(this, token));
-    this.servers.set('telemetry', createHealthServer({ live: () => true, ready: () => this.listening && !this.draining }));
+    const extra = this.options.telemetry ? [metricsRoute(this.options.telemetry.metrics.registry)] : [];
+    this.servers.set('telemetry', createHealthServer({ live: () => true, ready: () => this.listening && !this.draining }, extra));
     await Promise.all([...this.servers].map(async ([name, server]) => {
       server.listen(l[name].port, l[name].address);
       await once(server, 'listening');

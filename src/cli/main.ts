@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { formatDiagnostic, loadPolicyFile, parseDuration } from '../config/index.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { PolicyLoadError, Sidecar } from '../sidecar.js';
+import { Telemetry } from '../telemetry/index.js';
 import { startEchoServer } from '../demo/echo-server.js';
 import { injectCommand, iptablesCommand } from '../kube/index.js';
 import { explainFile, renderExplanation } from '../explain/index.js';
@@ -14,7 +15,7 @@ import { explainFile, renderExplanation } from '../explain/index.js';
 const USAGE = `usage: pilotfish <command> [options]
 
 commands:
-  run [--policy FILE] [--demo] [--log-level LEVEL] [--drain-timeout DURATION]
+  run [--policy FILE] [--demo] [--log-level LEVEL] [--drain-timeout DURATION] [--no-access-log]
         run the sidecar (policy default: $PILOTFISH_POLICY or config/policy.yaml);
         --demo also starts the demo echo upstreams v1 (127.0.0.1:9081) and v2 (:9082)
   validate FILE...
@@ -87,7 +88,9 @@ async function run(args: string[]): Promise<number> {
       demo: { type: 'boolean', default: false },
       'log-level': { type: 'string', default: process.env.PILOTFISH_LOG_LEVEL ?? 'info' },
       'drain-timeout': { type: 'string', default: process.env.PILOTFISH_DRAIN_TIMEOUT ?? '20s' },
+      'access-log': { type: 'boolean', default: process.env.PILOTFISH_ACCESS_LOG !== 'off' },
     },
+    allowNegative: true,
   });
   const log = createLogger(values['log-level'] as LogLevel);
   const drainTimeoutMs = parseDuration(values['drain-timeout']);
@@ -95,10 +98,13 @@ async function run(args: string[]): Promise<number> {
   const policyFile = values.policy ?? process.env.PILOTFISH_POLICY ?? 'config/policy.yaml';
   const demo = values.demo ? await Promise.all([startEchoServer('v1', 9081), startEchoServer('v2', 9082)]) : [];
   let sidecar: Sidecar;
+  let telemetry: Telemetry | undefined;
   try {
-    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined });
+    telemetry = await Telemetry.create({ log, accessLog: { enabled: values['access-log'] } });
+    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, telemetry, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined });
   } catch (err) {
     for (const s of demo) s.close();
+    await telemetry?.shutdown();
     if (err instanceof PolicyLoadError) {
       for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
       log.fatal({ policy: policyFile, errors: err.diagnostics.length }, 'invalid policy, not starting');
@@ -120,6 +126,7 @@ async function run(args: string[]): Promise<number> {
       void sidecar.drain().then(async (clean) => {
         log.info({ clean }, 'drained');
         await sidecar.close();
+        await telemetry?.shutdown();
         for (const s of demo) s.close();
         resolve(0);
       });

@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import type { Readable } from 'node:stream';
 import type { Direction } from '../config/index.js';
 import type { ResponseFlag } from './errors.js';
+import type { RequestTrace } from './observer.js';
 
 export interface ProxyRequest {
   readonly raw: IncomingMessage;
@@ -50,6 +51,8 @@ export interface RequestContext {
   attempts: number;
   /** Sticky-session key (consistent-hash key for the endpoint pick), when the route is sticky. */
   hashKey: string | undefined;
+  /** The request's trace (SERVER span); each try opens a CLIENT span from it. */
+  trace: RequestTrace;
 }
 
 export type Handler = (req: ProxyRequest, ctx: RequestContext) => Promise<ProxyResponse>;

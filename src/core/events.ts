@@ -3,10 +3,11 @@
  * telemetry module is the one implementation that turns them into metrics (none of the emitters
  * imports prom-client). `NO_EVENTS` is the do-nothing default for tests and tools.
  */
-export type AttemptOutcome = 'success' | '4xx' | '5xx' | 'connect_failure' | 'reset' | 'timeout' | 'fault' | 'circuit_open' | 'overflow';
+/** What a try came to: the upstream's status, or why there was none. */
+export type AttemptOutcome = number | 'connect-failure' | 'reset' | 'timeout';
 
 export interface ProxyEvents {
-  /** One upstream try finished (or was refused before reaching it). */
+  /** One upstream try finished (tries refused by an open breaker or a full pool are not tries). */
   attempt(upstream: string, subset: string, outcome: AttemptOutcome): void;
   retry(route: string, upstream: string): void;
   /** A retriable failure was not retried because the request body was streamed (over 1 MiB). */
@@ -15,6 +16,10 @@ export interface ProxyEvents {
   breakerState(upstream: string, subset: string, code: 0 | 1 | 2): void;
   ejection(upstream: string, endpoint: string): void;
   endpointHealthy(upstream: string, endpoint: string, healthy: boolean): void;
+  /**
+   * A mirrored copy: compared (match, status_mismatch, body_mismatch), sent without compare, failed
+   * (error), or not sent (dropped: body over 1 MiB, too many shadows in flight, no endpoint).
+   */
   mirror(route: string, outcome: 'match' | 'status_mismatch' | 'body_mismatch' | 'error' | 'sent' | 'dropped'): void;
 }
 

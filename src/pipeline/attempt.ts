@@ -9,9 +9,9 @@
 import { performance } from 'node:perf_hooks';
 import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
 import { ProxyError, noHealthyUpstream, upstreamTimeout } from '../core/errors.js';
-import type { AttemptOutcome, ProxyEvents } from '../core/events.js';
+import type { ProxyEvents } from '../core/events.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
-import { CircuitOpenError, PoolOverflowError, mergeDecisions, NO_FAULT, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
+import { mergeDecisions, NO_FAULT, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
 import type { Endpoint, UpstreamState } from '../upstreams/index.js';
 import { faultResponse, applyDelay } from './fault.js';
 import { clientSignal } from './signal.js';
@@ -46,28 +46,31 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
     const endpoint = pickEndpoint(spec, ctx, tried);
     ctx.endpoint = endpoint.address;
     ctx.attempts++;
-    const release = await admit(upstream, req, subsetLabel, deps.events);
+    const release = await admit(upstream, req);
     const breaker = upstream.breaker(subset);
     const start = performance.now();
     upstream.tracker.start(endpoint.address);
+    const span = ctx.trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: upstream.name, subset: subsetLabel, attempt: ctx.attempts });
+    span.inject(req.headers as Record<string, unknown>);
     let outcome: Outcome | undefined;
     try {
       const send = (): Promise<ProxyResponse> => forwardOrFault(spec, deps, req, ctx, endpoint);
       const resp = breaker ? await breaker.execute(send, isBreakerFailure) : await send();
       outcome = resp.status;
+      span.end(resp.status);
       holdUntilDone(resp, release);
       return resp;
     } catch (err) {
       release();
       outcome = errorOutcome(err);
-      if (err instanceof CircuitOpenError) deps.events.attempt(upstream.name, subsetLabel, 'circuit_open');
+      span.end(err instanceof Error ? err : new Error(String(err)));
       throw err;
     } finally {
       const ok = typeof outcome === 'number' && outcome < 500;
       upstream.tracker.end(endpoint.address, performance.now() - start, ok);
       if (outcome !== undefined) {
         upstream.outlier?.record(endpoint.address, outcome);
-        deps.events.attempt(upstream.name, subsetLabel, attemptOutcome(outcome));
+        deps.events.attempt(upstream.name, subsetLabel, outcome);
       }
     }
   };
@@ -87,15 +90,9 @@ function pickEndpoint(spec: TrySpec, ctx: RequestContext, tried: ReadonlySet<str
   return endpoint;
 }
 
-async function admit(upstream: UpstreamState, req: ProxyRequest, subset: string, events: ProxyEvents): Promise<Release> {
+function admit(upstream: UpstreamState, req: ProxyRequest): Promise<Release> {
   const fast = upstream.pool.tryAcquire();
-  if (fast) return fast;
-  try {
-    return await upstream.pool.acquire(clientSignal(req));
-  } catch (err) {
-    if (err instanceof PoolOverflowError) events.attempt(upstream.name, subset, 'overflow');
-    throw err;
-  }
+  return fast ? Promise.resolve(fast) : upstream.pool.acquire(clientSignal(req));
 }
 
 async function forwardOrFault(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint): Promise<ProxyResponse> {
@@ -137,9 +134,5 @@ export function errorOutcome(err: unknown): Outcome | undefined {
   return undefined;
 }
 
-function attemptOutcome(o: Outcome): AttemptOutcome {
-  if (typeof o === 'number') return o >= 500 ? '5xx' : o >= 400 ? '4xx' : 'success';
-  return o === 'connect-failure' ? 'connect_failure' : o;
-}
 
 export { NONE as NO_TRIED };

@@ -12,6 +12,7 @@ import http from 'node:http';
 import { Transform, pipeline } from 'node:stream';
 import type { Layer, ProxyRequest, ProxyResponse } from '../core/context.js';
 import type { ProxyEvents } from '../core/events.js';
+import type { TryTrace } from '../core/observer.js';
 import type { UpstreamState } from '../upstreams/index.js';
 import { bufferBody, hasBody } from './body.js';
 
@@ -38,7 +39,8 @@ export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents): Layer {
       return next(req, ctx);
     }
     inFlight++;
-    const shadow = sendShadow(req, endpoint.url, spec).finally(() => { inFlight--; });
+    const span = ctx.trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: spec.upstream.name, subset: '', attempt: 1, mirror: true });
+    const shadow = sendShadow(req, endpoint.url, spec, span).finally(() => { inFlight--; });
     shadow.catch(() => {}); // counted below; never an unhandled rejection
     const resp = await next(req, ctx);
     if (!spec.compare) {
@@ -59,11 +61,12 @@ function shadowHost(host: string): string {
   return `${m[1]}-shadow${m[2] ?? ''}`;
 }
 
-function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec): Promise<Seen> {
-  return new Promise((resolve, reject) => {
-    const headers = { ...req.headers, host: shadowHost(req.host) };
+function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec, span: TryTrace): Promise<Seen> {
+  const seen = new Promise<Seen>((resolve, reject) => {
+    const headers: Record<string, unknown> = { ...req.headers, host: shadowHost(req.host) };
+    span.inject(headers);
     const out = http.request({
-      host: target.hostname, port: target.port, method: req.method, path: req.path, headers, agent: spec.upstream.agent, timeout: spec.timeoutMs,
+      host: target.hostname, port: target.port, method: req.method, path: req.path, headers: headers as http.OutgoingHttpHeaders, agent: spec.upstream.agent, timeout: spec.timeoutMs,
     }, (res) => {
       const hash = createHash('sha256');
       res.on('data', (c: Buffer) => hash.update(c));
@@ -74,6 +77,8 @@ function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec): Promise<S
     out.on('error', reject);
     out.end(req.body);
   });
+  seen.then((s) => span.end(s.status), (err: Error) => span.end(err));
+  return seen;
 }
 
 /** The primary answer with its body hashed on the way to the client. */

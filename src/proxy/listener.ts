@@ -12,6 +12,7 @@ import type { Direction } from '../config/index.js';
 import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
 import { badRequest, noRoute } from '../core/errors.js';
 import type { RouteInput, Snapshot } from '../core/snapshot.js';
+import { NO_TRACE, type RequestObserver } from '../core/observer.js';
 import { bufferBody, hasBody } from '../pipeline/body.js';
 import { isJsonContentType, JSON_BODY_LIMIT, parseJsonBody } from '../routing/index.js';
 import { rescue } from '../pipeline/rescue.js';
@@ -27,6 +28,7 @@ export interface ListenerDeps {
   /** True once draining: answers carry `Connection: close`. */
   readonly draining: () => boolean;
   readonly track: { begin(): void; end(): void };
+  readonly observer: RequestObserver;
 }
 
 interface Target { host: string; path: string }
@@ -67,25 +69,42 @@ export function createListener(deps: ListenerDeps): http.Server {
 
 function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: ListenerDeps): void {
   deps.track.begin();
-  let ended = false;
-  const done = (): void => { if (!ended) { ended = true; deps.track.end(); } };
-  res.once('close', done);
   req.on('error', noop);
   res.on('error', noop);
+  const socket = req.socket;
+  const read0 = socket.bytesRead;
+  const written0 = socket.bytesWritten;
   const snapshot = deps.current();
   const ctx: RequestContext = {
     direction: deps.direction, requestId: '', start: performance.now(), generation: snapshot.generation,
-    deadline: Infinity, flags: [], route: '', upstream: '', subset: '', endpoint: '', attempts: 0, hashKey: undefined,
+    deadline: Infinity, flags: [], route: '', upstream: '', subset: '', endpoint: '', attempts: 0, hashKey: undefined, trace: NO_TRACE,
   };
   const target = resolveTarget(req);
+  let ended = false;
+  // Called once, when the answer is complete or abandoned (writeResponse's callback, after any
+  // UC/DC flag is set): the in-flight count for the drain, then telemetry.
+  const done = (): void => {
+    if (ended) return;
+    ended = true;
+    deps.track.end();
+    deps.observer.end(ctx, {
+      method: req.method ?? '', host: target?.host ?? '', path: target?.path ?? req.url ?? '',
+      status: res.headersSent && !ctx.flags.includes('DC') ? res.statusCode : 499,
+      durationMs: performance.now() - ctx.start, bytesIn: socket.bytesRead - read0, bytesOut: socket.bytesWritten - written0,
+    });
+  };
   if (!target) {
     writeResponse(res, rescue(badRequest('malformed request target or missing Host'), ctx, deps.log), ctx, true, done);
     return;
   }
   const headers = req.headers;
   cleanRequestHeaders(headers);
-  (ctx as { requestId: string }).requestId = setForwardingHeaders(headers, req.socket.remoteAddress, target.host);
+  (ctx as { requestId: string }).requestId = setForwardingHeaders(headers, socket.remoteAddress, target.host);
   const url = target.path;
+  ctx.trace = deps.observer.start(headers, {
+    direction: deps.direction, method: req.method ?? 'GET', host: target.host, path: url,
+    peerAddress: socket.remoteAddress, peerPort: socket.remotePort, requestId: ctx.requestId,
+  });
   const q = url.indexOf('?');
   const input: RouteInput = { host: stripPort(target.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), method: req.method ?? 'GET', headers };
   const preq: ProxyRequest = { raw: req, res, method: input.method, host: target.host, path: url, headers };

@@ -36,13 +36,17 @@ export interface SidecarProcess {
   child: ChildProcess;
   ports: Ports;
   logs: Array<Record<string, unknown>>;
+  /** Lines the process wrote on stdout (the access log). */
+  stdout: string[];
   exited: Promise<number | null>;
 }
 
 /** Spawns `pilotfish run` and resolves once it logs that it is listening. */
-export async function spawnSidecar(policy: string, args: string[] = []): Promise<SidecarProcess> {
+export async function spawnSidecar(policy: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<SidecarProcess> {
   const policyFile = await writePolicy(policy);
-  const child = spawn(process.execPath, [CLI, 'run', '--policy', policyFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', '--policy', policyFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const stdout: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => stdout.push(line));
   const logs: Array<Record<string, unknown>> = [];
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const ports = await new Promise<Ports>((resolve, reject) => {
@@ -55,6 +59,5 @@ export async function spawnSidecar(policy: string, args: string[] = []): Promise
     });
     void exited.then((code) => reject(new Error(`sidecar exited with ${code} before listening`)));
   });
-  child.stdout!.resume();
-  return { child, ports, logs, exited };
+  return { child, ports, logs, stdout, exited };
 }

@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AccessLog, type AccessContext, type AccessDetails } from './access-log.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pilotfish-access-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const ctx: AccessContext = {
+  direction: 'outbound', requestId: 'rid-1', generation: 3, flags: ['UF', 'URX'],
+  route: 'reviews', upstream: 'reviews', subset: 'v2', endpoint: '10.0.0.12:9080', attempts: 3,
+};
+const details: AccessDetails = {
+  method: 'POST', host: 'reviews:9080', path: '/reviews/1?token=secret&user=alice', status: 503,
+  durationMs: 12.345678, bytesIn: 17, bytesOut: 64, traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+};
+
+function collector() {
+  const lines: string[] = [];
+  return { lines, stream: { write: (s: string) => { lines.push(s); } } };
+}
+
+describe('AccessLog', () => {
+  it('writes one JSON line per request with every field, and the path without its query', () => {
+    const { lines, stream } = collector();
+    const log = new AccessLog({ destination: stream });
+    log.write(ctx, details);
+    log.write({ ...ctx, flags: [] }, { ...details, path: '/plain', status: 200 });
+    expect(lines).toHaveLength(2);
+    expect(lines[0]!.endsWith('\n')).toBe(true);
+    const first = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(Object.keys(first)).toEqual([
+      'log', 'time', 'direction', 'method', 'host', 'path', 'status', 'flags', 'route', 'upstream', 'subset', 'endpoint',
+      'attempts', 'duration', 'bytesIn', 'bytesOut', 'traceId', 'generation', 'requestId',
+    ]);
+    expect(first).toMatchObject({
+      log: 'access', direction: 'outbound', method: 'POST', host: 'reviews:9080', path: '/reviews/1', status: 503, flags: 'UF,URX',
+      route: 'reviews', upstream: 'reviews', subset: 'v2', endpoint: '10.0.0.12:9080', attempts: 3, duration: 12.346,
+      bytesIn: 17, bytesOut: 64, traceId: details.traceId, generation: 3, requestId: 'rid-1',
+    });
+    expect(new Date(first.time as string).toISOString()).toBe(first.time);
+    expect(lines[0]).not.toContain('secret');
+    expect(JSON.parse(lines[1]!)).toMatchObject({ path: '/plain', status: 200, flags: '' });
+  });
+
+  it('does nothing when disabled', async () => {
+    const { lines, stream } = collector();
+    const log = new AccessLog({ enabled: false, destination: stream });
+    log.write(ctx, details);
+    expect(log.enabled).toBe(false);
+    expect(lines).toEqual([]);
+    await log.close();
+  });
+
+  it('writes an owned destination asynchronously and flushes every line on close', async () => {
+    const file = join(dir, 'async.log');
+    const log = new AccessLog({ destination: file });
+    for (let i = 0; i < 5000; i++) log.write(ctx, { ...details, bytesOut: i });
+    await log.close();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(5000);
+    expect(lines.map((l) => (JSON.parse(l) as { bytesOut: number }).bytesOut)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+    // After close a late request is dropped silently instead of throwing into the request path.
+    expect(() => log.write(ctx, details)).not.toThrow();
+    await log.close();
+  });
+
+  it('flushes synchronously for exit handlers', async () => {
+    const file = join(dir, 'sync.log');
+    const log = new AccessLog({ destination: file });
+    const count = (): number => readFileSync(file, 'utf8').split('\n').length - 1;
+    const until = async (pred: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while (!pred()) {
+        if (Date.now() > deadline) throw new Error('timed out');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    // First line on disk: the file is open, so a synchronous flush has somewhere to write.
+    log.write(ctx, details);
+    await until(() => { try { return count() === 1; } catch { return false; } });
+    for (let i = 0; i < 100; i++) log.write(ctx, details);
+    log.flushSync();
+    // Everything but the one chunk an asynchronous write already had in flight is on disk now…
+    expect(count()).toBeGreaterThanOrEqual(100);
+    // …and that chunk follows without any further help.
+    await until(() => count() === 101);
+    await log.close();
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * The sidecar's Prometheus metrics (SPEC §6), one `Registry` per instance so tests can run several.
+ * The pipeline and the resilience event handlers call the typed methods below; none of them hashes a
+ * label set or allocates once its series exists (label-tree.ts explains how). Labels carry only names
+ * from the policy (route, upstream, subset, endpoint address) and small fixed vocabularies — never a
+ * path, query, header or user id — and `retainOnly` drops the series of names a reload removed.
+ */
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterCell, GaugeCell } from './cells.js';
+import { LabelTree, type Labels } from './label-tree.js';
+import { CellHistogram, cellCounter, cellGauge } from './prom-bridge.js';
+import { RequestSeries } from './request-series.js';
+
+/**
+ * Upper bounds of `pilotfish_request_duration_seconds`, in seconds: from half a millisecond (a local
+ * answer such as a fault abort or a circuit-open rejection) to a minute (beyond the 15 s default route
+ * timeout), roughly ×2–2.5 apart so p50/p95/p99 interpolate well across a proxy's range.
+ */
+export const DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60,
+]);
+
+export interface MetricsOptions {
+  /** Upper bounds of `pilotfish_request_duration_seconds`, seconds, ascending. Default `DURATION_BUCKETS`. */
+  readonly durationBuckets?: readonly number[];
+  /** Also collect Node.js process metrics (CPU, memory, event-loop lag, GC, handles). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+/** The request fields the metrics need; a `RequestContext` satisfies it. */
+export interface RequestLabels {
+  readonly direction: string;
+  readonly route: string;
+  readonly upstream: string;
+  /** '' when the destination names no subset. */
+  readonly subset: string;
+  readonly flags: readonly string[];
+}
+
+/** How one upstream try ended: the response status, or why there was none (resilience's `Outcome`). */
+export type AttemptOutcome = number | 'connect-failure' | 'reset' | 'timeout';
+export type FaultType = 'delay' | 'abort';
+/** SPEC §5 compare outcomes; `sent` counts a mirrored request answered while `compare` is off. */
+export type MirrorOutcome = 'match' | 'status_mismatch' | 'body_mismatch' | 'error' | 'sent' | 'dropped';
+export type ReloadResult = 'ok' | 'error' | 'unchanged';
+/** `pilotfish_circuit_breaker_state`: 0 closed, 1 half-open, 2 open (resilience's `breakerStateCode`). */
+export type BreakerStateCode = 0 | 1 | 2;
+/** Requests waiting for a connection-pool slot, per upstream; read at scrape time. */
+export type PendingSource = () => Iterable<readonly [upstream: string, pending: number]>;
+
+/** The names a snapshot knows; the built-in ones (`app`, `passthrough`, `inbound|app`, …) included. */
+export interface KnownNames {
+  readonly routes: Iterable<string>;
+  readonly upstreams: Iterable<string>;
+}
+
+// Status classes for attempt outcomes: bounded, and what an operator alerts on per endpoint pool.
+const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+const statusClass = (status: number): string => STATUS_CLASSES[status >= 100 && status < 600 ? (status / 100) | 0 : 0];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: LabelTree<RequestSeries>;
+  private readonly attempts = new LabelTree(['upstream', 'subset', 'outcome'], (l) => new CounterCell(l));
+  private readonly retries = new LabelTree(['route', 'upstream'], (l) => new CounterCell(l));
+  private readonly breakers = new LabelTree(['upstream', 'subset'], (l) => new GaugeCell(l));
+  private readonly ejections = new LabelTree(['upstream'], (l) => new CounterCell(l));
+  private readonly endpoints = new LabelTree(['upstream', 'endpoint'], (l) => new GaugeCell(l));
+  private readonly faults = new LabelTree(['route', 'type'], (l) => new CounterCell(l));
+  private readonly mirrors = new LabelTree(['route', 'outcome'], (l) => new CounterCell(l));
+  private readonly reloads = new LabelTree(['result'], (l) => new CounterCell(l));
+  private readonly generationGauge: Gauge;
+  private pending: PendingSource = () => [];
+
+  constructor(options: MetricsOptions = {}) {
+    const registry = this.registry;
+    const buckets = options.durationBuckets ?? DURATION_BUCKETS;
+    const requests = new LabelTree(['direction', 'route', 'upstream', 'subset'], (l) => new RequestSeries(l, buckets));
+    this.requests = requests;
+    const each = <S extends { readonly labels: Labels }>(tree: LabelTree<S>) => (): Iterable<S> => tree.values();
+
+    cellCounter({
+      registry, name: 'pilotfish_requests_total', help: 'Requests answered, by route, destination, status code and response flags.',
+      labelNames: ['direction', 'route', 'upstream', 'subset', 'code', 'flags'],
+      cells: function* () { for (const s of requests.values()) yield* s.counters(); },
+    });
+    new CellHistogram({
+      registry, name: 'pilotfish_request_duration_seconds', help: 'Time from request arrival to the end of the answer, seconds.',
+      labelNames: ['direction', 'route', 'upstream', 'subset'],
+      cells: function* () { for (const s of requests.values()) yield s.duration; },
+    }, buckets);
+    cellCounter({ registry, name: 'pilotfish_upstream_attempts_total', help: 'Upstream tries by outcome (status class, connect-failure, reset, timeout).', labelNames: this.attempts.labelNames, cells: each(this.attempts) });
+    cellCounter({ registry, name: 'pilotfish_retries_total', help: 'Retries issued (tries after the first).', labelNames: this.retries.labelNames, cells: each(this.retries) });
+    cellGauge({ registry, name: 'pilotfish_circuit_breaker_state', help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', labelNames: this.breakers.labelNames, cells: each(this.breakers) });
+    cellCounter({ registry, name: 'pilotfish_outlier_ejections_total', help: 'Endpoints ejected by outlier detection.', labelNames: this.ejections.labelNames, cells: each(this.ejections) });
+    cellGauge({ registry, name: 'pilotfish_endpoint_healthy', help: 'Active health check verdict per endpoint: 1 healthy, 0 unhealthy.', labelNames: this.endpoints.labelNames, cells: each(this.endpoints) });
+    cellCounter({ registry, name: 'pilotfish_faults_injected_total', help: 'Faults injected, by type (delay, abort).', labelNames: this.faults.labelNames, cells: each(this.faults) });
+    cellCounter({ registry, name: 'pilotfish_mirror_requests_total', help: 'Mirrored requests by comparison outcome.', labelNames: this.mirrors.labelNames, cells: each(this.mirrors) });
+    cellCounter({ registry, name: 'pilotfish_config_reloads_total', help: 'Policy reload attempts by result.', labelNames: this.reloads.labelNames, cells: each(this.reloads) });
+    const pending = (): Iterable<readonly [string, number]> => this.pending();
+    new Gauge({
+      name: 'pilotfish_pending_requests', help: 'Requests queued for a connection-pool slot.', labelNames: ['upstream'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [upstream, n] of pending()) this.set({ upstream }, n);
+      },
+    });
+    this.generationGauge = new Gauge({ name: 'pilotfish_config_generation', help: 'Generation of the policy snapshot serving requests.', registers: [registry] });
+    // Present from the first scrape, so `increase()` sees the first reload of each kind.
+    for (const result of ['ok', 'error', 'unchanged'] as const) this.reloads.get(result);
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  }
+
+  /** Records a finished request: one count by status and flags, one duration observation. */
+  requestEnd(r: RequestLabels, status: number, durationSeconds: number): void {
+    this.requests.get(r.direction, r.route, r.upstream, r.subset).record(status, r.flags, durationSeconds);
+  }
+
+  /** The cached series of one destination; `requestEnd` uses it, tests and benchmarks inspect it. */
+  requestSeries(direction: string, route: string, upstream: string, subset: string): RequestSeries {
+    return this.requests.get(direction, route, upstream, subset);
+  }
+
+  attempt(upstream: string, subset: string, outcome: AttemptOutcome): void {
+    this.attempts.get(upstream, subset, typeof outcome === 'number' ? statusClass(outcome) : outcome).value++;
+  }
+
+  retry(route: string, upstream: string): void {
+    this.retries.get(route, upstream).value++;
+  }
+
+  faultInjected(route: string, type: FaultType): void {
+    this.faults.get(route, type).value++;
+  }
+
+  mirror(route: string, outcome: MirrorOutcome): void {
+    this.mirrors.get(route, outcome).value++;
+  }
+
+  breakerState(upstream: string, subset: string, code: BreakerStateCode): void {
+    this.breakers.get(upstream, subset).value = code;
+  }
+
+  ejection(upstream: string): void {
+    this.ejections.get(upstream).value++;
+  }
+
+  endpointHealthy(upstream: string, endpoint: string, healthy: boolean): void {
+    this.endpoints.get(upstream, endpoint).value = healthy ? 1 : 0;
+  }
+
+  /** Drops an endpoint's health series when it leaves its upstream (DNS refresh, policy edit). */
+  endpointRemoved(upstream: string, endpoint: string): void {
+    this.endpoints.prune((l) => l.upstream !== upstream || l.endpoint !== endpoint);
+  }
+
+  /** Where `pilotfish_pending_requests` reads from; called once by the composition root. */
+  pendingRequests(source: PendingSource): void {
+    this.pending = source;
+  }
+
+  configReload(result: ReloadResult): void {
+    this.reloads.get(result).value++;
+  }
+
+  generation(n: number): void {
+    this.generationGauge.set(n);
+  }
+
+  /**
+   * After a reload: removes every series of a route or upstream the new snapshot no longer has, so
+   * dashboards stop showing them and memory stays bounded. '' (no route / no upstream yet) is always
+   * kept. Returns how many label groups were removed.
+   */
+  retainOnly(known: KnownNames): number {
+    const routes = new Set(known.routes).add('');
+    const upstreams = new Set(known.upstreams).add('');
+    const route = (l: Labels): boolean => routes.has(l.route!);
+    const upstream = (l: Labels): boolean => upstreams.has(l.upstream!);
+    return this.requests.prune((l) => route(l) && upstream(l))
+      + this.attempts.prune(upstream)
+      + this.retries.prune((l) => route(l) && upstream(l))
+      + this.breakers.prune(upstream)
+      + this.ejections.prune(upstream)
+      + this.endpoints.prune(upstream)
+      + this.faults.prune(route)
+      + this.mirrors.prune(route);
+  }
+}

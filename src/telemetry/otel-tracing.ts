@@ -1,0 +1,208 @@
+/**
+ * The OpenTelemetry SDK (3.x) behind `Tracing`: a private `TracerProvider` (never registered as the
+ * global one, so several instances can live in one test process and no library picks it up
+ * implicitly), a `BatchSpanProcessor` over the OTLP/HTTP exporter of the configured protocol, and the
+ * W3C trace-context propagator. Context is passed explicitly — the proxy knows each span's parent —
+ * so no context manager or AsyncLocalStorage is needed. Imported only when tracing is on.
+ *
+ * Attributes follow the stable HTTP semantic conventions; `pilotfish.*` carries the proxy's decision.
+ * A span the sampler dropped does not record, so attribute building is skipped for it.
+ */
+import { isIP } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, diag, trace,
+  type Attributes, type Context, type Span, type Tracer,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider,
+  type Sampler, type SpanExporter,
+} from '@opentelemetry/sdk-trace';
+import { splitHostPort } from './host-port.js';
+import type { SamplerConfig, TracingConfig } from './tracing-config.js';
+import type {
+  ClientSpan, ClientSpanStart, HeaderCarrier, ServerSpan, ServerSpanEnd, ServerSpanStart, SpanAttributeMap, Tracing, TracingLog,
+} from './tracing.js';
+
+const TRACER_NAME = 'pilotfish';
+// Semantic conventions: a method outside this set is reported as `_OTHER` and the span named `HTTP`,
+// so a client cannot mint span names (or attribute values) at will.
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+
+export async function createOtelTracing(config: TracingConfig, log: TracingLog | undefined, timeoutMs: number): Promise<Tracing> {
+  // Load only the exporter in use: the protobuf one pulls in protobufjs.
+  const exporter: SpanExporter = config.protocol === 'http/json'
+    ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url: config.url })
+    : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url: config.url });
+  if (log) forwardDiagnostics(log);
+  const provider = new TracerProvider({
+    resource: defaultResource().merge(resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName })),
+    sampler: buildSampler(config.sampler),
+    spanProcessors: [new BatchSpanProcessor({ exporter, ...config.batch })],
+  });
+  return new OtelTracing(provider, timeoutMs);
+}
+
+class OtelTracing implements Tracing {
+  readonly enabled = true;
+  readonly tracer: Tracer;
+  readonly propagator = new W3CTraceContextPropagator();
+
+  constructor(private readonly provider: TracerProvider, private readonly timeoutMs: number) {
+    this.tracer = provider.getTracer(TRACER_NAME);
+  }
+
+  startServer(headers: IncomingHttpHeaders, start: ServerSpanStart): ServerSpan {
+    const parent = this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    const known = KNOWN_METHODS.has(start.method);
+    const span = this.tracer.startSpan(known ? start.method : 'HTTP', { kind: SpanKind.SERVER }, parent);
+    if (span.isRecording()) {
+      const [address, port] = splitHostPort(start.host);
+      const attrs: Attributes = {
+        ...methodAttributes(start.method, known),
+        'url.scheme': 'http',
+        'url.path': pathOnly(start.path),
+        'server.address': address,
+        'pilotfish.direction': start.direction,
+      };
+      if (port !== undefined) attrs['server.port'] = port;
+      if (start.peerAddress) attrs['client.address'] = attrs['network.peer.address'] = start.peerAddress;
+      if (start.peerPort !== undefined) attrs['network.peer.port'] = start.peerPort;
+      const agent = headers['user-agent'];
+      if (agent) attrs['user_agent.original'] = agent;
+      if (start.requestId) attrs['pilotfish.request_id'] = start.requestId;
+      span.setAttributes(attrs);
+    }
+    return new OtelServerSpan(this, span, trace.setSpan(parent, span), known ? start.method : 'HTTP');
+  }
+
+  forceFlush(): Promise<void> {
+    return this.provider.forceFlush({ timeoutMillis: this.timeoutMs });
+  }
+
+  shutdown(): Promise<void> {
+    // The exporter would retry a dead collector for up to its own timeout; the pod's grace period
+    // matters more than the last batch. The timer is unref'd so it never holds the process open.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.timeoutMs).unref(); });
+    return Promise.race([this.provider.shutdown().catch(() => {}), deadline]).finally(() => clearTimeout(timer));
+  }
+}
+
+class OtelServerSpan implements ServerSpan {
+  readonly traceId: string;
+  private ended = false;
+
+  constructor(private readonly owner: OtelTracing, private readonly span: Span, private readonly context: Context, private readonly name: string) {
+    this.traceId = span.spanContext().traceId;
+  }
+
+  startClient(start: ClientSpanStart): ClientSpan {
+    const known = KNOWN_METHODS.has(start.method);
+    const span = this.owner.tracer.startSpan(known ? start.method : 'HTTP', { kind: SpanKind.CLIENT }, this.context);
+    if (span.isRecording()) {
+      const [address, port] = splitHostPort(start.endpoint);
+      const attrs: Attributes = {
+        ...methodAttributes(start.method, known),
+        'url.full': `http://${start.endpoint}${pathOnly(start.path)}`,
+        'server.address': address,
+        'pilotfish.upstream': start.upstream,
+        'pilotfish.endpoint': start.endpoint,
+        'pilotfish.attempt': start.attempt,
+      };
+      if (port !== undefined) attrs['server.port'] = port;
+      if (isIP(address)) attrs['network.peer.address'] = address;
+      if (start.subset) attrs['pilotfish.subset'] = start.subset;
+      if (start.attempt > 1) attrs['http.request.resend_count'] = start.attempt - 1;
+      if (start.mirror) attrs['pilotfish.mirror'] = true;
+      span.setAttributes(attrs);
+    }
+    return new OtelClientSpan(this.owner, span);
+  }
+
+  end(status: number, info: ServerSpanEnd, attrs?: SpanAttributeMap): void {
+    if (this.ended) return;
+    this.ended = true;
+    const span = this.span;
+    if (span.isRecording()) {
+      span.setAttribute('http.response.status_code', status);
+      if (info.route) {
+        span.setAttribute('pilotfish.route', info.route);
+        span.updateName(`${this.name} ${info.route}`);
+      }
+      if (info.upstream) span.setAttribute('pilotfish.upstream', info.upstream);
+      if (info.subset) span.setAttribute('pilotfish.subset', info.subset);
+      if (info.endpoint) span.setAttribute('pilotfish.endpoint', info.endpoint);
+      if (info.flags.length > 0) span.setAttribute('pilotfish.flags', info.flags.join(','));
+      span.setAttribute('pilotfish.attempts', info.attempts);
+      // A server span is in error only for 5xx: a 4xx is the client's mistake (semantic conventions).
+      if (status >= 500) {
+        span.setAttribute('error.type', String(status));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      if (attrs) span.setAttributes(attrs);
+    }
+    span.end();
+  }
+}
+
+class OtelClientSpan implements ClientSpan {
+  private ended = false;
+
+  constructor(private readonly owner: OtelTracing, private readonly span: Span) {}
+
+  inject(headers: HeaderCarrier): void {
+    this.owner.propagator.inject(trace.setSpan(ROOT_CONTEXT, this.span), headers, defaultTextMapSetter);
+  }
+
+  end(result: number | Error, attrs?: SpanAttributeMap): void {
+    if (this.ended) return;
+    this.ended = true;
+    const span = this.span;
+    if (span.isRecording()) {
+      if (typeof result === 'number') {
+        span.setAttribute('http.response.status_code', result);
+        // For a client span any 4xx/5xx is an error (semantic conventions).
+        if (result >= 400) {
+          span.setAttribute('error.type', String(result));
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+      } else {
+        span.setAttribute('error.type', errorType(result));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: result.message });
+      }
+      if (attrs) span.setAttributes(attrs);
+    }
+    span.end();
+  }
+}
+
+function buildSampler(s: SamplerConfig): Sampler {
+  const root = s.root === 'always_on' ? new AlwaysOnSampler()
+    : s.root === 'always_off' ? new AlwaysOffSampler()
+      : new TraceIdRatioBasedSampler(s.ratio);
+  return s.parentBased ? new ParentBasedSampler({ root }) : root;
+}
+
+function methodAttributes(method: string, known: boolean): Attributes {
+  return known ? { 'http.request.method': method } : { 'http.request.method': '_OTHER', 'http.request.method_original': method };
+}
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
+
+/** A `ProxyError` or errno code (`upstream_timeout`, `ECONNRESET`), else the error's class name. */
+function errorType(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code ? code : err.name || '_OTHER';
+}
+
+/** Export failures surface through OTel's global `diag` logger, silent unless one is set. */
+function forwardDiagnostics(log: TracingLog): void {
+  const warn = (message: string, ...args: unknown[]): void => log.warn({ otel: args.length ? [message, ...args.map(String)] : message }, 'opentelemetry');
+  diag.setLogger({ error: warn, warn, info() {}, debug() {}, verbose() {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+}

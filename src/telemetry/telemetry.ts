@@ -1,0 +1,78 @@
+/**
+ * The one implementation of the data plane's reporting seams (`RequestObserver`, `ProxyEvents`):
+ * every request ends in a metrics update, its SERVER span's end and an access-log line; every event
+ * of routing and resilience becomes a metric. Nothing outside this folder touches prom-client, the
+ * OpenTelemetry SDK or the access-log stream.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { Counter } from 'prom-client';
+import type { Logger } from 'pino';
+import type { RequestContext } from '../core/context.js';
+import type { AttemptOutcome, ProxyEvents } from '../core/events.js';
+import type { RequestArrival, RequestDone, RequestObserver, RequestTrace } from '../core/observer.js';
+import { AccessLog, type AccessLogOptions } from './access-log.js';
+import { Metrics, type ReloadResult } from './metrics.js';
+import { createTracing, type ServerSpan, type Tracing } from './tracing.js';
+
+export interface TelemetryOptions {
+  /** Operational log for tracing-exporter trouble. */
+  readonly log?: Logger;
+  /** Access log on stdout by default; `{ enabled: false }` turns it off (tests, benchmarks). */
+  readonly accessLog?: AccessLogOptions;
+  /** Environment for the `OTEL_*` variables. Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class Telemetry implements RequestObserver, ProxyEvents {
+  private readonly skipped: Counter<'route' | 'upstream' | 'reason'>;
+
+  private constructor(readonly metrics: Metrics, readonly tracing: Tracing, readonly accessLog: AccessLog) {
+    // Not in SPEC §6, but a retry that could not happen must never be silent (the resilience issue).
+    this.skipped = new Counter({
+      name: 'pilotfish_retries_skipped_total',
+      help: 'Retriable failures not retried because the request body was streamed (over the 1 MiB replay buffer).',
+      labelNames: ['route', 'upstream', 'reason'],
+      registers: [metrics.registry],
+    });
+  }
+
+  static async create(options: TelemetryOptions = {}): Promise<Telemetry> {
+    const tracing = await createTracing({ ...(options.log ? { log: options.log } : {}), ...(options.env ? { env: options.env } : {}) });
+    return new Telemetry(new Metrics(), tracing, new AccessLog(options.accessLog));
+  }
+
+  // RequestObserver
+  start(headers: IncomingHttpHeaders, arrival: RequestArrival): RequestTrace {
+    return this.tracing.startServer(headers, arrival);
+  }
+
+  end(ctx: RequestContext, done: RequestDone): void {
+    this.metrics.requestEnd(ctx, done.status, done.durationMs / 1000);
+    (ctx.trace as ServerSpan).end?.(done.status, ctx);
+    this.accessLog.write(ctx, { ...done, traceId: ctx.trace.traceId });
+  }
+
+  // ProxyEvents
+  attempt(upstream: string, subset: string, outcome: AttemptOutcome): void { this.metrics.attempt(upstream, subset, outcome); }
+  retry(route: string, upstream: string): void { this.metrics.retry(route, upstream); }
+  retrySkippedStreamedBody(route: string, upstream: string): void { this.skipped.inc({ route, upstream, reason: 'streamed_body' }); }
+  faultInjected(route: string, type: 'delay' | 'abort'): void { this.metrics.faultInjected(route, type); }
+  breakerState(upstream: string, subset: string, code: 0 | 1 | 2): void { this.metrics.breakerState(upstream, subset, code); }
+  ejection(upstream: string): void { this.metrics.ejection(upstream); }
+  endpointHealthy(upstream: string, endpoint: string, healthy: boolean): void { this.metrics.endpointHealthy(upstream, endpoint, healthy); }
+  mirror(route: string, outcome: 'match' | 'status_mismatch' | 'body_mismatch' | 'error' | 'sent' | 'dropped'): void { this.metrics.mirror(route, outcome); }
+
+  /** After each reload attempt: the reload counter, and on success the generation and series pruning. */
+  reloaded(result: ReloadResult, generation: number, routes: Iterable<string>, upstreams: Iterable<string>): void {
+    this.metrics.configReload(result);
+    if (result !== 'ok') return;
+    this.metrics.generation(generation);
+    this.metrics.retainOnly({ routes, upstreams });
+  }
+
+  /** On SIGTERM, after the drain: flush spans (bounded wait) and the access log. */
+  async shutdown(): Promise<void> {
+    await this.tracing.shutdown();
+    await this.accessLog.close();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Tracing as the proxy sees it: a SERVER span per request that continues the caller's W3C trace, a
+ * CLIENT span per upstream try (retries show as siblings) and per mirrored call, and the W3C context
+ * injected into each upstream request. The OpenTelemetry SDK sits behind this small interface
+ * (otel-tracing.ts) and is loaded only when tracing is on; off, every call hits a shared frozen no-op
+ * object, so the request path pays one property call and allocates nothing.
+ *
+ * Nothing instruments Node's `http` module: the proxy makes its spans itself, and an
+ * auto-instrumentation would add a second SERVER and CLIENT span per hop.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { tracingConfigFromEnv, type Env } from './tracing-config.js';
+
+/** What the request looks like on arrival. */
+export interface ServerSpanStart {
+  readonly direction: string;
+  readonly method: string;
+  /** Authority (Host or absolute-form URI), port kept. */
+  readonly host: string;
+  /** Request path; a query string is dropped (it may carry secrets). */
+  readonly path: string;
+  /** The client's socket address and port. */
+  readonly peerAddress?: string | undefined;
+  readonly peerPort?: number | undefined;
+  readonly requestId?: string | undefined;
+}
+
+/** What the proxy decided; a `RequestContext` satisfies it. */
+export interface ServerSpanEnd {
+  readonly route: string;
+  readonly upstream: string;
+  readonly subset: string;
+  readonly endpoint: string;
+  readonly flags: readonly string[];
+  readonly attempts: number;
+}
+
+/** One try against one endpoint (or one mirrored call). */
+export interface ClientSpanStart {
+  readonly method: string;
+  /** `host:port` of the endpoint tried. */
+  readonly endpoint: string;
+  /** Path sent upstream (after rewrites); a query string is dropped. */
+  readonly path: string;
+  readonly upstream: string;
+  readonly subset: string;
+  /** 1 for the first try, 2 for the first retry, … */
+  readonly attempt: number;
+  /** A shadow copy (SPEC §5 mirror): its answer is discarded. */
+  readonly mirror?: boolean;
+}
+
+export type SpanAttributeMap = Readonly<Record<string, string | number | boolean>>;
+/** A request's header object; `inject` writes `traceparent` (and `tracestate`) into it. */
+export type HeaderCarrier = Record<string, unknown>;
+
+export interface ClientSpan {
+  /** Writes this try's `traceparent`/`tracestate` into the outgoing headers, replacing the caller's. */
+  inject(headers: HeaderCarrier): void;
+  /** Ends the try with the upstream's status, or the error that left it without one. Idempotent. */
+  end(result: number | Error, attrs?: SpanAttributeMap): void;
+}
+
+export interface ServerSpan {
+  /** 32 hex digits; '' when tracing is off. For the access log. */
+  readonly traceId: string;
+  startClient(start: ClientSpanStart): ClientSpan;
+  /** Ends the request's span with the status sent to the client. Idempotent. */
+  end(status: number, info: ServerSpanEnd, attrs?: SpanAttributeMap): void;
+}
+
+export interface Tracing {
+  readonly enabled: boolean;
+  /** Starts the request's SERVER span, continuing `traceparent`/`tracestate` from `headers`. */
+  startServer(headers: IncomingHttpHeaders, start: ServerSpanStart): ServerSpan;
+  /** Exports every finished span now. */
+  forceFlush(): Promise<void>;
+  /**
+   * Flushes and stops exporting; call once on SIGTERM after the drain. Resolves within
+   * `shutdownTimeoutMs` even when the collector is unreachable, so a dead collector cannot eat the
+   * pod's termination grace period; spans still unsent then are lost.
+   */
+  shutdown(): Promise<void>;
+}
+
+const NOOP_CLIENT: ClientSpan = Object.freeze({ inject() {}, end() {} });
+const NOOP_SERVER: ServerSpan = Object.freeze({ traceId: '', startClient: () => NOOP_CLIENT, end() {} });
+
+/** Tracing off: the same frozen objects for every request. */
+export const NOOP_TRACING: Tracing = Object.freeze({
+  enabled: false,
+  startServer: () => NOOP_SERVER,
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+});
+
+/** The two calls of a pino logger this module uses. */
+export interface TracingLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface TracingOptions {
+  /** Where `OTEL_*` is read from. Default `process.env`. */
+  readonly env?: Env;
+  /** Startup decisions, ignored settings and export failures go here (operational log). */
+  readonly log?: TracingLog;
+  /** Longest wait for the final export in `shutdown()` and for `forceFlush()`, ms. Default 5000. */
+  readonly shutdownTimeoutMs?: number;
+}
+
+/**
+ * Builds tracing from the `OTEL_*` variables: `NOOP_TRACING` unless an OTLP endpoint is set, else an
+ * SDK tracer provider exporting in batches over OTLP/HTTP. Async because the SDK is imported lazily.
+ */
+export async function createTracing(options: TracingOptions = {}): Promise<Tracing> {
+  const resolved = tracingConfigFromEnv(options.env ?? process.env);
+  for (const warning of resolved.warnings) options.log?.warn({ warning }, 'tracing setting ignored');
+  if (!resolved.config) {
+    options.log?.info({ reason: resolved.reason }, 'tracing off');
+    return NOOP_TRACING;
+  }
+  const { createOtelTracing } = await import('./otel-tracing.js');
+  const tracing = await createOtelTracing(resolved.config, options.log, options.shutdownTimeoutMs ?? 5000);
+  const { url, protocol, serviceName, sampler } = resolved.config;
+  options.log?.info({ url, protocol, serviceName, sampler }, 'tracing on');
+  return tracing;
+}

@@ -1,0 +1,112 @@
+/**
+ * Observability end to end through a real `pilotfish run` process (SPEC §6): metric values after
+ * known traffic on the telemetry port, no unbounded label values, OpenTelemetry spans at a fake OTLP
+ * collector in the caller's trace (one CLIENT span per try), `traceparent` at the upstream, and the
+ * JSON access log on stdout.
+ */
+import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request, waitFor } from './helpers/http.js';
+import { spawnSidecar, testListeners, type SidecarProcess } from './helpers/sidecar.js';
+import { startUpstream, type Upstream } from './helpers/upstream.js';
+import { FakeCollector } from './telemetry/fake-otlp-collector.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => { for (const fn of cleanup.splice(0).reverse()) await fn(); });
+
+async function proc(policy: string, env: NodeJS.ProcessEnv = {}): Promise<SidecarProcess> {
+  const p = await spawnSidecar(policy, [], env);
+  cleanup.push(async () => { p.child.kill('SIGKILL'); await p.exited; });
+  return p;
+}
+
+async function up(handler: http.RequestListener): Promise<Upstream> {
+  const u = await startUpstream(handler);
+  cleanup.push(() => u.close());
+  return u;
+}
+
+const metricsOf = async (p: SidecarProcess): Promise<string> => (await request(p.ports.telemetry, { path: '/metrics' })).text;
+
+function value(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const want = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`));
+    if (want) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+describe('metrics', () => {
+  it('counts known traffic under the route name, with no path in any label', async () => {
+    let n = 0;
+    const u = await up((req, res) => { req.resume(); res.writeHead(++n % 4 === 0 ? 500 : 200); res.end(); });
+    const p = await proc(`version: 1\n${testListeners()}\nupstreams: { orders: { endpoints: [{ address: "${u.address}" }] } }\nroutes: [{ name: orders-api, match: { host: orders }, to: [{ upstream: orders }] }]\n`);
+    for (let i = 0; i < 200; i++) await request(p.ports.outbound, { path: `/orders/${i}?user=u${i}`, headers: { host: 'orders' } });
+    const text = await metricsOf(p);
+    expect(value(text, 'pilotfish_requests_total', { route: 'orders-api', upstream: 'orders', code: '200' })).toBe(150);
+    expect(value(text, 'pilotfish_requests_total', { route: 'orders-api', upstream: 'orders', code: '500' })).toBe(50);
+    expect(value(text, 'pilotfish_request_duration_seconds_count', { route: 'orders-api' })).toBe(200);
+    expect(value(text, 'pilotfish_upstream_attempts_total', { upstream: 'orders', outcome: '5xx' })).toBe(50);
+    expect(value(text, 'pilotfish_config_generation', {}) ?? Number(/^pilotfish_config_generation (\d+)/m.exec(text)?.[1])).toBe(1);
+    expect(text).not.toMatch(/\/orders\/\d|user=u/);
+    expect(text).toMatch(/^process_cpu_user_seconds_total/m);
+  });
+
+  it('shows breaker state, retries, faults and reloads', async () => {
+    const u = await up((req, res) => { req.resume(); res.writeHead(503); res.end(); });
+    const policy = (extra: string): string => `version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "${u.address}" }], circuitBreaker: { volumeThreshold: 4, resetTimeout: 1m } } }\nroutes:\n  - { name: r, match: { host: svc }, to: [{ upstream: u }], retries: { attempts: 1, retryOn: [5xx], backoff: { base: 1ms, max: 2ms } } }\n  - { name: f, match: { host: faulty }, to: [{ upstream: u }], fault: { abort: { status: 418, percent: 100 } } }\n${extra}`;
+    const p = await proc(policy(''));
+    for (let i = 0; i < 3; i++) await request(p.ports.outbound, { headers: { host: 'svc' } });
+    await request(p.ports.outbound, { headers: { host: 'faulty' } });
+    const text = await metricsOf(p);
+    expect(value(text, 'pilotfish_circuit_breaker_state', { upstream: 'u' })).toBe(2);
+    expect(value(text, 'pilotfish_retries_total', { route: 'r', upstream: 'u' })).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'pilotfish_faults_injected_total', { route: 'f', type: 'abort' })).toBe(1);
+    expect(value(text, 'pilotfish_requests_total', { route: 'r', flags: 'CO' })).toBeGreaterThanOrEqual(1);
+    const file = p.child.spawnargs[p.child.spawnargs.indexOf('--policy') + 1]!;
+    await writeFile(file, policy('# edit\n'));
+    await waitFor(async () => value(await metricsOf(p), 'pilotfish_config_reloads_total', { result: 'ok' }) === 2, { what: 'the reload to be counted' });
+    await writeFile(file, 'version: [');
+    await waitFor(async () => value(await metricsOf(p), 'pilotfish_config_reloads_total', { result: 'error' }) === 1, { what: 'the failed reload to be counted' });
+    expect(/^pilotfish_config_generation (\d+)/m.exec(await metricsOf(p))?.[1]).toBe('2');
+  });
+});
+
+describe('traces and the access log', () => {
+  it('exports SERVER and per-try CLIENT spans in the caller trace; the upstream sees traceparent', async () => {
+    const collector = await FakeCollector.start();
+    cleanup.push(() => collector.close());
+    let n = 0;
+    const parents: string[] = [];
+    const u = await up((req, res) => { parents.push(String(req.headers.traceparent)); req.resume(); res.writeHead(++n === 1 ? 503 : 200); res.end('ok'); });
+    const p = await proc(`version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "${u.address}" }] } }\nroutes: [{ name: traced, match: { host: svc }, to: [{ upstream: u }], retries: { attempts: 2, retryOn: [5xx], backoff: { base: 1ms, max: 2ms } } }]\n`, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'pilotfish-test',
+    });
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const caller = '00f067aa0ba902b7';
+    const r = await request(p.ports.outbound, { path: '/t?secret=1', headers: { host: 'svc', traceparent: `00-${trace}-${caller}-01` } });
+    expect(r.status).toBe(200);
+    const spans = await waitFor(() => { const s = collector.spans().filter((x) => x.traceId === trace); return s.length >= 3 ? s : undefined; }, { timeoutMs: 5000, what: 'three spans' });
+    const server = spans.find((s) => s.kind === 2)!;
+    const clients = spans.filter((s) => s.kind === 3);
+    expect(server.parentSpanId).toBe(caller);
+    expect(clients).toHaveLength(2);
+    for (const c of clients) expect(c.parentSpanId).toBe(server.spanId);
+    expect(clients.map((c) => c.attributes['pilotfish.attempt']).sort()).toEqual([1, 2]);
+    expect(server.attributes['pilotfish.route']).toBe('traced');
+    expect(server.resource['service.name']).toBe('pilotfish-test');
+    // Each try carried its own span id upstream, in the caller's trace.
+    expect(parents.map((tp) => tp.split('-')[2]).sort()).toEqual(clients.map((c) => c.spanId).sort());
+    expect(parents.every((tp) => tp.split('-')[1] === trace)).toBe(true);
+    // The access log line on stdout names the same trace, and carries no query string.
+    const line = await waitFor(() => p.stdout.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.route === 'traced'), { what: 'the access log line' });
+    expect(line).toMatchObject({ direction: 'outbound', method: 'GET', path: '/t', status: 200, route: 'traced', upstream: 'u', attempts: 2, traceId: trace, generation: 1 });
+    expect(line).toHaveProperty('duration');
+    expect(line).toHaveProperty('bytesIn');
+    expect(line).toHaveProperty('bytesOut');
+    expect(line).toHaveProperty('endpoint', u.address);
+    expect(line).toHaveProperty('time');
+  });
+});
