@@ -1,6 +1,7 @@
 // Processes the benchmark measures, one per role, so each has its own CPU and RSS:
 //   node bench/servers.mjs upstream            a fixed 64-byte JSON answer
 //   node bench/servers.mjs bare <upstreamPort> a bare http-proxy-3 proxy with a keep-alive agent
+//   node bench/servers.mjs collector           an OTLP/HTTP sink that discards what it receives
 // Each prints its port on stdout once listening.
 import http from 'node:http';
 import { createProxyServer } from 'http-proxy-3';
@@ -24,6 +25,12 @@ if (role === 'upstream') {
   proxy.on('error', (_err, _req, res) => { if (res && 'writeHead' in res && !res.headersSent) { res.writeHead(502); res.end(); } });
   server = http.createServer((req, res) => proxy.web(req, res));
   server.keepAliveTimeout = 65_000;
+} else if (role === 'collector') {
+  // An OTLP/HTTP sink: reads each export and answers an empty success.
+  server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => { res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/json' }); res.end(); });
+  });
 } else {
   console.error(`unknown role ${role}`);
   process.exit(2);

@@ -1,0 +1,88 @@
+// Shared pieces of the benchmarks: child processes that print their port, autocannon runs, a
+// one-route policy, medians. Every benchmark measures processes on loopback only.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+export const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const children = [];
+
+/** Starts `node args…`; resolves with its port (a number on stdout, or the sidecar's `listening` log). */
+export function start(args, { sidecar = false, env = {} } = {}) {
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    createInterface({ input: sidecar ? child.stderr : child.stdout }).on('line', (line) => {
+      if (sidecar) {
+        try { const e = JSON.parse(line); if (e.msg === 'listening') resolve({ child, port: e.ports.outbound }); } catch {}
+      } else if (/^\d+$/.test(line)) resolve({ child, port: Number(line) });
+    });
+    (sidecar ? child.stdout : child.stderr).resume();
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+}
+
+export function sidecar(upstreamPort, { args = [], env = {} } = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-bench-'));
+  const policy = path.join(dir, 'policy.yaml');
+  writeFileSync(policy, `version: 1
+listeners:
+  outbound: { port: 0, address: 127.0.0.1 }
+  inbound: { port: 0, address: 127.0.0.1 }
+  admin: { port: 0 }
+  telemetry: { port: 0, address: 127.0.0.1 }
+upstreams:
+  bench: { endpoints: [{ address: "127.0.0.1:${upstreamPort}" }] }
+routes:
+  - { name: bench, match: { host: bench, path: { prefix: / } }, to: [{ upstream: bench }] }
+`);
+  return start(['dist/cli/main.js', 'run', '--policy', policy, ...args], { sidecar: true, env });
+}
+
+export function run(port, opts) {
+  return autocannon({ url: `http://127.0.0.1:${port}/bench`, headers: { host: 'bench' }, duration: SECONDS, ...opts });
+}
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+/** Interleaved rounds over `targets` ({ name: port }): throughput at 50 connections, latency at 1k rps. */
+export async function measure(targets) {
+  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], p50: [], p99: [] }]));
+  for (const port of Object.values(targets)) await run(port, { connections: 10, duration: 1 }); // warm-up
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, port] of Object.entries(targets)) {
+      const t = await run(port, { connections: 50 });
+      const l = await run(port, { connections: 50, overallRate: 1000 });
+      results[name].rps.push(t.requests.average);
+      results[name].p50.push(l.latency.p50);
+      results[name].p99.push(l.latency.p99);
+      if (t.non2xx || t.errors) console.error(`${name}: ${t.non2xx} non-2xx, ${t.errors} errors`);
+      process.stderr.write(`round ${round} ${name}: ${Math.round(t.requests.average)} req/s, p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms\n`);
+    }
+  }
+  return Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { rps: median(r.rps), p50: median(r.p50), p99: median(r.p99) }]));
+}
+
+export function table(rows, baselines) {
+  const names = Object.keys(baselines);
+  const lines = [
+    `| target | req/s @50 conns | ${names.map((n) => `vs ${n}`).join(' | ')} | p50 ms @1k rps | p99 ms @1k rps |`,
+    `|---|---|${names.map(() => '---|').join('')}---|---|`,
+  ];
+  for (const [name, r] of Object.entries(rows)) {
+    lines.push(`| ${name} | ${Math.round(r.rps)} | ${names.map((n) => (r.rps / rows[baselines[n]].rps).toFixed(2)).join(' | ')} | ${r.p50} | ${r.p99} |`);
+  }
+  return lines.join('\n');
+}
+
+export async function stopAll() {
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
+}
