@@ -12,30 +12,55 @@ export interface TryTrace {
   end(result: number | Error): void;
 }
 
+/** One try against one endpoint (or one mirrored call). */
+export interface TryStart {
+  readonly method: string;
+  /** `host:port` of the endpoint tried. */
+  readonly endpoint: string;
+  /** Path sent upstream (after rewrites); a query string is dropped from spans. */
+  readonly path: string;
+  readonly upstream: string;
+  readonly subset: string;
+  /** 1 for the first try, 2 for the first retry, … */
+  readonly attempt: number;
+  /** A shadow copy (SPEC §5 mirror): its answer is discarded. */
+  readonly mirror?: boolean;
+}
+
 export interface RequestTrace {
   /** '' when tracing is off. */
   readonly traceId: string;
-  startClient(start: { method: string; endpoint: string; path: string; upstream: string; subset: string; attempt: number; mirror?: boolean }): TryTrace;
+  startClient(start: TryStart): TryTrace;
 }
 
+/** What the request looks like on arrival. */
 export interface RequestArrival {
   readonly direction: string;
   readonly method: string;
+  /** Authority (Host or absolute-form URI), port kept. */
   readonly host: string;
+  /** Request path; a query string is dropped from spans and logs (it may carry secrets). */
   readonly path: string;
+  /** The client's socket address and port. */
   readonly peerAddress?: string | undefined;
   readonly peerPort?: number | undefined;
   readonly requestId?: string | undefined;
 }
 
+/** What only the edge knows once the answer is done. */
 export interface RequestDone {
   readonly method: string;
+  /** Authority the request was for. */
   readonly host: string;
+  /** Path as received; the access log drops the query string. */
   readonly path: string;
   /** Status sent to the client; 499 when it left first. */
   readonly status: number;
+  /** Arrival to the end of the answer, ms. */
   readonly durationMs: number;
+  /** Bytes read from the client connection for this request (its body). */
   readonly bytesIn: number;
+  /** Bytes written to the client connection for this answer (status line, headers, body). */
   readonly bytesOut: number;
 }
 

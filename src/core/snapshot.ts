@@ -5,7 +5,7 @@
  */
 import type { Direction, Policy } from '../config/index.js';
 import type { Handler } from './context.js';
-import type { RouteExplanation } from '../routing/index.js';
+import type { MatchInput, RouteExplanation } from '../routing/index.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -23,15 +23,8 @@ export interface DestinationDecision {
   readonly sticky?: { key: string | null; bucket: number | null; destination: string | null; endpoint: string | null; setsCookie: boolean };
 }
 
-export interface RouteInput {
-  host: string;
-  path: string;
-  query: string;
-  method: string;
-  headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** The parsed JSON body, when it was buffered for jsonBody conditions. */
-  json?: unknown;
-}
+/** What routing sees of a request (host without port, path without query, the parsed JSON body if buffered). */
+export type RouteInput = MatchInput;
 
 export interface Snapshot {
   readonly generation: number;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RoutePolicy } from '../config/index.js';
 import { compileRouter, type MatchInput } from './router.js';
 import { findShadowedRoutes } from './shadow.js';
+import { mulberry32 } from './seeded-random.js';
 
 function route(name: string, match: RoutePolicy['match'], priority = 0, direction: 'inbound' | 'outbound' = 'outbound'): RoutePolicy {
   return { name, direction, match, priority, timeout: 15_000 } as RoutePolicy;
@@ -61,14 +62,6 @@ describe('findShadowedRoutes', () => {
 });
 
 describe('findShadowedRoutes is sound', () => {
-  function mulberry32(seed: number): () => number {
-    return () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   const matches = [{ exact: '1' }, { prefix: '1' }, { present: true }, { present: false }, { regex: '[12]' }, { exact: '12' }];
   it('a reported route never wins any request (random policies and requests)', () => {
     let reported = 0;

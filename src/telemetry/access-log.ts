@@ -12,6 +12,7 @@
  * data, and access logs travel to stores with wider access and longer retention than the request.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import type { RequestDone } from '../core/observer.js';
 
 export interface AccessLogOptions {
   /** `false`: `write` returns at once and nothing is opened. Default `true`. */
@@ -38,24 +39,8 @@ export interface AccessContext {
   readonly attempts: number;
 }
 
-/** What only the edge knows once the answer is done. */
-export interface AccessDetails {
-  readonly method: string;
-  /** Authority the request was for. */
-  readonly host: string;
-  /** Path as received; the query string is dropped here. */
-  readonly path: string;
-  /** Status sent to the client (499 when it left first). */
-  readonly status: number;
-  /** Arrival to the end of the answer, ms. */
-  readonly durationMs: number;
-  /** Request body bytes read from the client. */
-  readonly bytesIn: number;
-  /** Response body bytes written to the client. */
-  readonly bytesOut: number;
-  /** `ServerSpan.traceId`; '' when tracing is off. */
-  readonly traceId: string;
-}
+/** What only the edge knows once the answer is done, and the request's trace id ('' without tracing). */
+export type AccessDetails = RequestDone & { readonly traceId: string };
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 

@@ -10,20 +10,10 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { tracingConfigFromEnv, type Env } from './tracing-config.js';
+import type { RequestArrival, TryStart } from '../core/observer.js';
 
-/** What the request looks like on arrival. */
-export interface ServerSpanStart {
-  readonly direction: string;
-  readonly method: string;
-  /** Authority (Host or absolute-form URI), port kept. */
-  readonly host: string;
-  /** Request path; a query string is dropped (it may carry secrets). */
-  readonly path: string;
-  /** The client's socket address and port. */
-  readonly peerAddress?: string | undefined;
-  readonly peerPort?: number | undefined;
-  readonly requestId?: string | undefined;
-}
+/** What the request looks like on arrival (the edge's `RequestArrival`). */
+export type ServerSpanStart = RequestArrival;
 
 /** What the proxy decided; a `RequestContext` satisfies it. */
 export interface ServerSpanEnd {
@@ -35,20 +25,8 @@ export interface ServerSpanEnd {
   readonly attempts: number;
 }
 
-/** One try against one endpoint (or one mirrored call). */
-export interface ClientSpanStart {
-  readonly method: string;
-  /** `host:port` of the endpoint tried. */
-  readonly endpoint: string;
-  /** Path sent upstream (after rewrites); a query string is dropped. */
-  readonly path: string;
-  readonly upstream: string;
-  readonly subset: string;
-  /** 1 for the first try, 2 for the first retry, … */
-  readonly attempt: number;
-  /** A shadow copy (SPEC §5 mirror): its answer is discarded. */
-  readonly mirror?: boolean;
-}
+/** One try against one endpoint, or one mirrored call (the pipeline's `TryStart`). */
+export type ClientSpanStart = TryStart;
 
 export type SpanAttributeMap = Readonly<Record<string, string | number | boolean>>;
 /** A request's header object; `inject` writes `traceparent` (and `tracestate`) into it. */

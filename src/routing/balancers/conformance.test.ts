@@ -9,15 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import { createLoadBalancer, LOAD_BALANCER_KINDS } from './create-balancer.js';
 import { CONSISTENT_HASH_KINDS, type LoadBalancer, type LoadBalancerKind } from './load-balancer.js';
+import { mulberry32 } from '../seeded-random.js';
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Ep { readonly address: string; readonly zone: string }
 const eps = (n: number, base = 0): Ep[] => Array.from({ length: n }, (_, i) => ({ address: `10.0.${Math.floor((base + i) / 250)}.${(base + i) % 250}:8080`, zone: 'z' }));

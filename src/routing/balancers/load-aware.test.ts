@@ -2,15 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { createLoadBalancer } from './create-balancer.js';
 import { LoadTracker } from './load-tracker.js';
+import { mulberry32 } from '../seeded-random.js';
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const eps = ['a:1', 'b:1', 'c:1'].map((address) => ({ address }));
 
