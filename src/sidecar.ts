@@ -21,12 +21,13 @@ import { createListener } from './proxy/listener.js';
 import { PolicyWatcher } from './reload/index.js';
 import { createHealthServer, metricsRoute, type Telemetry } from './telemetry/index.js';
 import { NO_OBSERVER, type RequestObserver } from './core/observer.js';
-import { UpstreamRegistry } from './upstreams/index.js';
+import { UpstreamRegistry, type Resolver } from './upstreams/index.js';
 import { createAdminServer } from './admin/admin-server.js';
 import type { AdminTarget } from './admin/target.js';
 import { faultRoutes } from './admin/faults.js';
 import { explainRoute } from './admin/explain.js';
 import { NO_EVENTS, type ProxyEvents } from './core/events.js';
+import { withStateLogs } from './core/logged-events.js';
 import { BucketTicker, RuntimeFaults } from './resilience/index.js';
 
 export interface SidecarOptions {
@@ -42,6 +43,8 @@ export interface SidecarOptions {
   readonly events?: ProxyEvents;
   /** Metrics, traces and the access log; also serves /metrics on the telemetry port. */
   readonly telemetry?: Telemetry;
+  /** DNS resolver for named endpoints (tests); default the system's. */
+  readonly resolver?: Resolver;
 }
 
 type ListenerName = 'outbound' | 'inbound' | 'admin' | 'telemetry';
@@ -83,14 +86,14 @@ export class Sidecar {
   onReload: ((r: ReloadResult, trigger: ReloadTrigger) => void) | undefined;
 
   private constructor(readonly options: SidecarOptions) {
-    this.events = options.events ?? options.telemetry ?? NO_EVENTS;
+    this.events = withStateLogs(options.events ?? options.telemetry ?? NO_EVENTS, options.log);
     this.observer = options.telemetry ?? NO_OBSERVER;
     const t = options.telemetry;
     if (t) {
       t.metrics.pendingRequests(() => [...this.registry.all()].map((u) => [u.name, u.pool.pending] as const));
       this.onReload = (r) => t.reloaded(r.result, this.current.generation, this.routeNames(), this.upstreamNames());
     }
-    this.registry = new UpstreamRegistry({ ticker: this.ticker, events: this.events });
+    this.registry = new UpstreamRegistry({ ticker: this.ticker, events: this.events, log: options.log, ...(options.resolver ? { resolver: options.resolver } : {}) });
     if (options.watch !== false) {
       this.watcher = new PolicyWatcher(options.policyFile, () => void this.reload('file'), {}, (err) => options.log.warn({ err }, 'policy watch failed'));
     }
@@ -101,7 +104,7 @@ export class Sidecar {
     if (!loaded.ok) throw new PolicyLoadError(loaded.errors);
     const sidecar = new Sidecar(options);
     sidecar.warn(loaded.warnings);
-    sidecar.apply(loaded.policy, loaded.source);
+    await sidecar.apply(loaded.policy, loaded.source);
     try {
       await sidecar.listen();
     } catch (err) {
@@ -153,10 +156,10 @@ export class Sidecar {
       text = await readFile(file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
-      return this.settle(trigger, `unreadable:${code}`, () => this.fail(trigger, [{ file, line: 1, col: 1, path: '(file)', message: `cannot read policy: ${code}`, severity: 'error' }]));
+      return this.settle(trigger, `unreadable:${code}`, async () => this.fail(trigger, [{ file, line: 1, col: 1, path: '(file)', message: `cannot read policy: ${code}`, severity: 'error' }]));
     }
     const hash = hashOf(text);
-    return this.settle(trigger, hash, () => {
+    return this.settle(trigger, hash, async () => {
       const loaded = parsePolicy(text, file);
       if (!loaded.ok) return this.fail(trigger, loaded.errors);
       if (hash === this.lastHash) {
@@ -165,7 +168,7 @@ export class Sidecar {
       }
       try {
         this.warn(loaded.warnings);
-        this.apply(loaded.policy, loaded.source);
+        await this.apply(loaded.policy, loaded.source);
       } catch (err) {
         return this.fail(trigger, [{ file, line: 1, col: 1, path: '(build)', message: (err as Error).message, severity: 'error' }]);
       }
@@ -178,10 +181,10 @@ export class Sidecar {
    * File events for content already seen (good or bad) are no-ops: a broken file is reported once,
    * not on every poll. SIGHUP and POST /reload always re-evaluate.
    */
-  private settle(trigger: ReloadTrigger, seen: string, evaluate: () => ReloadResult): ReloadResult {
+  private async settle(trigger: ReloadTrigger, seen: string, evaluate: () => Promise<ReloadResult>): Promise<ReloadResult> {
     if (trigger === 'file' && seen === this.lastSeen) return { result: 'unchanged', generation: this.current.generation };
     this.lastSeen = seen;
-    const result = evaluate();
+    const result = await evaluate();
     this.onReload?.(result, trigger);
     return result;
   }
@@ -192,11 +195,13 @@ export class Sidecar {
     return { result: 'error', generation: this.current.generation, errors };
   }
 
-  /** plan → build → commit → swap. Throws (leaving everything as it was) if the build fails. */
-  private apply(policy: Policy, source: string): void {
+  /** plan → resolve → build → commit → swap. Throws (leaving everything as it was) if the build fails. */
+  private async apply(policy: Policy, source: string): Promise<void> {
     const plan = this.registry.plan(policy);
     let snapshot: Snapshot;
     try {
+      // New upstreams with DNS-named endpoints learn their addresses before they take traffic.
+      await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
       snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, {
         states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults,
       });

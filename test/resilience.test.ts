@@ -239,3 +239,37 @@ describe('fault injection', () => {
     expect((await request(s.ports.admin, { method: 'POST', path: '/faults', body: '{"abort":{"status":503},"ttl":"soon"}' })).status).toBe(400);
   });
 });
+
+describe('DNS endpoints', () => {
+  it('a name resolves to all its records, each an endpoint; refreshed; a failed resolution keeps the last good set', async () => {
+    const { createLogger } = await import('../src/log.js');
+    const { Sidecar } = await import('../src/sidecar.js');
+    const { writePolicy } = await import('./helpers/sidecar.js');
+    const a = await upstream((req, res) => { req.resume(); res.end('a'); });
+    // A second server on another loopback address, same port: one DNS name, two records.
+    const b = http.createServer((req, res) => { req.resume(); res.end('b'); });
+    const bound = await new Promise<boolean>((resolve) => { b.once('error', () => resolve(false)); b.listen(a.port, '127.0.0.2', () => resolve(true)); });
+    if (!bound) return; // 127.0.0.2 not routable here: the unit tests cover the refresh logic
+    cleanup.push(() => new Promise<void>((r) => { b.closeAllConnections(); b.close(() => r()); }));
+    let answer: string[] | Error = ['127.0.0.1', '127.0.0.2'];
+    let failures = 0;
+    const file = await writePolicy(`version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "reviews.test:${a.port}", labels: { zone: z1 } }], dnsRefresh: 1s } }\nroutes: [{ name: r, match: { host: svc }, to: [{ upstream: u }] }]\n`);
+    const s = await Sidecar.start({ policyFile: file, log: createLogger('silent'), watch: false, resolver: async () => { if (answer instanceof Error) { failures++; throw answer; } return answer; } });
+    cleanup.push(() => s.close());
+    const served = async (n: number): Promise<Set<string>> => {
+      const out = new Set<string>();
+      for (let i = 0; i < n; i++) out.add((await get(s)).text);
+      return out;
+    };
+    expect(await served(10)).toEqual(new Set(['a', 'b']));
+    const eps = (await request(s.ports.admin, { path: '/clusters' })).json().upstreams.find((x: { name: string }) => x.name === 'u').endpoints;
+    expect(eps.map((e: { address: string; labels: object }) => [e.address, e.labels])).toEqual([[`127.0.0.1:${a.port}`, { zone: 'z1' }], [`127.0.0.2:${a.port}`, { zone: 'z1' }]]);
+    answer = ['127.0.0.2'];
+    await waitFor(async () => { const set = await served(6); return set.size === 1 && set.has('b'); }, { timeoutMs: 5000, what: 'the refreshed set' });
+    answer = new Error('SERVFAIL');
+    const before = s.upstreams.get('u')!.membersOf(undefined).length;
+    await waitFor(() => failures >= 2, { timeoutMs: 6000, what: 'two failed refreshes' });
+    expect(s.upstreams.get('u')!.membersOf(undefined).length).toBe(before);
+    expect(await served(6)).toEqual(new Set(['b']));
+  });
+});

@@ -19,6 +19,7 @@ export async function explainFile(file: string, req: ExplainRequest): Promise<{ 
   const engine = new HttpProxyEngine();
   const plan = new UpstreamRegistry({ ticker, events: NO_EVENTS }).plan(loaded.policy);
   try {
+    await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
     const snapshot = buildSnapshot(loaded.policy, loaded.source, 1, { states: plan.states, engine, log: createLogger('silent'), events: NO_EVENTS, faults });
     return { ok: true, result: explainRequest(snapshot, req) };
   } finally {

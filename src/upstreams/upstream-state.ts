@@ -11,11 +11,15 @@ import {
   type BucketTicker, type CircuitBreakerOptions, type HealthCheckOptions, type OutlierDetectionOptions,
 } from '../resilience/index.js';
 import { createLoadBalancer, LoadTracker, SessionAffinity, CONSISTENT_HASH_KINDS, type LoadBalancer, type LoadBalancerKind } from '../routing/index.js';
-import { makeEndpoint, selects, type Endpoint } from './endpoint.js';
+import type { Logger } from 'pino';
+import { selects, type Endpoint, makeEndpoint } from './endpoint.js';
+import { DnsEndpoints, isDnsName, type EndpointSpec, type Resolver } from './dns-endpoints.js';
 import { httpProbe } from './health-probe.js';
 
 export interface UpstreamDefinition {
   readonly endpoints: readonly Endpoint[];
+  /** Endpoints named by DNS, resolved into `endpoints` (all records) and refreshed on their own. */
+  readonly dns?: { readonly specs: readonly EndpointSpec[]; readonly refreshMs: number } | undefined;
   readonly subsets: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly loadBalancer: LoadBalancerKind;
   readonly pool: { maxConnections: number; maxPendingRequests: number; connectTimeout: number; idleTimeout: number };
@@ -27,6 +31,9 @@ export interface UpstreamDefinition {
 export interface UpstreamDeps {
   readonly ticker: BucketTicker;
   readonly events: ProxyEvents;
+  /** DNS resolver for named endpoints; default the system's. */
+  readonly resolver?: Resolver;
+  readonly log?: Logger;
 }
 
 /** The key of the whole upstream (no subset) in per-subset maps. */
@@ -39,6 +46,8 @@ export class UpstreamState {
   readonly outlier: OutlierDetector | undefined;
   readonly health: HealthChecker | undefined;
   private readonly members = new Map<string, readonly Endpoint[]>();
+  private endpoints: readonly Endpoint[];
+  private readonly dns: DnsEndpoints | undefined;
   private readonly balancers = new Map<string, LoadBalancer>();
   private readonly stickyBalancers = new Map<string, LoadBalancer>();
   private readonly breakers = new Map<string, CircuitBreaker>();
@@ -46,13 +55,19 @@ export class UpstreamState {
   private disposed = false;
 
   constructor(readonly name: string, readonly hash: string, readonly def: UpstreamDefinition, private readonly deps: UpstreamDeps) {
-    this.members.set(ALL, def.endpoints);
-    for (const [subset, selector] of Object.entries(def.subsets)) this.members.set(subset, def.endpoints.filter((e) => selects(selector, e)));
+    this.endpoints = def.endpoints;
+    this.index();
+    if (def.dns) {
+      this.dns = new DnsEndpoints(def.dns.specs, def.dns.refreshMs, (list) => this.setEndpoints(list), deps.resolver,
+        (host, err) => deps.log?.warn({ upstream: name, host, err: String(err) }, 'DNS resolution failed; keeping the last good addresses'));
+      this.endpoints = this.dns.current();
+      this.index();
+    }
     // The agent's `timeout` applies while a socket sits free in the pool: we close an idle socket
     // before the upstream does, so a reused socket is one the upstream still holds.
     this.agent = new http.Agent({ keepAlive: true, timeout: def.pool.idleTimeout, scheduling: 'lifo' });
     this.pool = new ConnectionPool(def.pool, { name });
-    const addresses = def.endpoints.map((e) => e.address);
+    const addresses = this.endpoints.map((e) => e.address);
     if (def.outlierDetection) {
       this.outlier = new OutlierDetector(addresses, def.outlierDetection);
       this.outlier.on('eject', (e) => deps.events.ejection(name, e.endpoint));
@@ -64,8 +79,10 @@ export class UpstreamState {
   }
 
   static fromPolicy(name: string, hash: string, p: UpstreamPolicy, deps: UpstreamDeps): UpstreamState {
+    const named = p.endpoints.some((e) => isDnsName(e.address));
     return new UpstreamState(name, hash, {
-      endpoints: p.endpoints.map((e) => makeEndpoint(e.address, e.labels)),
+      endpoints: p.endpoints.filter((e) => !isDnsName(e.address)).map((e) => makeEndpoint(e.address, e.labels)),
+      dns: named ? { specs: p.endpoints, refreshMs: p.dnsRefresh } : undefined,
       subsets: p.subsets,
       loadBalancer: p.loadBalancer,
       pool: p.connectionPool,
@@ -77,10 +94,29 @@ export class UpstreamState {
 
   get connectTimeout(): number { return this.def.pool.connectTimeout; }
 
+  /** Resolves DNS-named endpoints once (a new upstream is not served before it knows its addresses). */
+  async ready(): Promise<void> {
+    await this.dns?.start();
+  }
+
+  private index(): void {
+    this.members.set(ALL, this.endpoints);
+    for (const [subset, selector] of Object.entries(this.def.subsets)) this.members.set(subset, this.endpoints.filter((e) => selects(selector, e)));
+  }
+
+  /** New membership (a DNS refresh): kept endpoints keep their health and ejection state. */
+  private setEndpoints(list: readonly Endpoint[]): void {
+    this.endpoints = list;
+    this.index();
+    const addresses = list.map((e) => e.address);
+    this.outlier?.setEndpoints(addresses);
+    this.health?.setEndpoints(addresses);
+  }
+
   /** Starts what runs on its own (health probes); called once the snapshot using it is live. */
   activate(): void {
     if (!this.disposed) this.health?.start();
-    for (const e of this.def.endpoints) this.deps.events.endpointHealthy(this.name, e.address, this.health?.isHealthy(e.address) ?? true);
+    for (const e of this.endpoints) this.deps.events.endpointHealthy(this.name, e.address, this.health?.isHealthy(e.address) ?? true);
   }
 
   /** Endpoints of a subset (or of the whole upstream), in policy order. */
@@ -143,7 +179,8 @@ export class UpstreamState {
       requests: { active: this.pool.active, pending: this.pool.pending },
       connections: { active: count(this.agent.sockets), idle: count(this.agent.freeSockets) },
       circuitBreakers: Object.fromEntries([...this.breakers].map(([k, b]) => [k || '(all)', b.state])),
-      endpoints: this.def.endpoints.map((e) => {
+      ...(this.dns ? { dns: this.def.dns?.specs.filter((e) => isDnsName(e.address)).map((e) => e.address) } : {}),
+      endpoints: this.endpoints.map((e) => {
         const o = ejections.get(e.address);
         return {
           address: e.address, labels: e.labels,
@@ -167,6 +204,7 @@ export class UpstreamState {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.dns?.dispose();
     for (const b of this.breakers.values()) b.dispose();
     this.outlier?.dispose();
     this.health?.stop();
