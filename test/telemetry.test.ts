@@ -62,6 +62,8 @@ describe('metrics', () => {
     await request(p.ports.outbound, { headers: { host: 'faulty' } });
     const text = await metricsOf(p);
     expect(value(text, 'pilotfish_circuit_breaker_state', { upstream: 'u' })).toBe(2);
+    // The transition is in the operational log (stderr) too.
+    expect(p.logs.find((l) => l.msg === 'circuit breaker open')).toMatchObject({ level: 40, upstream: 'u' });
     expect(value(text, 'pilotfish_retries_total', { route: 'r', upstream: 'u' })).toBeGreaterThanOrEqual(1);
     expect(value(text, 'pilotfish_faults_injected_total', { route: 'f', type: 'abort' })).toBe(1);
     expect(value(text, 'pilotfish_requests_total', { route: 'r', flags: 'CO' })).toBeGreaterThanOrEqual(1);
