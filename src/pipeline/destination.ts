@@ -18,7 +18,7 @@ export interface DestinationStack {
 
 export function destinationHandler(route: string, split: Split<DestinationStack>, sticky: StickyPolicy | undefined): Handler {
   const stickyKey = sticky ? compileStickyKey(sticky) : undefined;
-  return async (req, ctx) => {
+  return (req, ctx) => {
     let bucket: number | undefined;
     let setCookie: string | undefined;
     if (stickyKey) {
@@ -31,12 +31,12 @@ export function destinationHandler(route: string, split: Split<DestinationStack>
     }
     bucket ??= Math.random() * 100;
     const dest = choose(split, bucket);
-    if (!dest) throw noHealthyUpstream(`route ${route}`);
+    if (!dest) return Promise.reject(noHealthyUpstream(`route ${route}`));
     ctx.upstream = dest.upstream.name;
     ctx.subset = dest.subset ?? '';
-    const resp = await dest.handler(req, ctx);
-    if (setCookie) appendSetCookie(resp, setCookie);
-    return resp;
+    if (!setCookie) return dest.handler(req, ctx);
+    const cookie = setCookie;
+    return dest.handler(req, ctx).then((resp) => { appendSetCookie(resp, cookie); return resp; });
   };
 }
 
