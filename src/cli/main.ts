@@ -10,6 +10,7 @@ import { PolicyLoadError, Sidecar } from '../sidecar.js';
 import { Telemetry } from '../telemetry/index.js';
 import { startEchoServer } from '../demo/echo-server.js';
 import { injectCommand, iptablesCommand } from '../kube/index.js';
+import { chaosCommand, CHAOS_USAGE } from '../chaos/index.js';
 import { explainFile, renderExplanation } from '../explain/index.js';
 
 const USAGE = `usage: pilotfish <command> [options]
@@ -27,7 +28,7 @@ commands:
         write FILE's manifests to stdout with the sidecar, the capture init container and the policy volume added (-f - reads stdin)
   iptables [--dry-run | --cleanup] [--exclude-inbound-ports P,..] [--exclude-outbound-ports P,..] [--exclude-outbound-cidrs CIDR,..] [--ipv6 auto|on|off] ...
         install (or print) the pod's traffic-capture rules; run by the pilotfish-init container
-`;
+  ${CHAOS_USAGE.replace('usage: pilotfish ', '')}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
     case 'validate': return validate(rest);
     case 'explain': return explain(rest);
     case 'inject': return injectCommand(rest);
+    case 'chaos': return chaosCommand(rest);
     case 'iptables': return iptablesCommand(rest);
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); return 0;
     default:
