@@ -28,16 +28,19 @@ export function start(args, { sidecar = false, env = {} } = {}) {
   });
 }
 
-export function sidecar(upstreamPort, { args = [], env = {} } = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-bench-'));
-  const policy = path.join(dir, 'policy.yaml');
-  writeFileSync(policy, `version: 1
-listeners:
+/** Every listener on 127.0.0.1 port 0: the `listening` log line says which ports were bound. */
+export const LISTENERS = `listeners:
   outbound: { port: 0, address: 127.0.0.1 }
   inbound: { port: 0, address: 127.0.0.1 }
   admin: { port: 0 }
   telemetry: { port: 0, address: 127.0.0.1 }
-upstreams:
+`;
+
+export function sidecar(upstreamPort, { args = [], env = {} } = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-bench-'));
+  const policy = path.join(dir, 'policy.yaml');
+  writeFileSync(policy, `version: 1
+${LISTENERS}upstreams:
   bench: { endpoints: [{ address: "127.0.0.1:${upstreamPort}" }] }
 routes:
   - { name: bench, match: { host: bench, path: { prefix: / } }, to: [{ upstream: bench }] }

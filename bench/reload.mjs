@@ -8,6 +8,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { LISTENERS } from './lib.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FLIPS = Number(process.env.BENCH_FLIPS ?? 100);
@@ -31,12 +32,7 @@ const blue = await server('blue');
 const green = await server('green');
 const file = path.join(mkdtempSync(path.join(tmpdir(), 'pilotfish-bench-reload-')), 'policy.yaml');
 const policy = (color, n) => `version: 1
-listeners:
-  outbound: { port: 0, address: 127.0.0.1 }
-  inbound: { port: 0, address: 127.0.0.1 }
-  admin: { port: 0 }
-  telemetry: { port: 0, address: 127.0.0.1 }
-upstreams:
+${LISTENERS}upstreams:
   blue: { endpoints: [{ address: "127.0.0.1:${blue.address().port}" }] }
   green: { endpoints: [{ address: "127.0.0.1:${green.address().port}" }] }
 routes:

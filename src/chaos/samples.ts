@@ -3,8 +3,10 @@
  * are exact (nearest rank over the sorted latencies): a chaos experiment sends thousands of requests,
  * not millions, so there is no need to trade accuracy for memory as an HDR histogram does.
  */
+import type { SendResult } from './request-sender.js';
 
-export interface RequestSample {
+/** One request: what came back (`SendResult`: status, error, flags, instance, bytes) and when. */
+export interface RequestSample extends SendResult {
   /** Request number within the load, from 0. */
   readonly seq: number;
   /** When the request was meant to be sent, ms after the load began. */
@@ -14,15 +16,6 @@ export interface RequestSample {
    * a stalled sidecar shows up as latency instead of as requests quietly not sent (coordinated omission).
    */
   readonly latency: number;
-  /** HTTP status; 0 when no answer came (see `error`). */
-  readonly status: number;
-  readonly error?: string;
-  /** From `x-pilotfish-flags`. */
-  readonly flags: readonly string[];
-  /** From `x-chaos-instance` / `x-chaos-upstream`: which fake endpoint answered. */
-  readonly instance?: string;
-  readonly upstream?: string;
-  readonly bytes: number;
 }
 
 export const isSuccess = (s: Pick<RequestSample, 'status'>): boolean => s.status >= 200 && s.status < 400;
