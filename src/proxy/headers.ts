@@ -23,33 +23,48 @@ function connectionTokens(value: string | string[] | number | undefined): readon
 }
 
 /**
- * Removes hop-by-hop headers from a request's headers in place (they are the object http-proxy-3
- * copies). A chunked request body keeps `transfer-encoding: chunked` so Node re-frames it for the
- * next hop: dropping it would leave a body without framing on methods Node does not chunk by default.
- * `expect` goes too: Node's server already answered `100 Continue` to the client.
+ * The request's headers without hop-by-hop ones: the same object when there are none (the common
+ * case, nine absent-key probes), else a copy — the caller installs it as `req.headers`, the object
+ * http-proxy-3 copies. A chunked request body keeps `transfer-encoding: chunked` so Node re-frames it
+ * for the next hop: dropping it would leave a body without framing on methods Node does not chunk by
+ * default. `expect` goes too: Node's server already answered `100 Continue` to the client.
  */
-export function cleanRequestHeaders(headers: IncomingHttpHeaders): void {
+export function cleanRequestHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  if (!hasHopByHop(headers) && headers.expect === undefined) return headers;
   const chunked = headers['transfer-encoding'] !== undefined && headers['content-length'] === undefined;
-  for (const name of connectionTokens(headers.connection)) delete headers[name];
-  stripHopByHop(headers);
-  if (headers.expect !== undefined) delete headers.expect;
-  if (chunked) headers['transfer-encoding'] = 'chunked';
+  const clean = withoutHopByHop(headers, connectionTokens(headers.connection), 'expect') as IncomingHttpHeaders;
+  if (chunked) clean['transfer-encoding'] = 'chunked';
+  return clean;
 }
 
 /**
- * Removes hop-by-hop headers from response headers in place. The object is the upstream response's
- * own (or one the sidecar built), used once, for this answer only.
+ * Response headers without hop-by-hop ones (the same object when there are none). The object is the
+ * upstream response's own (or one the sidecar built), used once, for this answer only.
  */
 export function cleanResponseHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): OutgoingHttpHeaders {
   const h = headers as OutgoingHttpHeaders;
-  for (const name of connectionTokens(h.connection)) delete h[name];
-  stripHopByHop(h);
-  return h;
+  if (!hasHopByHop(h)) return h;
+  return withoutHopByHop(h, connectionTokens(h.connection), undefined) as OutgoingHttpHeaders;
 }
 
-/** Walks the (few) header names present rather than probing for each of the nine hop-by-hop ones. */
-function stripHopByHop(h: Record<string, unknown>): void {
-  for (const name in h) if (HOP_BY_HOP.has(name)) delete h[name];
+function hasHopByHop(h: Record<string, unknown>): boolean {
+  return h.connection !== undefined || h['keep-alive'] !== undefined || h['transfer-encoding'] !== undefined
+    || h.te !== undefined || h.trailer !== undefined || h.upgrade !== undefined
+    || h['proxy-connection'] !== undefined || h['proxy-authorization'] !== undefined || h['proxy-authenticate'] !== undefined;
+}
+
+/**
+ * A copy rather than `delete` in place: deleting drops the object into dictionary mode, and a walk
+ * that deletes as it goes cost ~7 µs per call in the bench profile; every later walk of the object
+ * (http-proxy-3's spread, Node's header serialisation) paid for it again.
+ */
+function withoutHopByHop(h: Record<string, unknown>, named: readonly string[], also: string | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name in h) {
+    if (HOP_BY_HOP.has(name) || name === also || (named.length > 0 && named.includes(name))) continue;
+    out[name] = h[name];
+  }
+  return out;
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;

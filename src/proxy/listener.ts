@@ -97,8 +97,8 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: Liste
     writeResponse(res, rescue(badRequest('malformed request target or missing Host'), ctx, deps.log), ctx, true, done);
     return;
   }
-  const headers = req.headers;
-  cleanRequestHeaders(headers);
+  const headers = cleanRequestHeaders(req.headers);
+  req.headers = headers;
   (ctx as { requestId: string }).requestId = setForwardingHeaders(headers, socket.remoteAddress, target.host);
   const url = target.path;
   ctx.trace = deps.observer.start(headers, {

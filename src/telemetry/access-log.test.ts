@@ -44,6 +44,17 @@ describe('AccessLog', () => {
     expect(JSON.parse(lines[1]!)).toMatchObject({ path: '/plain', status: 200, flags: '' });
   });
 
+  it('escapes what a peer controls: quotes, backslashes, control and non-ASCII characters stay valid JSON', () => {
+    const { lines, stream } = collector();
+    const log = new AccessLog({ destination: stream });
+    const path = '/a"b\\c\u0001d/é\u2028?q="x"';
+    const requestId = 'id-"\\-\u007f';
+    log.write({ ...ctx, requestId }, { ...details, host: 'h"st', path, method: 'GE\tT' });
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ host: 'h"st', path: '/a"b\\c\u0001d/é\u2028', method: 'GE\tT', requestId });
+    expect(lines[0]!.split('\n')).toHaveLength(2); // one line, whatever the input
+  });
+
   it('does nothing when disabled', async () => {
     const { lines, stream } = collector();
     const log = new AccessLog({ enabled: false, destination: stream });
@@ -64,6 +75,15 @@ describe('AccessLog', () => {
     // After close a late request is dropped silently instead of throwing into the request path.
     expect(() => log.write(ctx, details)).not.toThrow();
     await log.close();
+  });
+
+  it('counts every line of a batch a full destination buffer dropped, instead of growing the heap', async () => {
+    const file = join(dir, 'dropped.log');
+    const log = new AccessLog({ destination: file, maxBufferBytes: 1000 });
+    for (let i = 0; i < 200; i++) log.write(ctx, details); // batches of ~16 KiB: each over the cap
+    await log.close();
+    expect(log.dropped).toBe(200);
+    expect(readFileSync(file, 'utf8')).toBe('');
   });
 
   it('flushes synchronously for exit handlers', async () => {

@@ -1,17 +1,24 @@
 /**
- * The access log: one JSON line per request on stdout (SPEC §6), through pino.
+ * The access log: one JSON line per request on stdout (SPEC §6), written to a SonicBoom (pino's
+ * destination) by a serializer for exactly this record. pino's generic path (level formatter, object
+ * walk, `asJson`, per-line ISO time) cost ~13 µs a request in the bench CPU profile, a tenth of the
+ * sidecar's whole per-request budget; this one builds the line in one template, escapes only the
+ * strings a peer controls, and formats the timestamp at most once per millisecond.
  *
  * Stdout is written asynchronously (SonicBoom, `sync: false`): a synchronous write blocks the event
- * loop — and so every request in flight — whenever the pipe to the container runtime is slow or full,
- * while an asynchronous one coalesces the lines queued during a write into the next write. The price is
- * lines still buffered at exit, so `close()` (on SIGTERM, after the drain) and `flushSync()` (for a
- * last-resort exit handler) write them out. The buffer is capped: a stuck stdout drops lines (counted
- * in `dropped`) instead of growing the heap. Operational logs stay synchronous on stderr (log.ts).
+ * loop — and so every request in flight — whenever the pipe to the container runtime is slow or full.
+ * Lines are batched as Envoy batches its file access log (there: 64 KiB or every second): a write
+ * goes out once 16 KiB are pending or 100 ms after the first pending line, so under load one write
+ * carries ~50 lines instead of one syscall (and thread-pool round trip) per request — measured at
+ * ~6% of the sidecar's CPU per request unbatched. The price is lines still pending at exit, so
+ * `close()` (on SIGTERM, after the drain) and `flushSync()` (for a last-resort exit handler) write
+ * them out. The buffer is capped: a stuck stdout drops lines (counted in `dropped`) instead of growing
+ * the heap. Operational logs stay synchronous on stderr (log.ts).
  *
  * `path` is logged without its query string: queries routinely carry tokens, session ids and personal
  * data, and access logs travel to stores with wider access and longer retention than the request.
  */
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 import type { RequestDone } from '../core/observer.js';
 
 export interface AccessLogOptions {
@@ -45,13 +52,27 @@ export type AccessDetails = RequestDone & { readonly traceId: string };
 type SonicBoom = ReturnType<typeof pino.destination>;
 
 const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
+/** A batch goes out at this many characters pending… */
+const BATCH_CHARS = 16 * 1024;
+/** …or this long after its first line. */
+const BATCH_MS = 100;
 
 export class AccessLog {
   /** Lines dropped because the owned destination could not keep up. */
   dropped = 0;
-  private logger: Logger | undefined;
+  private sink: DestinationStream | undefined;
   private readonly owned: SonicBoom | undefined;
   private closing: Promise<void> | undefined;
+  /** Lines not yet handed to the owned destination. */
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
+  private readonly flushPending = (): void => {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const chunk = this.pending;
+    this.pending = '';
+    if (chunk !== '') this.owned?.write(chunk);
+  };
 
   constructor(options: AccessLogOptions = {}) {
     if (options.enabled === false) return;
@@ -61,56 +82,51 @@ export class AccessLog {
       const boom = pino.destination({ dest, sync: false, maxLength: options.maxBufferBytes ?? DEFAULT_MAX_BUFFER });
       // EPIPE and friends when the reader goes away: losing log lines must not kill the proxy.
       boom.on('error', () => {});
-      boom.on('drop', () => { this.dropped++; });
+      // SonicBoom drops a write whole when its buffer is full: count the lines that batch carried.
+      boom.on('drop', (data: string) => { this.dropped += countLines(data); });
       this.owned = boom;
       stream = boom;
     } else {
       stream = dest;
     }
-    this.logger = pino({
-      base: null,
-      timestamp: pino.stdTimeFunctions.isoTime,
-      // Every line is an access record, so no level. pino opens each line with the level formatter's
-      // output and cannot leave it empty; a constant tag there tells these lines apart from the
-      // operational ones where a log pipeline (or `kubectl logs`) merges stdout and stderr.
-      formatters: { level: () => ({ log: 'access' }) },
-    }, stream);
+    this.sink = stream;
   }
 
   get enabled(): boolean {
-    return this.logger !== undefined;
+    return this.sink !== undefined;
   }
 
-  /** Logs one finished request. Call once per request, after the answer ended or failed. */
+  /**
+   * Logs one finished request. Call once per request, after the answer ended or failed. Every line
+   * opens with `"log":"access"`: no level (every line is an access record), and a constant tag tells
+   * these lines apart from the operational ones where a log pipeline (or `kubectl logs`) merges
+   * stdout and stderr.
+   */
   write(ctx: AccessContext, d: AccessDetails): void {
-    const logger = this.logger;
-    if (logger === undefined) return;
+    const sink = this.sink;
+    if (sink === undefined) return;
     const q = d.path.indexOf('?');
-    logger.info({
-      direction: ctx.direction,
-      method: d.method,
-      host: d.host,
-      path: q < 0 ? d.path : d.path.slice(0, q),
-      status: d.status,
-      flags: ctx.flags.length === 0 ? '' : ctx.flags.join(','),
-      route: ctx.route,
-      upstream: ctx.upstream,
-      subset: ctx.subset,
-      endpoint: ctx.endpoint,
-      attempts: ctx.attempts,
-      duration: Math.round(d.durationMs * 1000) / 1000,
-      bytesIn: d.bytesIn,
-      bytesOut: d.bytesOut,
-      traceId: d.traceId,
-      generation: ctx.generation,
-      requestId: ctx.requestId,
-    });
+    const line = `{"log":"access","time":"${isoNow()}","direction":"${ctx.direction}","method":${str(d.method)},"host":${str(d.host)},`
+      + `"path":${str(q < 0 ? d.path : d.path.slice(0, q))},"status":${d.status},"flags":"${ctx.flags.length === 0 ? '' : ctx.flags.join(',')}",`
+      + `"route":${str(ctx.route)},"upstream":${str(ctx.upstream)},"subset":${str(ctx.subset)},"endpoint":${str(ctx.endpoint)},`
+      + `"attempts":${ctx.attempts},"duration":${Math.round(d.durationMs * 1000) / 1000},"bytesIn":${d.bytesIn},"bytesOut":${d.bytesOut},`
+      + `"traceId":"${d.traceId}","generation":${ctx.generation},"requestId":${str(ctx.requestId)}}\n`;
+    if (this.owned === undefined) {
+      sink.write(line);
+      return;
+    }
+    this.pending += line;
+    if (this.pending.length >= BATCH_CHARS) this.flushPending();
+    else if (this.timer === undefined) this.timer = setTimeout(this.flushPending, BATCH_MS).unref();
   }
 
   /** Writes buffered lines synchronously: for `process.on('exit')`, where async work never runs. */
   flushSync(): void {
     try {
-      if (this.owned && this.closing === undefined) this.owned.flushSync();
+      if (this.owned && this.closing === undefined) {
+        this.flushPending();
+        this.owned.flushSync();
+      }
     } catch {
       // Not open yet, or the pipe is gone: nothing more can be done at exit.
     }
@@ -119,7 +135,10 @@ export class AccessLog {
   /** Writes out every buffered line and closes an owned destination (stdout itself stays open). */
   close(): Promise<void> {
     // A request finishing after this point is not logged: writing to a closed SonicBoom throws.
-    if (this.owned) this.logger = undefined;
+    if (this.owned) {
+      this.flushPending();
+      this.sink = undefined;
+    }
     this.closing ??= new Promise<void>((resolve) => {
       const boom = this.owned;
       if (!boom) return resolve();
@@ -130,4 +149,28 @@ export class AccessLog {
     });
     return this.closing;
   }
+}
+
+function countLines(data: string): number {
+  let n = 0;
+  for (let i = data.indexOf('\n'); i >= 0; i = data.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** A JSON string literal; the common case (printable ASCII without quote or backslash) skips JSON.stringify. */
+function str(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+const NEEDS_ESCAPE = /[^\x20-\x21\x23-\x5b\x5d-\x7e]/;
+
+let lastMs = -1;
+let lastIso = '';
+/** `new Date().toISOString()`, formatted once per millisecond however many lines share it. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }
