@@ -11,7 +11,7 @@ import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/contex
 import { ProxyError, noHealthyUpstream, upstreamTimeout } from '../core/errors.js';
 import type { ProxyEvents } from '../core/events.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
-import { mergeDecisions, NO_FAULT, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
+import { mergeDecisions, NO_FAULT, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
 import type { Endpoint, UpstreamState } from '../upstreams/index.js';
 import { faultResponse, applyDelay } from './fault.js';
 import { clientSignal } from './signal.js';
@@ -46,7 +46,8 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
     const endpoint = pickEndpoint(spec, ctx, tried);
     ctx.endpoint = endpoint.address;
     ctx.attempts++;
-    const release = await admit(upstream, req);
+    // The pool's fast path hands a slot over synchronously: no promise, no microtask, when one is free.
+    const release = upstream.pool.tryAcquire() ?? await upstream.pool.acquire(clientSignal(req));
     const breaker = upstream.breaker(subset);
     const start = performance.now();
     upstream.tracker.start(endpoint.address);
@@ -90,33 +91,36 @@ function pickEndpoint(spec: TrySpec, ctx: RequestContext, tried: ReadonlySet<str
   return endpoint;
 }
 
-function admit(upstream: UpstreamState, req: ProxyRequest): Promise<Release> {
-  const fast = upstream.pool.tryAcquire();
-  return fast ? Promise.resolve(fast) : upstream.pool.acquire(clientSignal(req));
-}
-
-async function forwardOrFault(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint): Promise<ProxyResponse> {
+/** `on: attempt` faults, then the engine; the engine's own promise is returned when nothing is injected. */
+function forwardOrFault(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint): Promise<ProxyResponse> {
   const runtime = deps.faults.decide(spec.route, spec.upstream.name, 'attempt');
   const decision = spec.fault ? mergeDecisions([spec.fault.decide(), runtime]) : runtime;
-  if (decision !== NO_FAULT) {
-    if (decision.delayMs) await applyDelay(decision.delayMs, spec.route, req, ctx, deps.events);
-    if (decision.abortStatus) return faultResponse(decision.abortStatus, spec.route, ctx, deps.events);
-  }
+  return decision === NO_FAULT ? forward(spec, deps, req, ctx, endpoint) : faulted(decision, spec, deps, req, ctx, endpoint);
+}
+
+async function faulted(decision: FaultDecision, spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint): Promise<ProxyResponse> {
+  if (decision.delayMs) await applyDelay(decision.delayMs, spec.route, req, ctx, deps.events);
+  if (decision.abortStatus) return faultResponse(decision.abortStatus, spec.route, ctx, deps.events);
+  return forward(spec, deps, req, ctx, endpoint);
+}
+
+function forward(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint): Promise<ProxyResponse> {
   const remaining = ctx.deadline - performance.now();
   const timeoutMs = spec.perTryTimeout === undefined ? remaining : Math.min(spec.perTryTimeout, remaining);
-  if (timeoutMs <= 0) throw upstreamTimeout(endpoint.address, 0);
+  if (timeoutMs <= 0) return Promise.reject(upstreamTimeout(endpoint.address, 0));
   return deps.engine.forward(req, {
     target: endpoint.url, agent: spec.upstream.agent, timeoutMs, connectTimeoutMs: spec.upstream.connectTimeout,
   });
 }
 
-/** The pool slot is held while the response body streams; it is freed when the body ends or dies. */
+/**
+ * The pool slot is held while the response body streams; it is freed when the body ends or dies. An
+ * upstream response always emits 'close' last — after 'end', after an error, and when a consumer
+ * destroys it — so one listener covers all three.
+ */
 function holdUntilDone(resp: ProxyResponse, release: Release): void {
   if (Buffer.isBuffer(resp.body)) { release(); return; }
-  const body = resp.body;
-  body.once('end', release);
-  body.once('close', release);
-  body.once('error', release);
+  resp.body.once('close', release);
 }
 
 /** Upstream failures count against the breaker: 5xx, connect failures, resets, timeouts — not 4xx. */

@@ -22,10 +22,12 @@ export function jsonError(status: number, message: string, ctx: RequestContext):
   return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body };
 }
 
-export const rescueLayer = (log: Logger): Layer => (next) => async (req, ctx) => {
+export const rescueLayer = (log: Logger): Layer => (next) => (req, ctx) => {
+  let answer: Promise<ProxyResponse>;
   try {
-    return await next(req, ctx);
+    answer = next(req, ctx);
   } catch (err) {
-    return rescue(err, ctx, log);
+    return Promise.resolve(rescue(err, ctx, log));
   }
+  return answer.then(undefined, (err: unknown) => rescue(err, ctx, log));
 };

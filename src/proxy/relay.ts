@@ -14,9 +14,7 @@ export function relay(src: Readable, dst: ServerResponse, done: (err: Error | un
   const finish = (err: Error | undefined): void => {
     if (settled) return;
     settled = true;
-    src.off('error', onSrcError);
-    dst.off('close', onDstClose);
-    dst.off('finish', onFinish);
+    // The listeners stay: both streams serve this one response, and a late event finds `settled`.
     if (err) {
       src.unpipe(dst);
       src.destroy();

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AccessLog, type AccessContext, type AccessDetails } from './access-log.js';
+import type { RequestDone } from '../core/observer.js';
+import { AccessLog, type AccessContext } from './access-log.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pilotfish-access-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -11,9 +12,10 @@ const ctx: AccessContext = {
   direction: 'outbound', requestId: 'rid-1', generation: 3, flags: ['UF', 'URX'],
   route: 'reviews', upstream: 'reviews', subset: 'v2', endpoint: '10.0.0.12:9080', attempts: 3,
 };
-const details: AccessDetails = {
+const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+const details: RequestDone = {
   method: 'POST', host: 'reviews:9080', path: '/reviews/1?token=secret&user=alice', status: 503,
-  durationMs: 12.345678, bytesIn: 17, bytesOut: 64, traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  durationMs: 12.345678, bytesIn: 17, bytesOut: 64,
 };
 
 function collector() {
@@ -25,8 +27,8 @@ describe('AccessLog', () => {
   it('writes one JSON line per request with every field, and the path without its query', () => {
     const { lines, stream } = collector();
     const log = new AccessLog({ destination: stream });
-    log.write(ctx, details);
-    log.write({ ...ctx, flags: [] }, { ...details, path: '/plain', status: 200 });
+    log.write(ctx, details, traceId);
+    log.write({ ...ctx, flags: [] }, { ...details, path: '/plain', status: 200 }, traceId);
     expect(lines).toHaveLength(2);
     expect(lines[0]!.endsWith('\n')).toBe(true);
     const first = JSON.parse(lines[0]!) as Record<string, unknown>;
@@ -37,7 +39,7 @@ describe('AccessLog', () => {
     expect(first).toMatchObject({
       log: 'access', direction: 'outbound', method: 'POST', host: 'reviews:9080', path: '/reviews/1', status: 503, flags: 'UF,URX',
       route: 'reviews', upstream: 'reviews', subset: 'v2', endpoint: '10.0.0.12:9080', attempts: 3, duration: 12.346,
-      bytesIn: 17, bytesOut: 64, traceId: details.traceId, generation: 3, requestId: 'rid-1',
+      bytesIn: 17, bytesOut: 64, traceId, generation: 3, requestId: 'rid-1',
     });
     expect(new Date(first.time as string).toISOString()).toBe(first.time);
     expect(lines[0]).not.toContain('secret');
@@ -49,7 +51,7 @@ describe('AccessLog', () => {
     const log = new AccessLog({ destination: stream });
     const path = '/a"b\\c\u0001d/é\u2028?q="x"';
     const requestId = 'id-"\\-\u007f';
-    log.write({ ...ctx, requestId }, { ...details, host: 'h"st', path, method: 'GE\tT' });
+    log.write({ ...ctx, requestId }, { ...details, host: 'h"st', path, method: 'GE\tT' }, traceId);
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(line).toMatchObject({ host: 'h"st', path: '/a"b\\c\u0001d/é\u2028', method: 'GE\tT', requestId });
     expect(lines[0]!.split('\n')).toHaveLength(2); // one line, whatever the input
@@ -58,7 +60,7 @@ describe('AccessLog', () => {
   it('does nothing when disabled', async () => {
     const { lines, stream } = collector();
     const log = new AccessLog({ enabled: false, destination: stream });
-    log.write(ctx, details);
+    log.write(ctx, details, traceId);
     expect(log.enabled).toBe(false);
     expect(lines).toEqual([]);
     await log.close();
@@ -67,20 +69,20 @@ describe('AccessLog', () => {
   it('writes an owned destination asynchronously and flushes every line on close', async () => {
     const file = join(dir, 'async.log');
     const log = new AccessLog({ destination: file });
-    for (let i = 0; i < 5000; i++) log.write(ctx, { ...details, bytesOut: i });
+    for (let i = 0; i < 5000; i++) log.write(ctx, { ...details, bytesOut: i }, traceId);
     await log.close();
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(5000);
     expect(lines.map((l) => (JSON.parse(l) as { bytesOut: number }).bytesOut)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
     // After close a late request is dropped silently instead of throwing into the request path.
-    expect(() => log.write(ctx, details)).not.toThrow();
+    expect(() => log.write(ctx, details, traceId)).not.toThrow();
     await log.close();
   });
 
   it('counts every line of a batch a full destination buffer dropped, instead of growing the heap', async () => {
     const file = join(dir, 'dropped.log');
     const log = new AccessLog({ destination: file, maxBufferBytes: 1000 });
-    for (let i = 0; i < 200; i++) log.write(ctx, details); // batches of ~16 KiB: each over the cap
+    for (let i = 0; i < 200; i++) log.write(ctx, details, traceId); // batches of ~16 KiB: each over the cap
     await log.close();
     expect(log.dropped).toBe(200);
     expect(readFileSync(file, 'utf8')).toBe('');
@@ -98,9 +100,9 @@ describe('AccessLog', () => {
       }
     };
     // First line on disk: the file is open, so a synchronous flush has somewhere to write.
-    log.write(ctx, details);
+    log.write(ctx, details, traceId);
     await until(() => { try { return count() === 1; } catch { return false; } });
-    for (let i = 0; i < 100; i++) log.write(ctx, details);
+    for (let i = 0; i < 100; i++) log.write(ctx, details, traceId);
     log.flushSync();
     // Everything but the one chunk an asynchronous write already had in flight is on disk now…
     expect(count()).toBeGreaterThanOrEqual(100);

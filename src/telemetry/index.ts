@@ -17,5 +17,5 @@ export {
   type ClientSpan, type ClientSpanStart, type HeaderCarrier, type SpanAttributeMap,
 } from './tracing.js';
 export { tracingConfigFromEnv, type TracingConfig, type ResolvedTracing, type OtlpProtocol } from './tracing-config.js';
-export { AccessLog, type AccessLogOptions, type AccessContext, type AccessDetails } from './access-log.js';
+export { AccessLog, type AccessLogOptions, type AccessContext } from './access-log.js';
 export { Telemetry, type TelemetryOptions } from './telemetry.js';

@@ -49,7 +49,7 @@ export class Telemetry implements RequestObserver, ProxyEvents {
   end(ctx: RequestContext, done: RequestDone): void {
     this.metrics.requestEnd(ctx, done.status, done.durationMs / 1000);
     (ctx.trace as ServerSpan).end?.(done.status, ctx);
-    this.accessLog.write(ctx, { ...done, traceId: ctx.trace.traceId });
+    this.accessLog.write(ctx, done, ctx.trace.traceId);
   }
 
   // ProxyEvents

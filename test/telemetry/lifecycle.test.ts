@@ -85,8 +85,8 @@ beforeAll(async () => {
       span.end(res.statusCode, ctx);
       accessLog.write(ctx, {
         method: req.method ?? 'GET', host: req.headers.host ?? '', path: req.url ?? '/', status: res.statusCode,
-        durationMs, bytesIn, bytesOut, traceId: span.traceId,
-      });
+        durationMs, bytesIn, bytesOut,
+      }, span.traceId);
     });
     // 2. Routing and one try: a CLIENT span per try, its context injected into the upstream request.
     ctx.route = 'items';
