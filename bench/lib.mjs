@@ -10,7 +10,7 @@ import autocannon from 'autocannon';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const children = [];
 
 /** Starts `node args…`; resolves with its port (a number on stdout, or the sidecar's `listening` log). */
@@ -55,32 +55,55 @@ export function run(port, opts) {
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
-/** Interleaved rounds over `targets` ({ name: port }): throughput at 50 connections, latency at 1k rps. */
-export async function measure(targets) {
-  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], p50: [], p99: [] }]));
-  for (const port of Object.values(targets)) await run(port, { connections: 10, duration: 1 }); // warm-up
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const [name, port] of Object.entries(targets)) {
-      const t = await run(port, { connections: 50 });
-      const l = await run(port, { connections: 50, overallRate: 1000 });
-      results[name].rps.push(t.requests.average);
-      results[name].p50.push(l.latency.p50);
-      results[name].p99.push(l.latency.p99);
-      if (t.non2xx || t.errors) console.error(`${name}: ${t.non2xx} non-2xx, ${t.errors} errors`);
-      process.stderr.write(`round ${round} ${name}: ${Math.round(t.requests.average)} req/s, p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms\n`);
-    }
-  }
-  return Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { rps: median(r.rps), p50: median(r.p50), p99: median(r.p99) }]));
+/** CPU time (user + system, ms) a process has used so far, from /proc. */
+export function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
 }
 
-export function table(rows, baselines) {
+/**
+ * Interleaved rounds over `targets` ({ name: { port, pid } }, `pid` the process serving the port):
+ * throughput at 50 connections, latency at 1k rps, and the serving process's CPU per request during
+ * the throughput run. A shared 2-core machine drifts by ±30% between runs seconds apart, so besides
+ * each target's median the rounds keep their own figures: `table` divides within a round (the runs
+ * next to each other) and reports the median of those ratios.
+ */
+export async function measure(targets) {
+  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], p50: [], p99: [], cpu: [] }]));
+  for (const { port } of Object.values(targets)) await run(port, { connections: 10, duration: 1 }); // warm-up
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, { port, pid }] of Object.entries(targets)) {
+      const cpu0 = cpuMs(pid);
+      const t = await run(port, { connections: 50 });
+      const cpu = ((cpuMs(pid) - cpu0) * 1000) / t.requests.total;
+      const l = await run(port, { connections: 50, overallRate: 1000 });
+      const r = results[name];
+      r.rps.push(t.requests.average);
+      r.p50.push(l.latency.p50);
+      r.p99.push(l.latency.p99);
+      r.cpu.push(cpu);
+      if (t.non2xx || t.errors) console.error(`${name}: ${t.non2xx} non-2xx, ${t.errors} errors`);
+      process.stderr.write(`round ${round} ${name}: ${Math.round(t.requests.average)} req/s, ${Math.round(cpu)} µs CPU/req, p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms\n`);
+    }
+  }
+  return results;
+}
+
+/** Median throughput ratio of two targets over the rounds, each round divided by itself. */
+function pairedRatio(a, b) {
+  return median(a.rps.map((x, i) => x / b.rps[i]));
+}
+
+export function table(results, baselines) {
   const names = Object.keys(baselines);
   const lines = [
-    `| target | req/s @50 conns | ${names.map((n) => `vs ${n}`).join(' | ')} | p50 ms @1k rps | p99 ms @1k rps |`,
-    `|---|---|${names.map(() => '---|').join('')}---|---|`,
+    `| target | req/s @50 conns | ${names.map((n) => `vs ${n}`).join(' | ')} | CPU µs/req | ${names.map((n) => `CPU vs ${n}`).join(' | ')} | p50 ms @1k rps | p99 ms @1k rps |`,
+    `|---|---|${names.map(() => '---|').join('')}---|${names.map(() => '---|').join('')}---|---|`,
   ];
-  for (const [name, r] of Object.entries(rows)) {
-    lines.push(`| ${name} | ${Math.round(r.rps)} | ${names.map((n) => (r.rps / rows[baselines[n]].rps).toFixed(2)).join(' | ')} | ${r.p50} | ${r.p99} |`);
+  for (const [name, r] of Object.entries(results)) {
+    const cpu = median(r.cpu);
+    lines.push(`| ${name} | ${Math.round(median(r.rps))} | ${names.map((n) => pairedRatio(r, results[baselines[n]]).toFixed(2)).join(' | ')} | ${Math.round(cpu)} | `
+      + `${names.map((n) => (cpu / median(results[baselines[n]].cpu)).toFixed(2)).join(' | ')} | ${median(r.p50)} | ${median(r.p99)} |`);
   }
   return lines.join('\n');
 }
@@ -89,3 +112,6 @@ export async function stopAll() {
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
 }
+
+/** A started process as `measure` wants it. */
+export const target = (p) => ({ port: p.port, pid: p.child.pid });

@@ -1,8 +1,8 @@
 // Telemetry overhead: the same sidecar with metrics only (access log off), metrics + access log (the
 // default), and tracing on at 100% and at 1% sampling (OTLP/HTTP to a local collector that discards),
 // in one interleaved run, with ratios to metrics-only.
-//   npm run bench:telemetry     (BENCH_SECONDS=5 BENCH_ROUNDS=3 by default)
-import { measure, sidecar, start, stopAll, table, ROUNDS, SECONDS } from './lib.mjs';
+//   npm run bench:telemetry     (BENCH_SECONDS=5 BENCH_ROUNDS=5 by default)
+import { measure, sidecar, start, stopAll, table, target, ROUNDS, SECONDS } from './lib.mjs';
 
 try {
   const upstream = await start(['bench/servers.mjs', 'upstream']);
@@ -12,10 +12,10 @@ try {
     OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(ratio),
   });
   const targets = {
-    'metrics only': (await sidecar(upstream.port, { args: ['--no-access-log'] })).port,
-    'metrics + access log': (await sidecar(upstream.port)).port,
-    'tracing 1%': (await sidecar(upstream.port, { args: ['--no-access-log'], env: otel(0.01) })).port,
-    'tracing 100%': (await sidecar(upstream.port, { args: ['--no-access-log'], env: otel(1) })).port,
+    'metrics only': target(await sidecar(upstream.port, { args: ['--no-access-log'] })),
+    'metrics + access log': target(await sidecar(upstream.port)),
+    'tracing 1%': target(await sidecar(upstream.port, { args: ['--no-access-log'], env: otel(0.01) })),
+    'tracing 100%': target(await sidecar(upstream.port, { args: ['--no-access-log'], env: otel(1) })),
   };
   const rows = await measure(targets);
   console.log(`Pilotfish telemetry overhead — ${SECONDS}s x ${ROUNDS} rounds (medians), Node ${process.version}\n`);
