@@ -2,7 +2,7 @@
 // one-route policy, medians. Every benchmark measures processes on loopback only.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,10 +12,17 @@ export const ROOT = path.resolve(import.meta.dirname, '..');
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const children = [];
+const dirs = [];
 
-/** Starts `node args…`; resolves with its port (a number on stdout, or the sidecar's `listening` log). */
-export function start(args, { sidecar = false, env = {} } = {}) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * Starts `node args…`; resolves with its port (a number on stdout, or the sidecar's `listening` log).
+ * A sidecar's stdout (its access log) goes to a file, as a container runtime stores it: drained by
+ * this process, the log would take its CPU from the load generator running here.
+ */
+export function start(args, { sidecar = false, env = {}, stdoutFile } = {}) {
+  const out = stdoutFile ? openSync(stdoutFile, 'w') : 'pipe';
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', out, 'pipe'], env: { ...process.env, ...env } });
+  if (typeof out === 'number') closeSync(out);
   children.push(child);
   return new Promise((resolve, reject) => {
     createInterface({ input: sidecar ? child.stderr : child.stdout }).on('line', (line) => {
@@ -23,7 +30,7 @@ export function start(args, { sidecar = false, env = {} } = {}) {
         try { const e = JSON.parse(line); if (e.msg === 'listening') resolve({ child, port: e.ports.outbound }); } catch {}
       } else if (/^\d+$/.test(line)) resolve({ child, port: Number(line) });
     });
-    (sidecar ? child.stdout : child.stderr).resume();
+    (sidecar ? child.stdout : child.stderr)?.resume();
     child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
 }
@@ -38,6 +45,7 @@ export const LISTENERS = `listeners:
 
 export function sidecar(upstreamPort, { args = [], env = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-bench-'));
+  dirs.push(dir);
   const policy = path.join(dir, 'policy.yaml');
   writeFileSync(policy, `version: 1
 ${LISTENERS}upstreams:
@@ -45,7 +53,7 @@ ${LISTENERS}upstreams:
 routes:
   - { name: bench, match: { host: bench, path: { prefix: / } }, to: [{ upstream: bench }] }
 `);
-  return start(['dist/cli/main.js', 'run', '--policy', policy, ...args], { sidecar: true, env });
+  return start(['dist/cli/main.js', 'run', '--policy', policy, ...args], { sidecar: true, env, stdoutFile: path.join(dir, 'access.log') });
 }
 
 export function run(port, opts) {
@@ -111,6 +119,7 @@ export function table(results, baselines) {
 export async function stopAll() {
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A started process as `measure` wants it. */
