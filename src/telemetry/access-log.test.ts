@@ -82,7 +82,7 @@ describe('AccessLog', () => {
   it('counts every line of a batch a full destination buffer dropped, instead of growing the heap', async () => {
     const file = join(dir, 'dropped.log');
     const log = new AccessLog({ destination: file, maxBufferBytes: 1000 });
-    for (let i = 0; i < 200; i++) log.write(ctx, details, traceId); // batches of ~16 KiB: each over the cap
+    for (let i = 0; i < 200; i++) log.write(ctx, details, traceId); // every batch is over the cap
     await log.close();
     expect(log.dropped).toBe(200);
     expect(readFileSync(file, 'utf8')).toBe('');

@@ -8,8 +8,8 @@
  * Stdout is written asynchronously (SonicBoom, `sync: false`): a synchronous write blocks the event
  * loop — and so every request in flight — whenever the pipe to the container runtime is slow or full.
  * Lines are batched as Envoy batches its file access log (there: 64 KiB or every second): a write
- * goes out once 16 KiB are pending or 100 ms after the first pending line, so under load one write
- * carries ~50 lines instead of one syscall (and thread-pool round trip) per request — measured at
+ * goes out once 64 KiB are pending or 100 ms after the first pending line, so under load one write
+ * carries ~200 lines instead of one syscall (and thread-pool round trip) per request — measured at
  * ~6% of the sidecar's CPU per request unbatched. The price is lines still pending at exit, so
  * `close()` (on SIGTERM, after the drain) and `flushSync()` (for a last-resort exit handler) write
  * them out. The buffer is capped: a stuck stdout drops lines (counted in `dropped`) instead of growing
@@ -51,7 +51,7 @@ type SonicBoom = ReturnType<typeof pino.destination>;
 
 const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
 /** A batch goes out at this many characters pending… */
-const BATCH_CHARS = 16 * 1024;
+const BATCH_CHARS = 64 * 1024;
 /** …or this long after its first line. */
 const BATCH_MS = 100;
 
@@ -80,7 +80,7 @@ export class AccessLog {
     const dest = options.destination ?? 1;
     let stream: DestinationStream;
     if (typeof dest === 'number' || typeof dest === 'string') {
-      const boom = pino.destination({ dest, sync: false, maxLength: options.maxBufferBytes ?? DEFAULT_MAX_BUFFER });
+      const boom = pino.destination({ dest, sync: false, maxLength: options.maxBufferBytes ?? DEFAULT_MAX_BUFFER, maxWrite: 2 * BATCH_CHARS });
       // EPIPE and friends when the reader goes away: losing log lines must not kill the proxy.
       boom.on('error', () => {});
       // SonicBoom drops a write whole when its buffer is full: count the lines that batch carried.
