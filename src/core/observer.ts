@@ -65,10 +65,12 @@ export interface RequestDone {
 }
 
 export interface RequestObserver {
+  /** False when `start` would only ever return `NO_TRACE` (tracing off): the edge then skips it. */
+  readonly traces?: boolean;
   start(headers: IncomingHttpHeaders, arrival: RequestArrival): RequestTrace;
   end(ctx: RequestContext, done: RequestDone): void;
 }
 
 const NO_TRY: TryTrace = Object.freeze({ inject: () => {}, end: () => {} });
 export const NO_TRACE: RequestTrace = Object.freeze({ traceId: '', startClient: () => NO_TRY });
-export const NO_OBSERVER: RequestObserver = Object.freeze({ start: () => NO_TRACE, end: () => {} });
+export const NO_OBSERVER: RequestObserver = Object.freeze({ traces: false, start: () => NO_TRACE, end: () => {} });

@@ -101,10 +101,12 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: Liste
   req.headers = headers;
   (ctx as { requestId: string }).requestId = setForwardingHeaders(headers, socket.remoteAddress, target.host);
   const url = target.path;
-  ctx.trace = deps.observer.start(headers, {
-    direction: deps.direction, method: req.method ?? 'GET', host: target.host, path: url,
-    peerAddress: socket.remoteAddress, peerPort: socket.remotePort, requestId: ctx.requestId,
-  });
+  if (deps.observer.traces !== false) {
+    ctx.trace = deps.observer.start(headers, {
+      direction: deps.direction, method: req.method ?? 'GET', host: target.host, path: url,
+      peerAddress: socket.remoteAddress, peerPort: socket.remotePort, requestId: ctx.requestId,
+    });
+  }
   const q = url.indexOf('?');
   const input: RouteInput = { host: stripPort(target.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), method: req.method ?? 'GET', headers };
   const preq: ProxyRequest = { raw: req, res, method: input.method, host: target.host, path: url, headers };

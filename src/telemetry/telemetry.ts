@@ -42,6 +42,10 @@ export class Telemetry implements RequestObserver, ProxyEvents {
   }
 
   // RequestObserver
+  get traces(): boolean {
+    return this.tracing.enabled;
+  }
+
   start(headers: IncomingHttpHeaders, arrival: RequestArrival): RequestTrace {
     return this.tracing.startServer(headers, arrival);
   }

@@ -42,7 +42,7 @@ const ALL = '';
 export class UpstreamState {
   readonly agent: http.Agent;
   readonly pool: ConnectionPool;
-  readonly tracker = new LoadTracker();
+  readonly tracker: LoadTracker;
   readonly outlier: OutlierDetector | undefined;
   readonly health: HealthChecker | undefined;
   private readonly members = new Map<string, readonly Endpoint[]>();
@@ -55,6 +55,8 @@ export class UpstreamState {
   private disposed = false;
 
   constructor(readonly name: string, readonly hash: string, readonly def: UpstreamDefinition, private readonly deps: UpstreamDeps) {
+    // A state lives as long as its definition (a changed one is a new state), so its balancer kind is fixed.
+    this.tracker = new LoadTracker({ latency: def.loadBalancer === 'ewma' });
     this.endpoints = def.endpoints;
     this.index();
     if (def.dns) {

@@ -109,6 +109,18 @@ describe('LoadTracker', () => {
     now += 1000;
     expect(t.estimate('x')).toBeCloseTo(blended / Math.E, 9); // unobserved: decays toward 0
   });
+  it('without latency tracking keeps in-flight counts only, and still forgets idle endpoints', () => {
+    let now = 0;
+    const t = new LoadTracker({ now: () => now, latency: false, maxTracked: 10, decayMs: 100 });
+    t.start('x'); t.start('x'); t.end('x', 500, true);
+    expect(t.pending('x')).toBe(1);
+    expect(t.estimate('x')).toBe(30); // no observation recorded
+    for (let i = 0; i < 20; i++) { t.start(`e${i}`); t.end(`e${i}`, 1, true); }
+    now += 1000;
+    t.end('new', 1, true);
+    expect((t as unknown as { stats: Map<string, unknown> }).stats.size).toBeLessThanOrEqual(3);
+    expect(t.pending('x')).toBe(1);
+  });
   it('never counts pending below zero', () => {
     const t = new LoadTracker();
     t.end('x', 1, true);

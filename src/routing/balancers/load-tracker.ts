@@ -16,6 +16,12 @@ export interface LoadTrackerOptions {
   readonly now?: () => number;
   /** Tracked endpoints beyond which idle, long-unobserved ones are forgotten. Default 4096. */
   readonly maxTracked?: number;
+  /**
+   * Keep the latency estimate (`ewma` reads it). Default true; an upstream balanced otherwise only
+   * needs the in-flight counts (least-request, /clusters), and skips a clock read and an `exp` per
+   * request.
+   */
+  readonly latency?: boolean;
 }
 
 interface Stat {
@@ -31,8 +37,10 @@ export class LoadTracker {
   private readonly decay: number;
   private readonly now: () => number;
   private readonly maxTracked: number;
+  private readonly latency: boolean;
 
   constructor(options: LoadTrackerOptions = {}) {
+    this.latency = options.latency ?? true;
     this.defaultRtt = options.defaultRttMs ?? 30;
     this.decay = options.decayMs ?? 10_000;
     this.now = options.now ?? (() => performance.now());
@@ -51,6 +59,10 @@ export class LoadTracker {
   end(address: string, latencyMs: number, success: boolean): void {
     const s = this.stat(address);
     if (s.pending > 0) s.pending--;
+    if (!this.latency) {
+      if (this.stats.size > this.maxTracked) this.prune(this.now());
+      return;
+    }
     const now = this.now();
     const w = Math.exp(-Math.max(0, now - s.updatedAt) / this.decay);
     const decayed = s.estimate * w;
