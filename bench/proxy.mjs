@@ -1,6 +1,6 @@
 // Benchmark v0: the sidecar against a direct connection and a bare http-proxy-3 proxy, in one run,
 // interleaved round by round so drift on the machine hits all three alike.
-//   npm run bench          (BENCH_SECONDS=5 BENCH_ROUNDS=5 by default)
+//   npm run bench          (BENCH_SECONDS=4 BENCH_ROUNDS=7 by default)
 // Throughput: autocannon, 50 connections, as fast as possible. Latency: a fixed 1,000 req/s
 // (autocannon's overallRate), so the percentiles are not flattered by a saturated closed loop.
 // The sidecar runs as `pilotfish run` with its defaults (metrics and the access log on, tracing off).

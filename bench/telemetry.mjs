@@ -1,7 +1,7 @@
 // Telemetry overhead: the same sidecar with metrics only (access log off), metrics + access log (the
 // default), and tracing on at 100% and at 1% sampling (OTLP/HTTP to a local collector that discards),
 // in one interleaved run, with ratios to metrics-only.
-//   npm run bench:telemetry     (BENCH_SECONDS=5 BENCH_ROUNDS=5 by default)
+//   npm run bench:telemetry     (BENCH_SECONDS=4 BENCH_ROUNDS=7 by default)
 import { measure, sidecar, start, stopAll, table, target, ROUNDS, SECONDS } from './lib.mjs';
 
 try {
