@@ -17,6 +17,8 @@ import { formatDiagnostic, loadPolicyFile, parsePolicy, type Diagnostic, type Di
 import type { Snapshot } from './core/snapshot.js';
 import { buildSnapshot } from './pipeline/build.js';
 import { HttpProxyEngine } from './proxy/http-proxy-engine.js';
+import { NodeHttpEngine } from './proxy/node-http-engine.js';
+import type { EngineKind, ForwardingEngine } from './proxy/engine.js';
 import { createListener } from './proxy/listener.js';
 import { PolicyWatcher } from './reload/index.js';
 import { createHealthServer, metricsRoute, type Telemetry } from './telemetry/index.js';
@@ -35,6 +37,8 @@ export interface SidecarOptions {
   readonly log: Logger;
   /** How long in-flight requests may take to finish on SIGTERM (ms). Default 20s. */
   readonly drainTimeoutMs?: number;
+  /** The forwarding engine: `http-proxy-3` (default) or `node` (node:http directly). */
+  readonly engine?: EngineKind;
   /** Watch the policy file and reload on change. Default true. */
   readonly watch?: boolean;
   /** Admin bearer token; overrides `listeners.admin.token` (env PILOTFISH_ADMIN_TOKEN in the CLI). */
@@ -68,7 +72,7 @@ export class Sidecar {
   private readonly observer: RequestObserver;
   private readonly registry: UpstreamRegistry;
   readonly faults = new RuntimeFaults();
-  private readonly engine = new HttpProxyEngine();
+  private readonly engine: ForwardingEngine;
   private readonly servers = new Map<ListenerName, http.Server>();
   private readonly watcher: PolicyWatcher | undefined;
   private inflight = 0;
@@ -88,6 +92,7 @@ export class Sidecar {
   private constructor(readonly options: SidecarOptions) {
     this.events = withStateLogs(options.events ?? options.telemetry ?? NO_EVENTS, options.log);
     this.observer = options.telemetry ?? NO_OBSERVER;
+    this.engine = options.engine === 'node' ? new NodeHttpEngine() : new HttpProxyEngine();
     const t = options.telemetry;
     if (t) {
       t.metrics.pendingRequests(() => [...this.registry.all()].map((u) => [u.name, u.pool.pending] as const));

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { formatDiagnostic, loadPolicyFile, parseDuration } from '../config/index.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { PolicyLoadError, Sidecar } from '../sidecar.js';
+import { ENGINES } from '../proxy/engine.js';
 import { Telemetry } from '../telemetry/index.js';
 import { startEchoServer } from '../demo/echo-server.js';
 import { injectCommand, iptablesCommand } from '../kube/index.js';
@@ -16,7 +17,7 @@ import { explainFile, renderExplanation } from '../explain/index.js';
 const USAGE = `usage: pilotfish <command> [options]
 
 commands:
-  run [--policy FILE] [--demo] [--log-level LEVEL] [--drain-timeout DURATION] [--no-access-log]
+  run [--policy FILE] [--demo] [--log-level LEVEL] [--drain-timeout DURATION] [--no-access-log] [--engine http-proxy-3|node]
         run the sidecar (policy default: $PILOTFISH_POLICY or config/policy.yaml);
         --demo also starts the demo echo upstreams v1 (127.0.0.1:9081) and v2 (:9082)
   validate FILE...
@@ -91,19 +92,22 @@ async function run(args: string[]): Promise<number> {
       'log-level': { type: 'string', default: process.env.PILOTFISH_LOG_LEVEL ?? 'info' },
       'drain-timeout': { type: 'string', default: process.env.PILOTFISH_DRAIN_TIMEOUT ?? '20s' },
       'access-log': { type: 'boolean', default: process.env.PILOTFISH_ACCESS_LOG !== 'off' },
+      engine: { type: 'string', default: process.env.PILOTFISH_ENGINE ?? 'http-proxy-3' },
     },
     allowNegative: true,
   });
   const log = createLogger(values['log-level'] as LogLevel);
   const drainTimeoutMs = parseDuration(values['drain-timeout']);
   if (drainTimeoutMs === undefined) { process.stderr.write(`pilotfish run: invalid --drain-timeout ${values['drain-timeout']}\n`); return 2; }
+  const engine = ENGINES.find((e) => e === values.engine);
+  if (engine === undefined) { process.stderr.write(`pilotfish run: invalid --engine ${values.engine} (one of ${ENGINES.join(', ')})\n`); return 2; }
   const policyFile = values.policy ?? process.env.PILOTFISH_POLICY ?? 'config/policy.yaml';
   const demo = values.demo ? await Promise.all([startEchoServer('v1', 9081), startEchoServer('v2', 9082)]) : [];
   let sidecar: Sidecar;
   let telemetry: Telemetry | undefined;
   try {
     telemetry = await Telemetry.create({ log, accessLog: { enabled: values['access-log'] } });
-    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, telemetry, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined });
+    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, engine, telemetry, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined });
   } catch (err) {
     for (const s of demo) s.close();
     await telemetry?.shutdown();

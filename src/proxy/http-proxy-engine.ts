@@ -11,7 +11,8 @@ import type http from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
-import { connectFailure, downstreamDisconnect, isConnectError, upstreamReset, upstreamTimeout, ProxyError } from '../core/errors.js';
+import type { ProxyError } from '../core/errors.js';
+import { AttemptCall } from './attempt-call.js';
 import type { Attempt, ForwardingEngine } from './engine.js';
 
 const SLOT = Symbol('pilotfish.attempt');
@@ -19,9 +20,6 @@ const SLOT = Symbol('pilotfish.attempt');
 type Parked = http.IncomingMessage & { [SLOT]?: Call | undefined };
 type WithSlot = { [SLOT]?: Call };
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Errors a pooled socket shows when the upstream closed it just as we reused it. */
-const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 export class HttpProxyEngine implements ForwardingEngine {
   private readonly proxy = createProxyServer({ selfHandleResponse: true, xfwd: false, prependPath: false });
@@ -75,34 +73,17 @@ export class HttpProxyEngine implements ForwardingEngine {
   }
 }
 
-/**
- * One attempt's state: its upstream request once made, its timer, and how it settles. A class rather
- * than a handful of closures per attempt: the hot path allocates one object.
- */
-class Call {
-  proxyReq: http.ClientRequest | undefined;
-  private settled = false;
-  private readonly timer: NodeJS.Timeout;
-
+/** An attempt through http-proxy-3: parked on the request (and in the per-call options) while it runs. */
+class Call extends AttemptCall {
   constructor(
     private readonly engine: HttpProxyEngine,
-    readonly req: ProxyRequest,
-    readonly attempt: Attempt,
-    readonly replay: boolean,
-    private readonly resolve: (r: ProxyResponse) => void,
-    private readonly reject: (e: ProxyError) => void,
+    req: ProxyRequest,
+    attempt: Attempt,
+    replay: boolean,
+    resolve: (r: ProxyResponse) => void,
+    reject: (e: ProxyError) => void,
   ) {
-    this.timer = setTimeout(onTimeout, Math.max(1, attempt.timeoutMs), this);
-  }
-
-  /** Settles once: false when the call had already settled. */
-  private finish(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    clearTimeout(this.timer);
-    const raw = this.req.raw as Parked;
-    if (raw[SLOT] === this) raw[SLOT] = undefined;
-    return true;
+    super(req, attempt, replay, resolve, reject);
   }
 
   onRequest(pr: http.ClientRequest): void {
@@ -111,43 +92,12 @@ class Call {
     this.proxyReq = pr;
   }
 
-  onResponse(proxyRes: http.IncomingMessage): void {
-    if (!this.finish()) { proxyRes.destroy(); return; }
-    proxyRes.on('error', noop); // the consumer attaches its own; never let one go unhandled
-    this.resolve({ status: proxyRes.statusCode ?? 502, headers: proxyRes.headers, body: proxyRes });
+  protected released(): void {
+    const raw = this.req.raw as Parked;
+    if (raw[SLOT] === this) raw[SLOT] = undefined;
   }
 
-  onTimeout(): void {
-    if (!this.finish()) return;
-    this.proxyReq?.destroy();
-    this.reject(upstreamTimeout(this.attempt.target.host, this.attempt.timeoutMs));
+  protected again(): void {
+    this.engine.send(new Call(this.engine, this.req, this.attempt, true, this.resolve, this.reject));
   }
-
-  onError(err: Error): void {
-    if (!this.finish()) return;
-    const { req } = this;
-    if (req.res.destroyed || req.raw.socket.destroyed) return this.reject(downstreamDisconnect());
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (!this.replay && this.proxyReq?.reusedSocket && STALE_SOCKET.has(code) && replayable(req)) {
-      // The upstream closed a pooled socket as we reused it: nothing reached it, send again once.
-      return this.engine.send(new Call(this.engine, req, this.attempt, true, this.resolve, this.reject));
-    }
-    const target = this.attempt.target.host;
-    this.reject(isConnectError(err) ? connectFailure(target, err) : upstreamReset(target, err));
-  }
-}
-
-function onTimeout(call: Call): void {
-  call.onTimeout();
-}
-
-function noop(): void {}
-
-/** Safe to send twice: idempotent, and either bodiless or buffered (a streamed body is consumed). */
-function replayable(req: ProxyRequest): boolean {
-  if (!IDEMPOTENT.has(req.method)) return false;
-  if (req.body !== undefined) return true;
-  if (req.bodyStream !== undefined) return false;
-  const h = req.headers;
-  return (h['content-length'] === undefined || h['content-length'] === '0') && h['transfer-encoding'] === undefined;
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../src/log.js';
+import type { EngineKind } from '../../src/proxy/engine.js';
 import { Sidecar, type Ports } from '../../src/sidecar.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -27,9 +28,12 @@ export async function writePolicy(text: string, name = 'policy.yaml'): Promise<s
   return file;
 }
 
-export async function startSidecar(policy: string, opts: { drainTimeoutMs?: number } = {}): Promise<Sidecar> {
+/** The forwarding engine tests run the sidecar with unless a suite picks one: `PILOTFISH_ENGINE`, else the default. */
+export const TEST_ENGINE: EngineKind = process.env.PILOTFISH_ENGINE === 'node' ? 'node' : 'http-proxy-3';
+
+export async function startSidecar(policy: string, opts: { drainTimeoutMs?: number; engine?: EngineKind } = {}): Promise<Sidecar> {
   const policyFile = await writePolicy(policy);
-  return Sidecar.start({ policyFile, log: createLogger((process.env.PILOTFISH_TEST_LOG as 'info' | undefined) ?? 'silent'), ...opts });
+  return Sidecar.start({ policyFile, log: createLogger((process.env.PILOTFISH_TEST_LOG as 'info' | undefined) ?? 'silent'), engine: TEST_ENGINE, ...opts });
 }
 
 export interface SidecarProcess {
