@@ -75,6 +75,9 @@ describe('pilotfish validate', () => {
   it('exits 2 on usage errors', async () => {
     expect((await cli('frobnicate')).code).toBe(2);
     expect((await cli('validate')).code).toBe(2);
+    const engine = await cli('run', '--engine', 'bogus');
+    expect(engine.code).toBe(2);
+    expect(engine.stderr).toContain('invalid --engine bogus (one of http-proxy-3, node)');
   });
 
   it('refuses to run on an invalid policy, exit 1, naming the error', async () => {
@@ -82,6 +85,28 @@ describe('pilotfish validate', () => {
     const r = await cli('run', '--policy', file);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${file}:1:10 version: version must be 1`);
+  });
+});
+
+describe('pilotfish run --engine', () => {
+  let up: Upstream | undefined;
+  afterEach(async () => { await up?.close(); });
+
+  it.each(['http-proxy-3', 'node'])('%s carries a request and its body through the real process', async (engine) => {
+    up = await startUpstream((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(`${req.method} ${req.url} ${Buffer.concat(chunks).length} ${req.headers['x-forwarded-proto']}`));
+    });
+    const proc = await spawnSidecar(`version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "${up.address}" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`, ['--engine', engine]);
+    try {
+      const r = await request(proc.ports.outbound, { method: 'POST', path: '/x?y=1', headers: { host: 'u' }, body: Buffer.alloc(100_000, 1) });
+      expect(r.status).toBe(200);
+      expect(r.text).toBe('POST /x?y=1 100000 http');
+      expect(proc.logs.find((l) => l.msg === 'listening')).toMatchObject({ engine });
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
   });
 });
 
