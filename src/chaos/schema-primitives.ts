@@ -49,23 +49,20 @@ export const endpointRef = z.string().transform((text, ctx): EndpointRef => {
   return m[2] === undefined ? { upstream: m[1]!, text } : { upstream: m[1]!, index: Number(m[2]), text };
 });
 
-export const metricExpr = z.string().transform((text, ctx) => {
-  const e = parseMetricExpr(text);
-  if (typeof e === 'string') {
-    ctx.addIssue({ code: 'custom', message: e, input: text });
-    return z.NEVER;
-  }
-  return e;
-});
+/** A string parsed by `parse`, which answers the value or an error message. */
+function parsedBy<T extends object>(parse: (text: string) => T | string) {
+  return z.string().transform((text, ctx) => {
+    const v = parse(text);
+    if (typeof v === 'string') {
+      ctx.addIssue({ code: 'custom', message: v, input: text });
+      return z.NEVER;
+    }
+    return v;
+  });
+}
 
-export const metricQuery = z.string().transform((text, ctx) => {
-  const q = parseMetricQuery(text);
-  if (typeof q === 'string') {
-    ctx.addIssue({ code: 'custom', message: q, input: text });
-    return z.NEVER;
-  }
-  return q;
-});
+export const metricExpr = parsedBy(parseMetricExpr);
+export const metricQuery = parsedBy(parseMetricQuery);
 
 /** Adds an issue unless exactly one of `keys` is present in `value`; `what` names them in the message. */
 export function exactlyOne(value: object, keys: readonly string[], ctx: z.RefinementCtx, what = keys.join(' | ')): void {

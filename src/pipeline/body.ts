@@ -5,13 +5,13 @@
  */
 import { Readable } from 'node:stream';
 import type { ProxyRequest } from '../core/context.js';
+import { bodiless } from '../proxy/engine.js';
 
 export const RETRY_BUFFER_LIMIT = 1024 * 1024;
 
+/** The request carries a body by its framing headers (the engines' rule, negated). */
 export function hasBody(req: ProxyRequest): boolean {
-  const h = req.headers;
-  const len = h['content-length'];
-  return (len !== undefined && len !== '0') || h['transfer-encoding'] !== undefined;
+  return !bodiless(req);
 }
 
 /** Reads the body into `req.body`, or past `limit` sets `req.bodyStream`. Resolves when decided. */

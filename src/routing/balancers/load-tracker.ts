@@ -59,17 +59,17 @@ export class LoadTracker {
   end(address: string, latencyMs: number, success: boolean): void {
     const s = this.stat(address);
     if (s.pending > 0) s.pending--;
-    if (!this.latency) {
-      if (this.stats.size > this.maxTracked) this.prune(this.now());
-      return;
-    }
+    if (this.latency) this.observe(s, latencyMs, success);
+    if (this.stats.size > this.maxTracked) this.prune(this.now());
+  }
+
+  private observe(s: Stat, latencyMs: number, success: boolean): void {
     const now = this.now();
     const w = Math.exp(-Math.max(0, now - s.updatedAt) / this.decay);
     const decayed = s.estimate * w;
     const rtt = success ? Math.max(0, latencyMs) : Math.max(latencyMs, 2 * decayed);
     s.estimate = rtt > decayed ? rtt : decayed + rtt * (1 - w);
     s.updatedAt = now;
-    if (this.stats.size > this.maxTracked) this.prune(now);
   }
 
   /** Requests in flight to `address`. */
