@@ -49,6 +49,13 @@ export function resolveTarget(req: http.IncomingMessage): Target | undefined {
   }
 }
 
+/** What the router matches on: host without port, path and query apart. */
+function routeInput(target: Target, method: string | undefined, headers: http.IncomingHttpHeaders): RouteInput {
+  const url = target.path;
+  const q = url.indexOf('?');
+  return { host: stripPort(target.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), method: method ?? 'GET', headers };
+}
+
 function stripPort(host: string): string {
   if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
   const i = host.lastIndexOf(':');
@@ -107,8 +114,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: Liste
       peerAddress: socket.remoteAddress, peerPort: socket.remotePort, requestId: ctx.requestId,
     });
   }
-  const q = url.indexOf('?');
-  const input: RouteInput = { host: stripPort(target.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), method: req.method ?? 'GET', headers };
+  const input = routeInput(target, req.method, headers);
   const preq: ProxyRequest = { raw: req, res, method: input.method, host: target.host, path: url, headers };
   const answer = (p: Promise<ProxyResponse>): void => void p.then(
     (resp) => writeResponse(res, resp, ctx, deps.draining(), done),
@@ -140,8 +146,7 @@ function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, deps: 
     else socket.destroy();
   };
   if (!target) return fail(400, 'Bad Request');
-  const q = target.path.indexOf('?');
-  const input = { host: stripPort(target.host), path: q < 0 ? target.path : target.path.slice(0, q), query: q < 0 ? '' : target.path.slice(q + 1), method: req.method ?? 'GET', headers: req.headers };
+  const input = routeInput(target, req.method, req.headers);
   const snapshot = deps.current();
   const route = snapshot.route(deps.direction, input);
   const endpoint = route?.upgradeTarget(target.host);
