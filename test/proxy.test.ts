@@ -55,6 +55,14 @@ describe('routing by authority', () => {
     expect(b.seen.at(-1)!.url).toBe('/y');
   });
 
+  it('sends upstream exactly the path it routed on (no normalisation after routing)', async () => {
+    // A path re-parsed after routing (`/pub/../admin` → `/admin`) would reach what the route never matched.
+    const path = '/pub/../admin/./x//y%2Fz?k=1&k=%20&';
+    const r = await request(out, { path, headers: { host: 'a.svc' } });
+    expect(r.status).toBe(200);
+    expect(a.seen.at(-1)!.url).toBe(path);
+  });
+
   it('takes the authority from an absolute-form request URI (HTTP proxy mode)', async () => {
     const r = await request(out, { rawPath: 'http://b.svc/abs/path?z=9', headers: { host: 'ignored.example' } });
     expect(r.status).toBe(200);

@@ -13,12 +13,20 @@ import { createProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import type { ProxyError } from '../core/errors.js';
 import { AttemptCall } from './attempt-call.js';
-import type { Attempt, ForwardingEngine } from './engine.js';
+import { bodiless, type Attempt, type ForwardingEngine } from './engine.js';
 
 const SLOT = Symbol('pilotfish.attempt');
 
 type Parked = http.IncomingMessage & { [SLOT]?: Call | undefined };
 type WithSlot = { [SLOT]?: Call };
+
+/**
+ * The request body of a bodiless request (or of a replay, whose body is buffered or absent).
+ * http-proxy-3 sends `options.buffer ?? req` with `.pipe(proxyReq)`: this ends the upstream request
+ * at once instead of piping an empty request stream into it (a pipe is eight listeners and a few
+ * ticks per request). Node's server drains the unread request itself.
+ */
+const NO_BODY = { pipe: (dest: http.ClientRequest) => dest.end() } as unknown as Readable;
 
 
 export class HttpProxyEngine implements ForwardingEngine {
@@ -50,13 +58,16 @@ export class HttpProxyEngine implements ForwardingEngine {
     raw[SLOT] = call;
     raw.url = req.path;
     raw.headers.host = req.host;
-    const body = req.body !== undefined ? Readable.from([req.body]) : req.bodyStream ?? (call.replay ? Readable.from([]) : undefined);
+    const body = req.body !== undefined ? Readable.from([req.body]) : req.bodyStream ?? (call.replay || bodiless(req) ? NO_BODY : undefined);
     // One literal of a fixed shape: a spread or computed key in it took the slow path (~4 µs a call
     // in the bench profile). http-proxy-3 reads `buffer || req`, so an absent body stays undefined.
+    // `toProxy` sends `req.url` as it is: the path the route matched, not one re-parsed (and
+    // normalised: `/a/../b` → `/b`) by a URL parse per request.
     const options = {
       target: attempt.target,
       agent: attempt.agent,
       connectTimeout: attempt.connectTimeoutMs,
+      toProxy: true,
       buffer: body,
     } as ServerOptions & WithSlot;
     options[SLOT] = call;
