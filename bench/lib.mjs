@@ -73,8 +73,10 @@ export function cpuMs(pid) {
  * Interleaved rounds over `targets` ({ name: { port, pid } }, `pid` the process serving the port):
  * throughput at 50 connections, latency at 1k rps, and the serving process's CPU per request during
  * the throughput run. A shared 2-core machine drifts by ±30% between runs seconds apart, so besides
- * each target's median the rounds keep their own figures: `table` divides within a round (the runs
- * next to each other) and reports the median of those ratios.
+ * each target's median the rounds keep their own figures: `table` divides within a round and reports
+ * the median of those ratios. Within a round the throughput runs go back to back (the latency runs
+ * after them), in reverse order every other round, so a drift that lasts a round hits every target
+ * alike instead of whichever came last.
  */
 export async function measure(targets) {
   const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], p50: [], p99: [], cpu: [] }]));
@@ -82,26 +84,30 @@ export async function measure(targets) {
   // 1 s warm-up at 10 connections left its first round measuring the JIT (364 vs ~210 µs/request).
   for (const { port } of Object.values(targets)) await run(port, { connections: 50, duration: 3 });
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [name, { port, pid }] of Object.entries(targets)) {
+    const order = Object.entries(targets);
+    if (round % 2 === 0) order.reverse();
+    for (const [name, { port, pid }] of order) {
       const cpu0 = cpuMs(pid);
       const t = await run(port, { connections: 50 });
-      const cpu = ((cpuMs(pid) - cpu0) * 1000) / t.requests.total;
-      const l = await run(port, { connections: 50, overallRate: 1000 });
       const r = results[name];
       r.rps.push(t.requests.average);
+      r.cpu.push(((cpuMs(pid) - cpu0) * 1000) / t.requests.total);
+      if (t.non2xx || t.errors) console.error(`${name}: ${t.non2xx} non-2xx, ${t.errors} errors`);
+    }
+    for (const [name, { port }] of order) {
+      const l = await run(port, { connections: 50, overallRate: 1000 });
+      const r = results[name];
       r.p50.push(l.latency.p50);
       r.p99.push(l.latency.p99);
-      r.cpu.push(cpu);
-      if (t.non2xx || t.errors) console.error(`${name}: ${t.non2xx} non-2xx, ${t.errors} errors`);
-      process.stderr.write(`round ${round} ${name}: ${Math.round(t.requests.average)} req/s, ${Math.round(cpu)} µs CPU/req, p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms\n`);
+      process.stderr.write(`round ${round} ${name}: ${Math.round(r.rps.at(-1))} req/s, ${Math.round(r.cpu.at(-1))} µs CPU/req, p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms\n`);
     }
   }
   return results;
 }
 
-/** Median throughput ratio of two targets over the rounds, each round divided by itself. */
+/** Median ratio of two targets' figures over the rounds, each round divided by itself. */
 function pairedRatio(a, b) {
-  return median(a.rps.map((x, i) => x / b.rps[i]));
+  return median(a.map((x, i) => x / b[i]));
 }
 
 export function table(results, baselines) {
@@ -112,8 +118,8 @@ export function table(results, baselines) {
   ];
   for (const [name, r] of Object.entries(results)) {
     const cpu = median(r.cpu);
-    lines.push(`| ${name} | ${Math.round(median(r.rps))} | ${names.map((n) => pairedRatio(r, results[baselines[n]]).toFixed(2)).join(' | ')} | ${Math.round(cpu)} | `
-      + `${names.map((n) => (cpu / median(results[baselines[n]].cpu)).toFixed(2)).join(' | ')} | ${median(r.p50)} | ${median(r.p99)} |`);
+    lines.push(`| ${name} | ${Math.round(median(r.rps))} | ${names.map((n) => pairedRatio(r.rps, results[baselines[n]].rps).toFixed(2)).join(' | ')} | ${Math.round(cpu)} | `
+      + `${names.map((n) => pairedRatio(r.cpu, results[baselines[n]].cpu).toFixed(2)).join(' | ')} | ${median(r.p50)} | ${median(r.p99)} |`);
   }
   return lines.join('\n');
 }
