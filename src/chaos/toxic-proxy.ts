@@ -4,6 +4,11 @@
  * Toxics can be added and removed while connections are open and act on those too. `disable()`
  * stops listening and resets every connection — to the sidecar the endpoint is dead (connect refused),
  * not merely misbehaving — and `enable()` listens again on the same port.
+ *
+ * That port must still be free when the endpoint comes back, so it is not an ephemeral one: a port
+ * from `listen(0)` is from the range the kernel also hands to outgoing connections and other
+ * `listen(0)` calls, and under load one of them took it while the endpoint was down (EADDRINUSE on
+ * `enable()`). The proxy picks a random port below every OS's ephemeral range instead.
  */
 import net from 'node:net';
 import { once } from 'node:events';
@@ -13,7 +18,7 @@ import { createStage, type LinkControl, type ToxicDefinition, type ToxicStage, t
 export interface ToxicProxyOptions {
   /** Port of the endpoint on 127.0.0.1. */
   readonly targetPort: number;
-  /** Port to listen on (127.0.0.1). Default 0: any free port. */
+  /** Port to listen on (127.0.0.1). Default: a random free one in 20000–32767 (see above). */
   readonly port?: number;
   /** Decides toxicity and jitter; default Math.random. */
   readonly random?: () => number;
@@ -26,6 +31,9 @@ interface Connection {
   /** Toxic name → its stage on this connection, per direction (absent when toxicity spared it). */
   readonly stages: Record<ToxicStream, Map<string, ToxicStage>>;
 }
+
+/** Below the ephemeral ranges of Linux (32768–60999), macOS and Windows (49152–65535). */
+const STABLE_PORTS = { from: 20_000, to: 32_768 };
 
 export class ToxicProxy {
   private readonly server: net.Server;
@@ -47,8 +55,18 @@ export class ToxicProxy {
 
   static async start(options: ToxicProxyOptions): Promise<ToxicProxy> {
     const proxy = new ToxicProxy(options);
-    await proxy.listen(options.port ?? 0);
-    return proxy;
+    if (options.port !== undefined) {
+      await proxy.listen(options.port);
+      return proxy;
+    }
+    for (let tries = 1; ; tries++) {
+      try {
+        await proxy.listen(STABLE_PORTS.from + Math.floor(Math.random() * (STABLE_PORTS.to - STABLE_PORTS.from)));
+        return proxy;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || tries === 100) throw err;
+      }
+    }
   }
 
   get port(): number { return this.boundPort; }
@@ -97,7 +115,7 @@ export class ToxicProxy {
 
   private async listen(port: number): Promise<void> {
     this.server.listen(port, '127.0.0.1');
-    await once(this.server, 'listening');
+    await once(this.server, 'listening'); // rejects with the server's 'error' (EADDRINUSE)
     this.boundPort = (this.server.address() as net.AddressInfo).port;
   }
 

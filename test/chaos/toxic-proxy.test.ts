@@ -3,6 +3,7 @@
  * within tolerance, a reset seen by the client, bandwidth measured, a blackhole holding data, slices,
  * a data limit, a delayed close — plus kill/restart of the listener.
  */
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ToxicProxy } from '../../src/chaos/toxic-proxy.js';
@@ -196,6 +197,20 @@ describe('disable / enable', () => {
     await p.enable();
     expect(p.port).toBe(port);
     expect(await roundTrip(port)).toBeLessThan(500);
+  });
+
+  it('listens below the ephemeral port range, so no outgoing connection or listen(0) takes its port while it is down', async () => {
+    const [low] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/).map(Number);
+    const first = await setup();
+    const ports = [first.port, ...await Promise.all(Array.from({ length: 4 }, async () => {
+      const p = await ToxicProxy.start({ targetPort: server!.port });
+      await p.close();
+      return p.port;
+    }))];
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(20_000);
+      expect(port).toBeLessThan(Math.min(low!, 32_768));
+    }
   });
 
   it('resets the client when the endpoint behind it is gone', async () => {
