@@ -79,6 +79,17 @@ describe('AccessLog', () => {
     await log.close();
   });
 
+  it('keeps lines whole and in order across batches: multi-byte characters, and lines longer than a batch', async () => {
+    const file = join(dir, 'mixed.log');
+    const log = new AccessLog({ destination: file });
+    const pathOf = (i: number): string => (i % 500 === 7 ? `/${'ü'.repeat(50_000)}` : i % 3 === 0 ? `/é€😀/${i}` : `/p/${i}`);
+    for (let i = 0; i < 3000; i++) log.write(ctx, { ...details, path: pathOf(i), bytesOut: i }, traceId);
+    await log.close();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { path: string; bytesOut: number });
+    expect(lines.map((l) => l.bytesOut)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(lines.every((l, i) => l.path === pathOf(i))).toBe(true);
+  });
+
   it('counts every line of a batch a full destination buffer dropped, instead of growing the heap', async () => {
     const file = join(dir, 'dropped.log');
     const log = new AccessLog({ destination: file, maxBufferBytes: 1000 });
