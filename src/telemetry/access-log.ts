@@ -117,7 +117,7 @@ export class AccessLog {
     const line = `{"log":"access","time":"${isoNow()}","direction":"${ctx.direction}","method":${str(d.method)},"host":${str(d.host)},`
       + `"path":${str(q < 0 ? d.path : d.path.slice(0, q))},"status":${d.status},"flags":"${ctx.flags.length === 0 ? '' : ctx.flags.join(',')}",`
       + `"route":${str(ctx.route)},"upstream":${str(ctx.upstream)},"subset":${str(ctx.subset)},"endpoint":${str(ctx.endpoint)},`
-      + `"attempts":${ctx.attempts},"duration":${Math.round(d.durationMs * 1000) / 1000},"bytesIn":${d.bytesIn},"bytesOut":${d.bytesOut},`
+      + `"attempts":${ctx.attempts},"duration":${millis(d.durationMs)},"bytesIn":${d.bytesIn},"bytesOut":${d.bytesOut},`
       + `"traceId":"${traceId}","generation":${ctx.generation},"requestId":${str(ctx.requestId)}}\n`;
     if (this.owned === undefined) {
       sink.write(line);
@@ -195,7 +195,17 @@ const NEEDS_ESCAPE = /[^\x20-\x21\x23-\x5b\x5d-\x7e]/;
 
 let lastSecond = -1;
 let secondPrefix = '';
-const MILLIS = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(3, '0')}Z`);
+const THOUSANDTHS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+const MILLIS = THOUSANDTHS.map((t) => `${t}Z`);
+
+/**
+ * Milliseconds with three decimals (`12.346`, `5.000`) from integers: a fractional double's shortest
+ * decimal form (what `${12.346}` computes) was the costliest part of the line in the bench profile.
+ */
+function millis(ms: number): string {
+  const us = Math.round(ms * 1000);
+  return `${Math.floor(us / 1000)}.${THOUSANDTHS[us % 1000]!}`;
+}
 /** `new Date().toISOString()`: the date and time formatted once per second, the milliseconds looked up. */
 function isoNow(): string {
   const ms = Date.now();
