@@ -33,6 +33,11 @@ export interface ListenerDeps {
 
 interface Target { host: string; path: string }
 
+const READ_MARK = Symbol('pilotfish.bytesRead');
+const WRITTEN_MARK = Symbol('pilotfish.bytesWritten');
+/** A client socket with the byte counts at which its last request ended. */
+type Counted = http.IncomingMessage['socket'] & { [READ_MARK]?: number; [WRITTEN_MARK]?: number };
+
 /** Splits the request target into authority and origin-form path; undefined when malformed. */
 export function resolveTarget(req: http.IncomingMessage): Target | undefined {
   const url = req.url ?? '';
@@ -78,9 +83,11 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: Liste
   deps.track.begin();
   req.on('error', noop);
   res.on('error', noop);
-  const socket = req.socket;
-  const read0 = socket.bytesRead;
-  const written0 = socket.bytesWritten;
+  const socket = req.socket as Counted;
+  // Wire bytes of this request on the client connection, head included: counted from where the
+  // previous request on the connection ended (the head is already read when 'request' fires).
+  const read0 = socket[READ_MARK] ?? 0;
+  const written0 = socket[WRITTEN_MARK] ?? 0;
   const snapshot = deps.current();
   const ctx: RequestContext = {
     direction: deps.direction, requestId: '', start: performance.now(), generation: snapshot.generation,
@@ -94,10 +101,14 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: Liste
     if (ended) return;
     ended = true;
     deps.track.end();
+    const bytesRead = socket.bytesRead;
+    const bytesWritten = socket.bytesWritten;
+    socket[READ_MARK] = bytesRead;
+    socket[WRITTEN_MARK] = bytesWritten;
     deps.observer.end(ctx, {
       method: req.method ?? '', host: target?.host ?? '', path: target?.path ?? req.url ?? '',
       status: res.headersSent && !ctx.flags.includes('DC') ? res.statusCode : 499,
-      durationMs: performance.now() - ctx.start, bytesIn: socket.bytesRead - read0, bytesOut: socket.bytesWritten - written0,
+      durationMs: performance.now() - ctx.start, bytesIn: bytesRead - read0, bytesOut: bytesWritten - written0,
     });
   };
   if (!target) {
