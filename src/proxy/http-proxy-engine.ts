@@ -4,8 +4,9 @@
  * copies the options object per call, symbol keys included, and hands it to `proxyReq` listeners)
  * and parks it on the request; a response is matched to its call by the upstream request that
  * produced it: every event reaches exactly the attempt that caused it, even when a retry reuses the
- * same incoming request. Responses are self-handled: the engine resolves with the upstream response and the caller
- * decides (retry, rescue, or stream it to the client).
+ * same incoming request. Responses are self-handled: the engine resolves with the upstream response
+ * and the caller decides (retry, rescue, or stream it to the client). A replay (stale pooled socket)
+ * is only ever of a buffered or bodiless request (`replayable`), so it takes the same body path.
  */
 import type http from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
@@ -21,13 +22,12 @@ type Parked = http.IncomingMessage & { [SLOT]?: Call | undefined };
 type WithSlot = { [SLOT]?: Call };
 
 /**
- * The request body of a bodiless request (or of a replay, whose body is buffered or absent).
+ * The request body of a bodiless request.
  * http-proxy-3 sends `options.buffer ?? req` with `.pipe(proxyReq)`: this ends the upstream request
  * at once instead of piping an empty request stream into it (a pipe is eight listeners and a few
  * ticks per request). Node's server drains the unread request itself.
  */
 const NO_BODY = { pipe: (dest: http.ClientRequest) => dest.end() } as unknown as Readable;
-
 
 export class HttpProxyEngine implements ForwardingEngine {
   private readonly proxy = createProxyServer({ selfHandleResponse: true, xfwd: false, prependPath: false });
@@ -58,7 +58,7 @@ export class HttpProxyEngine implements ForwardingEngine {
     raw[SLOT] = call;
     raw.url = req.path;
     raw.headers.host = req.host;
-    const body = req.body !== undefined ? Readable.from([req.body]) : req.bodyStream ?? (call.replay || bodiless(req) ? NO_BODY : undefined);
+    const body = req.body !== undefined ? Readable.from([req.body]) : req.bodyStream ?? (bodiless(req) ? NO_BODY : undefined);
     // One literal of a fixed shape: a spread or computed key in it took the slow path (~4 µs a call
     // in the bench profile). http-proxy-3 reads `buffer || req`, so an absent body stays undefined.
     // `toProxy` sends `req.url` as it is: the path the route matched, not one re-parsed (and

@@ -69,8 +69,8 @@ class NodeCall extends AttemptCall {
     } else if (req.bodyStream !== undefined) {
       req.bodyStream.once('error', (err) => pr.destroy(err));
       req.bodyStream.pipe(pr);
-    } else if (this.replay || bodiless(req)) {
-      pr.end(); // a replay is bodiless (or buffered, above); Node's server drains an unread request itself
+    } else if (bodiless(req)) {
+      pr.end(); // Node's server drains the unread request itself; a replay is always buffered or bodiless
     } else {
       raw.once('error', (err) => pr.destroy(err));
       raw.pipe(pr);

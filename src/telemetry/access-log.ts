@@ -3,7 +3,7 @@
  * destination) by a serializer for exactly this record. pino's generic path (level formatter, object
  * walk, `asJson`, per-line ISO time) cost ~13 µs a request in the bench CPU profile, a tenth of the
  * sidecar's whole per-request budget; this one builds the line in one template, escapes only the
- * strings a peer controls, and formats the timestamp at most once per millisecond.
+ * strings a peer controls, and formats the date and time at most once per second.
  *
  * Stdout is written asynchronously (SonicBoom, `sync: false`): a synchronous write blocks the event
  * loop — and so every request in flight — whenever the pipe to the container runtime is slow or full.
@@ -46,7 +46,6 @@ export interface AccessContext {
   readonly endpoint: string;
   readonly attempts: number;
 }
-
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
