@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
+    // The skip reporter names every test skipped for a missing system program and fails the run on
+    // any other skip (test/helpers/system.ts).
+    reporters: ['default', './test/helpers/skip-reporter.ts'],
     maxWorkers: 2,
     testTimeout: 20_000,
     hookTimeout: 20_000,

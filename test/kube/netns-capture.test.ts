@@ -3,14 +3,15 @@
  * init container's entry point (src/kube/init-main.ts) installs the rules in the pod namespace;
  * the real sidecar runs there as uid 1337 beside an app, and plain HTTP clients in either
  * namespace show (a) outbound capture and routing by policy, (b) inbound capture to the app
- * through 15006, (c) the sidecar's own calls leaving uncaptured. Needs root; skipped (with the
- * reason) only where the kernel will not make namespaces.
+ * through 15006, (c) the sidecar's own calls leaving uncaptured. Needs root, iproute2, iptables and
+ * setpriv; skipped (with the reason) where one is missing or the kernel will not make namespaces.
  */
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, Lab, TS_NODE, natCounters, packets, probeSupport, sh, type Topology } from './netns.js';
+import { IP, IPTABLES, SETPRIV, needs, skip } from '../helpers/system.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const INIT_MAIN = path.join(ROOT, 'src/kube/init-main.ts');
@@ -20,8 +21,9 @@ const INIT_MAIN = path.join(ROOT, 'src/kube/init-main.ts');
  */
 const AS_PROXY = ['setpriv', '--reuid=1337', '--regid=1337', '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
 
-const support = await probeSupport();
-if (!support.ok) console.warn(`netns capture test skipped: ${support.reason}`);
+const programs = needs(IP, IPTABLES, SETPRIV);
+const probed = programs.ok ? await probeSupport() : undefined;
+const support = probed && !probed.ok ? skip(probed.reason) : programs;
 
 interface Reply {
   status?: number;
@@ -32,7 +34,7 @@ interface Reply {
 
 const plain = (addr: string): string => addr.replace(/^::ffff:/, '');
 
-describe.skipIf(!support.ok)(`traffic capture in network namespaces${support.ok ? '' : ` (skipped: ${support.reason})`}`, () => {
+describe.skipIf(!support.ok)(`traffic capture in network namespaces${support.label}`, () => {
   const lab = new Lab();
   let t: Topology;
   let dir: string;

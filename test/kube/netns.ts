@@ -36,13 +36,13 @@ async function must(cmd: string, args: readonly string[]): Promise<string> {
 export interface Support { ok: boolean; reason: string }
 
 /**
- * Whether this kernel lets us make network namespaces with a nat table in them, found by trying.
- * A missing iptables binary is not a reason to skip: that is a missing install step, and the test fails.
+ * Whether this kernel (and user) lets us make network namespaces with a nat table in them, found by
+ * trying. The programs themselves are checked first with `needs()` (test/helpers/system.ts).
  */
 export async function probeSupport(): Promise<Support> {
   const name = `pf-probe-${process.pid}`;
   const add = await sh('ip', ['netns', 'add', name]);
-  if (add.code !== 0) return { ok: false, reason: `cannot create a network namespace here (ip netns add: ${add.stderr.trim()})` };
+  if (add.code !== 0) return { ok: false, reason: `cannot create a network namespace here, run as root (ip netns add: ${add.stderr.trim()})` };
   try {
     const nat = await sh('ip', ['netns', 'exec', name, 'iptables-save', '-t', 'nat']);
     if (nat.code !== 0 && /table does not exist|insmod|Protocol not supported|Operation not supported/i.test(nat.stderr)) {
