@@ -31,6 +31,7 @@ import { explainRoute } from './admin/explain.js';
 import { NO_EVENTS, type ProxyEvents } from './core/events.js';
 import { withStateLogs } from './core/logged-events.js';
 import { BucketTicker, RuntimeFaults } from './resilience/index.js';
+import type { Locality } from './routing/index.js';
 
 export interface SidecarOptions {
   readonly policyFile: string;
@@ -49,6 +50,8 @@ export interface SidecarOptions {
   readonly telemetry?: Telemetry;
   /** DNS resolver for named endpoints (tests); default the system's. */
   readonly resolver?: Resolver;
+  /** The sidecar's own place, overriding the policy's `locality` (env `PILOTFISH_LOCALITY` in the CLI). */
+  readonly locality?: Locality | undefined;
 }
 
 type ListenerName = 'outbound' | 'inbound' | 'admin' | 'telemetry';
@@ -98,7 +101,9 @@ export class Sidecar {
       t.metrics.pendingRequests(() => [...this.registry.all()].map((u) => [u.name, u.pool.pending] as const));
       this.onReload = (r) => t.reloaded(r.result, this.current.generation, this.routeNames(), this.upstreamNames());
     }
-    this.registry = new UpstreamRegistry({ ticker: this.ticker, events: this.events, log: options.log, ...(options.resolver ? { resolver: options.resolver } : {}) });
+    this.registry = new UpstreamRegistry({
+      ticker: this.ticker, events: this.events, log: options.log, locality: options.locality, ...(options.resolver ? { resolver: options.resolver } : {}),
+    });
     if (options.watch !== false) {
       this.watcher = new PolicyWatcher(options.policyFile, () => void this.reload('file'), {}, (err) => options.log.warn({ err }, 'policy watch failed'));
     }
@@ -217,6 +222,7 @@ export class Sidecar {
     if (this.current && JSON.stringify(this.current.policy.listeners) !== JSON.stringify(policy.listeners)) {
       this.options.log.warn('listeners changed: the new addresses take effect on restart');
     }
+    warnUnplaced(policy, this.options.locality, this.options.log);
     plan.commit();
     this.current = snapshot;
     this.lastHash = this.lastSeen = hashOf(source);
@@ -302,6 +308,13 @@ export class Sidecar {
     this.faults.dispose();
     this.ticker.dispose();
   }
+}
+
+/** A locality-aware upstream on a sidecar that does not know its own place balances over one tier. */
+function warnUnplaced(policy: Policy, override: Locality | undefined, log: Logger): void {
+  if (override ?? policy.locality) return;
+  const names = Object.entries(policy.upstreams).filter(([, u]) => u.locality?.enabled).map(([n]) => n);
+  if (names.length) log.warn({ upstreams: names }, 'locality-aware upstreams, but this sidecar\'s locality is unknown (set `locality` in the policy or PILOTFISH_LOCALITY): their endpoints form one tier');
 }
 
 function hashOf(text: string): string {

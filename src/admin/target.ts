@@ -3,13 +3,14 @@ import type http from 'node:http';
 import type { Snapshot } from '../core/snapshot.js';
 import type { UpstreamRegistry } from '../upstreams/index.js';
 import type { Diagnostic } from '../config/index.js';
+import type { Locality } from '../routing/index.js';
 
 export interface AdminReplyShape { status: number; body?: unknown; headers?: http.OutgoingHttpHeaders }
 export type AdminHandler = (req: http.IncomingMessage, match: RegExpExecArray, body: string) => Promise<AdminReplyShape> | AdminReplyShape;
 
 export interface AdminTarget {
   readonly snapshot: Snapshot;
-  readonly options: { readonly policyFile: string };
+  readonly options: { readonly policyFile: string; readonly locality?: Locality | undefined };
   readonly lastError: { at: Date; trigger: string; errors: Diagnostic[] } | undefined;
   readonly inflightRequests: number;
   readonly isDraining: boolean;

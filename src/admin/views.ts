@@ -13,6 +13,10 @@ export function configDump(t: AdminTarget): unknown {
     lastError: t.lastError
       ? { at: t.lastError.at.toISOString(), trigger: t.lastError.trigger, errors: t.lastError.errors.map(({ severity: _s, ...e }) => e) }
       : null,
+    // Where this sidecar is for locality-aware balancing, and where that came from.
+    locality: t.options.locality
+      ? { ...t.options.locality, source: 'env' }
+      : s.policy.locality ? { ...s.policy.locality, source: 'policy' } : null,
     policy: s.policy,
   };
 }

@@ -13,6 +13,7 @@ import { startEchoServer } from '../demo/echo-server.js';
 import { injectCommand, iptablesCommand } from '../kube/index.js';
 import { chaosCommand, CHAOS_USAGE } from '../chaos/index.js';
 import { explainFile, renderExplanation } from '../explain/index.js';
+import { parseLocality, type Locality } from '../routing/index.js';
 
 const USAGE = `usage: pilotfish <command> [options]
 
@@ -22,9 +23,10 @@ commands:
         --demo also starts the demo echo upstreams v1 (127.0.0.1:9081) and v2 (:9082)
   validate FILE...
         check policy files; exit 1 listing every error as file:line:col key.path: message
-  explain FILE --url URL [--method M] [-H 'name: value']... [--inbound] [--source-ip IP] [--json]
+  explain FILE --url URL [--method M] [-H 'name: value']... [--inbound] [--source-ip IP] [--locality REGION/ZONE] [--json]
         the routing decision for that request, sending nothing: routes considered and why, the
-        winner, the split, the sticky bucket and endpoint, the effective timeout/retry/fault/mirror
+        winner, the split (locality tiers and shares), the sticky bucket and endpoint, the effective
+        timeout/retry/fault/mirror/rate limit; --locality (default $PILOTFISH_LOCALITY) places the sidecar
   inject -f FILE [-f FILE...] [--policy-configmap NAME] [--native-sidecar] [--image IMAGE] [--init-image IMAGE] [--drain-timeout DURATION]
         write FILE's manifests to stdout with the sidecar, the capture init container and the policy volume added (-f - reads stdin)
   iptables [--dry-run | --cleanup] [--exclude-inbound-ports P,..] [--exclude-outbound-ports P,..] [--exclude-outbound-cidrs CIDR,..] [--ipv6 auto|on|off] ...
@@ -66,8 +68,11 @@ async function explain(args: string[]): Promise<number> {
     options: {
       url: { type: 'string' }, method: { type: 'string', default: 'GET' }, header: { type: 'string', short: 'H', multiple: true, default: [] },
       inbound: { type: 'boolean', default: false }, 'source-ip': { type: 'string' }, json: { type: 'boolean', default: false },
+      locality: { type: 'string', default: process.env.PILOTFISH_LOCALITY ?? '' },
     },
   });
+  const place = localityOption(values.locality, 'pilotfish explain: --locality');
+  if (place === false) return 2;
   const file = positionals[0];
   if (!file || !values.url) { process.stderr.write('usage: pilotfish explain FILE --url URL [--method M] [-H "name: value"]... [--inbound] [--json]\n'); return 2; }
   if (!/^http:\/\//i.test(values.url)) { process.stderr.write('pilotfish explain: --url must be an absolute http:// URL\n'); return 2; }
@@ -77,7 +82,7 @@ async function explain(args: string[]): Promise<number> {
     if (i <= 0) { process.stderr.write(`pilotfish explain: -H expects "name: value", got ${JSON.stringify(h)}\n`); return 2; }
     headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
   }
-  const r = await explainFile(file, { url: values.url, method: values.method, headers, direction: values.inbound ? 'inbound' : 'outbound', sourceIp: values['source-ip'] });
+  const r = await explainFile(file, { url: values.url, method: values.method, headers, direction: values.inbound ? 'inbound' : 'outbound', sourceIp: values['source-ip'] }, place);
   if (!r.ok) { for (const e of r.errors) process.stderr.write(`${formatDiagnostic(e)}\n`); return 1; }
   process.stdout.write(values.json ? `${JSON.stringify(r.result, null, 2)}\n` : renderExplanation(r.result));
   return 0;
@@ -102,12 +107,14 @@ async function run(args: string[]): Promise<number> {
   const engine = ENGINES.find((e) => e === values.engine);
   if (engine === undefined) { process.stderr.write(`pilotfish run: invalid --engine ${values.engine} (one of ${ENGINES.join(', ')})\n`); return 2; }
   const policyFile = values.policy ?? process.env.PILOTFISH_POLICY ?? 'config/policy.yaml';
+  const locality = localityOption(process.env.PILOTFISH_LOCALITY ?? '', 'pilotfish run: PILOTFISH_LOCALITY');
+  if (locality === false) return 2;
   const demo = values.demo ? await Promise.all([startEchoServer('v1', 9081), startEchoServer('v2', 9082)]) : [];
   let sidecar: Sidecar;
   let telemetry: Telemetry | undefined;
   try {
     telemetry = await Telemetry.create({ log, accessLog: { enabled: values['access-log'] } });
-    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, engine, telemetry, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined });
+    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, engine, telemetry, locality, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined });
   } catch (err) {
     for (const s of demo) s.close();
     await telemetry?.shutdown();
@@ -141,6 +148,14 @@ async function run(args: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** `region/zone` from the environment or a flag: undefined when empty (or `/`), false (reported) when malformed. */
+function localityOption(text: string, what: string): Locality | undefined | false {
+  const r = parseLocality(text);
+  if (r.ok) return r.locality;
+  process.stderr.write(`${what}: ${r.error}\n`);
+  return false;
 }
 
 main(process.argv.slice(2)).then(

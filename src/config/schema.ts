@@ -41,6 +41,9 @@ const listeners = z.strictObject({
 
 const endpoint = z.strictObject({ address: hostPort, labels: labels.default({}) });
 
+/** A place: the sidecar's own (top level) — endpoints carry theirs as `region`/`zone` labels. */
+const locality = z.strictObject({ region: z.string().min(1), zone: z.string().min(1).optional() });
+
 const upstream = z.strictObject({
   endpoints: z.array(endpoint).min(1),
   dnsRefresh: duration.default(5000),
@@ -71,6 +74,11 @@ const upstream = z.strictObject({
     volumeThreshold: count.default(20),
     rollingWindow: duration.default(10_000),
     resetTimeout: duration.default(30_000),
+  }).optional(),
+  /** Locality-aware balancing (SPEC §5): nearest tier first, spilling by health. Writing the block enables it. */
+  locality: z.strictObject({
+    enabled: z.boolean().default(true),
+    failover: z.array(z.string().min(1)).default([]),
   }).optional(),
 });
 
@@ -147,6 +155,8 @@ export const policySchema = z.strictObject({
   version: z.literal(1, { error: 'version must be 1' }),
   listeners: listeners.prefault({}),
   outboundTrafficPolicy: z.enum(['registry-only', 'allow-any']).default('registry-only'),
+  /** Where this sidecar runs; `PILOTFISH_LOCALITY=region/zone` overrides it. */
+  locality: locality.optional(),
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'upstream names are [A-Za-z0-9_.-]'), upstream).default({}),
   routes: z.array(route).default([]),
 });
@@ -158,3 +168,4 @@ export type RoutePolicy = Policy['routes'][number];
 export type StringMatchPolicy = z.output<typeof stringMatch>;
 export type PathMatchPolicy = z.output<typeof pathMatch>;
 export type Direction = RoutePolicy['direction'];
+export type LocalityPolicy = z.output<typeof locality>;

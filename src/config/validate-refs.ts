@@ -7,6 +7,7 @@ import type { Policy } from './schema.js';
 import type { KeyPath } from './positions.js';
 import { compileRegex } from '../routing/regex.js';
 import { findShadowedRoutes } from '../routing/shadow.js';
+import { checkLocality } from './validate-locality.js';
 
 export interface Problem { path: KeyPath; message: string; severity: 'error' | 'warning'; atKey?: boolean }
 
@@ -34,6 +35,7 @@ export function validateRefs(policy: Policy): Problem[] {
     problems.push({ path: ['routes', w.index], message: w.message, severity: 'warning' });
   }
   checkRetryArithmetic(policy, problems);
+  checkLocality(policy, problems);
   for (const [name, up] of Object.entries(policy.upstreams)) {
     for (const [subset, selector] of Object.entries(up.subsets)) {
       const selects = up.endpoints.some((e) => Object.entries(selector).every(([k, v]) => e.labels[k] === v));

@@ -5,7 +5,7 @@
  */
 import type { Direction, Policy } from '../config/index.js';
 import type { Handler } from './context.js';
-import type { MatchInput, RouteExplanation } from '../routing/index.js';
+import type { MatchInput, RouteExplanation, TierView } from '../routing/index.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -19,8 +19,16 @@ export interface CompiledRoute {
 }
 
 export interface DestinationDecision {
-  readonly split: ReadonlyArray<{ upstream: string; subset: string | null; weight: number; endpoints: string[]; eligible: string[] }>;
-  readonly sticky?: { key: string | null; bucket: number | null; destination: string | null; endpoint: string | null; setsCookie: boolean };
+  readonly split: ReadonlyArray<{
+    upstream: string; subset: string | null; weight: number; endpoints: string[]; eligible: string[];
+    /** A locality-aware destination's tiers, nearest first, with each one's share of traffic now. */
+    locality?: { self: string | null; tiers: TierView[] };
+  }>;
+  readonly sticky?: {
+    key: string | null; bucket: number | null; destination: string | null; endpoint: string | null; setsCookie: boolean;
+    /** The key's locality tier (locality-aware destinations). */
+    tier?: string | null;
+  };
 }
 
 /** What routing sees of a request (host without port, path without query, the parsed JSON body if buffered). */

@@ -72,11 +72,17 @@ export function renderExplanation(x: ExplainResult): string {
     out.push('', 'destinations:');
     for (const d of x.destination.split) {
       out.push(`  ${d.weight}% ${d.upstream}${d.subset ? `/${d.subset}` : ''}: ${d.eligible.length}/${d.endpoints.length} endpoints eligible (${d.eligible.join(', ') || 'none'})`);
+      if (d.locality) {
+        out.push(`    locality tiers (this sidecar in ${d.locality.self ?? 'an unknown place: one tier'}), nearest first:`);
+        for (const t of d.locality.tiers) {
+          out.push(`      ${t.share}% ${t.tier}: ${t.eligible.length}/${t.endpoints.length} eligible (${t.eligible.join(', ') || 'none'})`);
+        }
+      }
     }
     const s = x.destination.sticky;
     if (s) {
       out.push(s.key === null ? '  sticky: the request carries no key: plain weighted choice'
-        : `  sticky: key ${JSON.stringify(s.key)} → bucket ${s.bucket} → ${s.destination ?? 'none (503 UH)'} → endpoint ${s.endpoint ?? 'none'}${s.setsCookie ? ' (new session: Set-Cookie)' : ''}`);
+        : `  sticky: key ${JSON.stringify(s.key)} → bucket ${s.bucket} → ${s.destination ?? 'none (503 UH)'}${s.tier !== undefined ? ` → tier ${s.tier ?? 'none'}` : ''} → endpoint ${s.endpoint ?? 'none'}${s.setsCookie ? ' (new session: Set-Cookie)' : ''}`);
     }
   }
   if (x.policy) {

@@ -9,15 +9,17 @@ import { buildSnapshot } from '../pipeline/build.js';
 import { HttpProxyEngine } from '../proxy/http-proxy-engine.js';
 import { BucketTicker, RuntimeFaults } from '../resilience/index.js';
 import { UpstreamRegistry } from '../upstreams/index.js';
+import type { Locality } from '../routing/index.js';
 import { explainRequest, type ExplainRequest, type ExplainResult } from './explain.js';
 
-export async function explainFile(file: string, req: ExplainRequest): Promise<{ ok: true; result: ExplainResult } | { ok: false; errors: Diagnostic[] }> {
+/** `locality`: the sidecar's place when it overrides the policy's (`--locality`, `PILOTFISH_LOCALITY`). */
+export async function explainFile(file: string, req: ExplainRequest, locality?: Locality): Promise<{ ok: true; result: ExplainResult } | { ok: false; errors: Diagnostic[] }> {
   const loaded = await loadPolicyFile(file);
   if (!loaded.ok) return { ok: false, errors: loaded.errors };
   const ticker = new BucketTicker();
   const faults = new RuntimeFaults();
   const engine = new HttpProxyEngine();
-  const plan = new UpstreamRegistry({ ticker, events: NO_EVENTS }).plan(loaded.policy);
+  const plan = new UpstreamRegistry({ ticker, events: NO_EVENTS, locality }).plan(loaded.policy);
   try {
     await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
     const snapshot = buildSnapshot(loaded.policy, loaded.source, 1, { states: plan.states, engine, log: createLogger('silent'), events: NO_EVENTS, faults });

@@ -11,6 +11,7 @@ import {
   captureArgs, initContainer, policyVolume, sidecarContainer, terminationGraceSeconds, type SidecarSettings,
 } from './sidecar-spec.js';
 import type { PodTarget } from './workloads.js';
+import { parseLocality } from '../routing/locality/locality.js';
 import { EditError, ensureMap, ensureSeq, mapAt, names, setIfAbsent, stringEntries } from './yaml-edit.js';
 
 export type PodOutcome =
@@ -41,6 +42,8 @@ interface Plan {
   readonly containers: YAMLSeq;
   /** Extra `pilotfish iptables` flags from the capture annotations. */
   readonly captureArgs: readonly string[];
+  /** The pod's `pilotfish.io/locality`, checked. */
+  readonly locality: string | undefined;
 }
 
 /** Reads only: whether and what to inject. */
@@ -76,7 +79,13 @@ function decide(target: PodTarget): PodOutcome | Plan {
     const value = args.annotation === undefined ? undefined : map?.get(args.annotation, true);
     return fail(args.error, isNode(value) ? value : map);
   }
-  return { template, spec, containers, captureArgs: args.value };
+  const locality = annotations.get(ANNOTATION.locality);
+  const place = locality === undefined ? undefined : parseLocality(locality);
+  if (place && !place.ok) {
+    const value = mapAt(meta, 'annotations')?.get(ANNOTATION.locality, true);
+    return fail(`annotation ${ANNOTATION.locality}: ${place.error}`, isNode(value) ? value : undefined);
+  }
+  return { template, spec, containers, captureArgs: args.value, locality };
 }
 
 function edit(doc: Document, plan: Plan, s: SidecarSettings): void {
@@ -89,11 +98,11 @@ function edit(doc: Document, plan: Plan, s: SidecarSettings): void {
   const inits = ensureSeq(doc, spec, 'initContainers', 'containers');
   if (s.nativeSidecar) {
     // Capture first, then the proxy, then the user's own init containers: they get a working mesh.
-    inits.items.unshift(doc.createNode(initContainer(s, plan.captureArgs)), doc.createNode(sidecarContainer(s)));
+    inits.items.unshift(doc.createNode(initContainer(s, plan.captureArgs)), doc.createNode(sidecarContainer(s, plan.locality)));
   } else {
     // Last: the user's init containers run before capture, when no proxy could answer them yet.
     inits.items.push(doc.createNode(initContainer(s, plan.captureArgs)));
-    containers.items.push(doc.createNode(sidecarContainer(s)));
+    containers.items.push(doc.createNode(sidecarContainer(s, plan.locality)));
   }
   const volumes = ensureSeq(doc, spec, 'volumes');
   if (!names(volumes).includes(POLICY_VOLUME)) volumes.items.push(doc.createNode(policyVolume(s)));

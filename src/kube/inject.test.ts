@@ -56,7 +56,13 @@ describe('injectManifests', () => {
     expect(sidecar.livenessProbe.httpGet).toEqual({ path: '/healthz/live', port: 15020 });
     expect(sidecar.securityContext).toMatchObject({ runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true, readOnlyRootFilesystem: true });
     expect(sidecar.volumeMounts).toEqual([{ name: 'pilotfish-policy', mountPath: '/etc/pilotfish', readOnly: true }]);
-    expect(sidecar.env).toEqual([{ name: 'PILOTFISH_POLICY', value: '/etc/pilotfish/policy.yaml' }]);
+    expect(sidecar.env).toEqual([
+      { name: 'PILOTFISH_POLICY', value: '/etc/pilotfish/policy.yaml' },
+      // The pod's place from its topology labels (KEP-4742 copies the node's onto the pod).
+      { name: 'PILOTFISH_REGION', valueFrom: { fieldRef: { fieldPath: "metadata.labels['topology.kubernetes.io/region']" } } },
+      { name: 'PILOTFISH_ZONE', valueFrom: { fieldRef: { fieldPath: "metadata.labels['topology.kubernetes.io/zone']" } } },
+      { name: 'PILOTFISH_LOCALITY', value: '$(PILOTFISH_REGION)/$(PILOTFISH_ZONE)' },
+    ]);
     const init = spec.initContainers[0];
     expect(init.image).toBe(SETTINGS.initImage);
     expect(init.securityContext.capabilities).toEqual({ add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
@@ -265,6 +271,14 @@ spec:
     ]);
   });
 
+  it('sets PILOTFISH_LOCALITY from the pilotfish.io/locality annotation instead of the topology labels', () => {
+    const env = objects(inject(pod('  annotations:\n    pilotfish.io/locality: us-east-1/us-east-1a\n')).output)[0]!.spec.containers[1].env;
+    expect(env).toEqual([
+      { name: 'PILOTFISH_POLICY', value: '/etc/pilotfish/policy.yaml' },
+      { name: 'PILOTFISH_LOCALITY', value: 'us-east-1/us-east-1a' },
+    ]);
+  });
+
   it('injects each item of a kind: List', () => {
     const text = `apiVersion: v1
 kind: List
@@ -304,6 +318,12 @@ describe('errors', () => {
 
     const noTemplate = inject('apiVersion: batch/v1\nkind: Job\nmetadata: { name: j }\nspec: {}\n');
     expect(noTemplate.errors[0]!.message).toBe('Job/j: no pod template at spec.template');
+  });
+
+  it('reports a malformed pilotfish.io/locality at its value', () => {
+    const r = inject(pod('  annotations:\n    pilotfish.io/locality: "r1/a/rack-3"\n'));
+    expect(r.ok).toBe(false);
+    expect(r.errors[0]).toMatchObject({ line: 6, col: 28, message: expect.stringContaining('pilotfish.io/locality: expected region/zone') });
   });
 
   it('reports a bad capture annotation at the annotations', () => {

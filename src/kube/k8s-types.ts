@@ -23,10 +23,10 @@ export interface ContainerPort {
   readonly protocol: 'TCP';
 }
 
-export interface EnvVar {
-  readonly name: string;
-  readonly value: string;
-}
+export type EnvVar =
+  | { readonly name: string; readonly value: string }
+  /** The downward API: a field of the pod, e.g. `metadata.labels['topology.kubernetes.io/zone']`. */
+  | { readonly name: string; readonly valueFrom: { readonly fieldRef: { readonly fieldPath: string } } };
 
 export interface ResourceRequirements {
   readonly requests: Readonly<Record<'cpu' | 'memory', string>>;

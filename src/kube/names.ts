@@ -24,9 +24,21 @@ export const ANNOTATION = {
   excludeOutboundPorts: 'pilotfish.io/exclude-outbound-ports',
   excludeOutboundCidrs: 'pilotfish.io/exclude-outbound-cidrs',
   includeOutboundCidrs: 'pilotfish.io/include-outbound-cidrs',
+  /**
+   * `region/zone` of the pod (for locality-aware balancing), for pods pinned to one zone; it wins
+   * over the topology labels read through the downward API.
+   */
+  locality: 'pilotfish.io/locality',
   /** kubectl logs/exec pick this container when none is named: keep that the app, not the sidecar. */
   defaultContainer: 'kubectl.kubernetes.io/default-container',
 } as const;
+
+/**
+ * Kubernetes' well-known topology labels. Nodes carry them; with the PodTopologyLabels admission
+ * plugin (KEP-4742: alpha in 1.33, beta in 1.35) the pod gets its node's at binding, which the
+ * downward API then hands the sidecar.
+ */
+export const TOPOLOGY_LABELS = { region: 'topology.kubernetes.io/region', zone: 'topology.kubernetes.io/zone' } as const;
 
 /** Label on injected pods, for a PodMonitor's selector. */
 export const INJECTED_LABEL = 'pilotfish.io/injected';

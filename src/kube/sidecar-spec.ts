@@ -7,9 +7,9 @@ import { formatDuration } from '../config/index.js';
 import {
   parseCidrList, parseCidrSelection, parsePortList, parsePortSelection, type Cidr, type Parsed,
 } from './capture-options.js';
-import type { ConfigMapVolume, Container, Probe } from './k8s-types.js';
+import type { ConfigMapVolume, Container, EnvVar, Probe } from './k8s-types.js';
 import {
-  ANNOTATION, INIT_NAME, POLICY_DIR, POLICY_FILE, POLICY_VOLUME, PORTS, PROXY_UID, SIDECAR_NAME,
+  ANNOTATION, INIT_NAME, POLICY_DIR, POLICY_FILE, POLICY_VOLUME, PORTS, PROXY_UID, SIDECAR_NAME, TOPOLOGY_LABELS,
 } from './names.js';
 
 export interface SidecarSettings {
@@ -37,14 +37,31 @@ const telemetryProbe = (path: string, periodSeconds: number, failureThreshold: n
   httpGet: { path, port: PORTS.telemetry }, periodSeconds, timeoutSeconds: 1, failureThreshold,
 });
 
-export function sidecarContainer(s: SidecarSettings): Container {
+/**
+ * Where the sidecar learns its place (`PILOTFISH_LOCALITY`): the pod's `pilotfish.io/locality`
+ * annotation when it has one, else the pod's topology labels through the downward API — empty
+ * (`/`, "unknown": the policy's `locality` then applies) where the cluster does not label pods.
+ */
+export function localityEnv(annotation: string | undefined): EnvVar[] {
+  if (annotation !== undefined) return [{ name: 'PILOTFISH_LOCALITY', value: annotation }];
+  const label = (key: string): { fieldRef: { fieldPath: string } } => ({ fieldRef: { fieldPath: `metadata.labels['${key}']` } });
+  return [
+    { name: 'PILOTFISH_REGION', valueFrom: label(TOPOLOGY_LABELS.region) },
+    { name: 'PILOTFISH_ZONE', valueFrom: label(TOPOLOGY_LABELS.zone) },
+    // Kubernetes expands $(VAR) from variables defined earlier in the list.
+    { name: 'PILOTFISH_LOCALITY', value: '$(PILOTFISH_REGION)/$(PILOTFISH_ZONE)' },
+  ];
+}
+
+/** `locality`: the pod's `pilotfish.io/locality` annotation, if any. */
+export function sidecarContainer(s: SidecarSettings, locality?: string): Container {
   return {
     name: SIDECAR_NAME,
     image: s.image,
     imagePullPolicy: 'IfNotPresent',
     args: ['--drain-timeout', formatDuration(s.drainTimeoutMs)],
     ...(s.nativeSidecar ? { restartPolicy: 'Always' as const } : {}),
-    env: [{ name: 'PILOTFISH_POLICY', value: POLICY_FILE }],
+    env: [{ name: 'PILOTFISH_POLICY', value: POLICY_FILE }, ...localityEnv(locality)],
     ports: [
       { name: 'pf-outbound', containerPort: PORTS.outbound, protocol: 'TCP' },
       { name: 'pf-inbound', containerPort: PORTS.inbound, protocol: 'TCP' },

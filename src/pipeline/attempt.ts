@@ -13,6 +13,7 @@ import type { ProxyEvents } from '../core/events.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import { mergeDecisions, NO_FAULT, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
 import type { Endpoint, UpstreamState } from '../upstreams/index.js';
+import { pickEndpoint, type AffinitySpec } from './endpoint-pick.js';
 import { faultResponse, applyDelay } from './fault.js';
 import { clientSignal } from './signal.js';
 
@@ -27,8 +28,8 @@ export interface TrySpec {
   readonly perTryTimeout: number | undefined;
   /** The route's `fault` when it is `on: attempt`. */
   readonly fault: FaultPolicy | undefined;
-  /** Cookie stickiness: remember session → endpoint for this long (ms). */
-  readonly affinityTtl: number | undefined;
+  /** Cookie stickiness: remember session → endpoint of this route for this long (ms). */
+  readonly affinity: AffinitySpec | undefined;
 }
 
 export interface TryDeps {
@@ -43,7 +44,7 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
   const { upstream, subset } = spec;
   const subsetLabel = subset ?? '';
   return async (req, ctx, tried) => {
-    const endpoint = pickEndpoint(spec, ctx, tried);
+    const endpoint = endpointFor(spec, ctx, tried);
     ctx.endpoint = endpoint.address;
     ctx.attempts++;
     // The pool's fast path hands a slot over synchronously: no promise, no microtask, when one is free.
@@ -77,16 +78,9 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
   };
 }
 
-function pickEndpoint(spec: TrySpec, ctx: RequestContext, tried: ReadonlySet<string>): Endpoint {
+function endpointFor(spec: TrySpec, ctx: RequestContext, tried: ReadonlySet<string>): Endpoint {
   const { upstream, subset } = spec;
-  const eligible = upstream.eligible(subset);
-  const key = ctx.hashKey;
-  const lb = upstream.balancer(subset, key !== undefined);
-  const pickCtx = key === undefined ? (tried.size === 0 ? undefined : { exclude: tried }) : { exclude: tried, hashKey: key };
-  const choose = (): Endpoint | undefined => lb.pick(eligible, pickCtx);
-  const endpoint = key !== undefined && spec.affinityTtl !== undefined
-    ? upstream.affinity(spec.route, subset, spec.affinityTtl).resolve(key, eligible, choose, tried.size ? tried : undefined)
-    : choose();
+  const endpoint = pickEndpoint(upstream, subset, ctx.hashKey, tried, spec.affinity);
   if (!endpoint) throw noHealthyUpstream(subset ? `${upstream.name}/${subset}` : upstream.name);
   return endpoint;
 }

@@ -20,6 +20,7 @@ import type { ForwardingEngine } from '../proxy/engine.js';
 import { APP_UPSTREAM, PASSTHROUGH_UPSTREAM, type UpstreamState } from '../upstreams/index.js';
 import { makeTry, NO_TRIED } from './attempt.js';
 import { describeDestination, destinationHandler, type DestinationStack } from './destination.js';
+import { pickEndpoint } from './endpoint-pick.js';
 import { faultLayer } from './fault.js';
 import { headerOpsLayer } from './header-ops.js';
 import { mirrorLayer } from './mirror.js';
@@ -109,7 +110,7 @@ function destinationStack(route: RoutePolicy, upstream: UpstreamState, subset: s
     route: route.name, upstream, subset,
     perTryTimeout: route.retries?.perTryTimeout,
     fault: route.fault?.on === 'attempt' ? fault : undefined,
-    affinityTtl: route.sticky && 'cookie' in route.sticky ? route.sticky.cookie.ttl : undefined,
+    affinity: route.sticky && 'cookie' in route.sticky ? { route: route.name, ttlMs: route.sticky.cookie.ttl } : undefined,
   }, deps);
   const inner: Handler = loop ? retryHandler(loop, route.name, upstream.name, deps.events, once) : (req, ctx) => once(req, ctx, NO_TRIED);
   const requestFault = route.fault?.on === 'attempt' ? undefined : fault;
@@ -118,6 +119,5 @@ function destinationStack(route: RoutePolicy, upstream: UpstreamState, subset: s
 
 function pickTarget(split: Split<DestinationStack>): URL | undefined {
   const dest = split.pick(Math.random() * 100);
-  const eligible = dest.upstream.eligible(dest.subset);
-  return dest.upstream.balancer(dest.subset, false).pick(eligible)?.url;
+  return pickEndpoint(dest.upstream, dest.subset, undefined, NO_TRIED)?.url;
 }

@@ -7,7 +7,9 @@
 import type { Handler, ProxyResponse } from '../core/context.js';
 import type { DestinationDecision } from '../core/snapshot.js';
 import { noHealthyUpstream } from '../core/errors.js';
-import { compileStickyKey, stickyBucket, type Split, type StickyPolicy } from '../routing/index.js';
+import { compileStickyKey, formatLocality, localityBucket, stickyBucket, type Split, type StickyPolicy } from '../routing/index.js';
+import { NO_TRIED } from './attempt.js';
+import { pickEndpoint } from './endpoint-pick.js';
 import type { UpstreamState } from '../upstreams/index.js';
 
 export interface DestinationStack {
@@ -65,23 +67,32 @@ function appendSetCookie(resp: ProxyResponse, cookie: string): void {
 /** What `destinationHandler` would decide for a request, for explain (nothing is sent). */
 export function describeDestination(split: Split<DestinationStack>, sticky: StickyPolicy | undefined, route: string,
   headers: Readonly<Record<string, string | string[] | undefined>>, sourceIp: string | undefined): DestinationDecision {
-  const list = split.destinations.map((d) => ({
-    upstream: d.value.upstream.name, subset: d.value.subset ?? null, weight: d.weight,
-    endpoints: d.value.upstream.membersOf(d.value.subset).map((e) => e.address),
-    eligible: d.value.upstream.eligible(d.value.subset).map((e) => e.address),
-  }));
+  const list = split.destinations.map((d) => {
+    const { upstream, subset } = d.value;
+    const view = upstream.localityView(subset);
+    const self = upstream.def.locality?.self;
+    return {
+      upstream: upstream.name, subset: subset ?? null, weight: d.weight,
+      endpoints: upstream.membersOf(subset).map((e) => e.address),
+      eligible: upstream.eligible(subset).map((e) => e.address),
+      ...(view ? { locality: { self: self ? formatLocality(self) : null, tiers: view.describe() } } : {}),
+    };
+  });
   if (!sticky) return { split: list };
   const k = compileStickyKey(sticky, { newSessionId: () => '(new session)' })({ headers, sourceIp });
   if (!k) return { split: list, sticky: { key: null, bucket: null, destination: null, endpoint: null, setsCookie: false } };
   const bucket = stickyBucket(route, k.key);
   const dest = choose(split, bucket);
-  const eligible = dest ? dest.upstream.eligible(dest.subset) : [];
-  const endpoint = dest?.upstream.balancer(dest.subset, true).pick(eligible, { hashKey: k.key });
+  // The pick the first try would make for this key (a remembered cookie session aside).
+  const endpoint = dest ? pickEndpoint(dest.upstream, dest.subset, k.key, NO_TRIED) : undefined;
+  const view = dest?.upstream.localityView(dest.subset);
+  const tier = view ? view.tierFor(localityBucket(k.key)) : undefined;
   return {
     split: list,
     sticky: {
       key: k.key, bucket, destination: dest ? (dest.subset ? `${dest.upstream.name}/${dest.subset}` : dest.upstream.name) : null,
       endpoint: endpoint?.address ?? null, setsCookie: k.setCookie !== undefined,
+      ...(view && tier !== undefined ? { tier: tier < 0 ? null : view.describe()[tier]!.tier } : {}),
     },
   };
 }

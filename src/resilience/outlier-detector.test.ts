@@ -28,6 +28,18 @@ describe('OutlierDetector', () => {
   beforeEach(() => { vi.useFakeTimers(); });
   afterEach(() => { vi.useRealTimers(); });
 
+  it('tells when an ejected endpoint is re-admitted (0 when it is not ejected)', () => {
+    const { od } = make(4, { consecutive5xx: 1 });
+    expect(od.readmissionAt(A)).toBe(0);
+    const t0 = performance.now();
+    od.record(A, 503);
+    expect(od.readmissionAt(A)).toBe(t0 + 30_000);
+    vi.advanceTimersByTime(30_000);
+    expect(od.readmissionAt(A)).toBe(0);
+    expect(od.isEjected(A)).toBe(false);
+    od.dispose();
+  });
+
   it('ejects after consecutive5xx failures in a row, and a success breaks the run', () => {
     const { od, ejections } = make(4);
     feed(od, A, [500, 503, 'timeout', 'reset', 200, 500, 500, 500, 500]);

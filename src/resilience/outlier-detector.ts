@@ -116,6 +116,15 @@ export class OutlierDetector extends EventEmitter<OutlierDetectorEvents> {
     return t !== undefined && this.refresh(endpoint, t);
   }
 
+  /**
+   * When an ejected `endpoint` is re-admitted (monotonic ms, the clock's `now()`); 0 when it is not
+   * ejected. Lets a cache of the eligible endpoints know how long it stays valid without a timer.
+   */
+  readmissionAt(endpoint: string): number {
+    const t = this.trackers.get(endpoint);
+    return t !== undefined && this.refresh(endpoint, t) ? t.ejectedUntil : 0;
+  }
+
   /** Endpoints ejected right now. */
   get ejected(): number {
     for (const [endpoint, t] of this.trackers) this.refresh(endpoint, t);

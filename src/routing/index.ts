@@ -26,3 +26,9 @@ export { createLoadBalancer, LOAD_BALANCER_KINDS, type LoadBalancerOptions } fro
 export { LoadTracker, type LoadTrackerOptions } from './balancers/load-tracker.js';
 export type { RingHashOptions } from './balancers/ring-hash.js';
 export type { MaglevOptions } from './balancers/maglev.js';
+
+export {
+  LocalityView, localityBucket, compileTiering, parseLocality, formatLocality, tierLabel, tierShares,
+  OVERPROVISIONING_FACTOR, REGION_LABEL, ZONE_LABEL,
+  type Locality, type Tier, type TierKind, type Tiering, type LocalityEndpoint, type TierView,
+} from './locality/index.js';

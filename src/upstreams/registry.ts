@@ -35,9 +35,11 @@ export class UpstreamRegistry {
    */
   plan(policy: Policy): RegistryPlan {
     const wanted = new Map<string, { hash: string; make: () => UpstreamState }>();
+    const self = this.deps.locality ?? policy.locality;
     for (const [name, up] of Object.entries(policy.upstreams)) {
-      const hash = digest(up);
-      wanted.set(name, { hash, make: () => UpstreamState.fromPolicy(name, hash, up, this.deps) });
+      // A locality-aware upstream's tiers depend on where the sidecar is: a new place is a new definition.
+      const hash = digest(up.locality?.enabled ? { up, self: self ?? null } : up);
+      wanted.set(name, { hash, make: () => UpstreamState.fromPolicy(name, hash, up, this.deps, self) });
     }
     if (!policy.upstreams[APP_UPSTREAM]) {
       const app = new URL(policy.listeners.inbound.app);

@@ -10,11 +10,15 @@ import {
   CircuitBreaker, ConnectionPool, HealthChecker, OutlierDetector,
   type BucketTicker, type CircuitBreakerOptions, type HealthCheckOptions, type OutlierDetectionOptions,
 } from '../resilience/index.js';
-import { createLoadBalancer, LoadTracker, SessionAffinity, CONSISTENT_HASH_KINDS, type LoadBalancer, type LoadBalancerKind } from '../routing/index.js';
+import {
+  createLoadBalancer, LoadTracker, SessionAffinity, CONSISTENT_HASH_KINDS,
+  type LoadBalancer, type LoadBalancerKind, type Locality, type LocalityView,
+} from '../routing/index.js';
 import type { Logger } from 'pino';
 import { selects, type Endpoint, makeEndpoint } from './endpoint.js';
 import { DnsEndpoints, isDnsName, type EndpointSpec, type Resolver } from './dns-endpoints.js';
 import { httpProbe } from './health-probe.js';
+import { EndpointViews, type LocalitySettings } from './endpoint-views.js';
 
 export interface UpstreamDefinition {
   readonly endpoints: readonly Endpoint[];
@@ -26,6 +30,8 @@ export interface UpstreamDefinition {
   readonly circuitBreaker?: CircuitBreakerOptions | undefined;
   readonly outlierDetection?: OutlierDetectionOptions | undefined;
   readonly healthCheck?: (HealthCheckOptions & { path: string }) | undefined;
+  /** Locality-aware balancing: the sidecar's place and the failover order. Undefined: off. */
+  readonly locality?: LocalitySettings | undefined;
 }
 
 export interface UpstreamDeps {
@@ -34,6 +40,11 @@ export interface UpstreamDeps {
   /** DNS resolver for named endpoints; default the system's. */
   readonly resolver?: Resolver;
   readonly log?: Logger;
+  /**
+   * The sidecar's own place when it overrides the policy's `locality` (env `PILOTFISH_LOCALITY`);
+   * undefined: the policy's.
+   */
+  readonly locality?: Locality | undefined;
 }
 
 /** The key of the whole upstream (no subset) in per-subset maps. */
@@ -52,6 +63,7 @@ export class UpstreamState {
   private readonly stickyBalancers = new Map<string, LoadBalancer>();
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly affinities = new Map<string, SessionAffinity>();
+  private readonly views: EndpointViews;
   private disposed = false;
 
   constructor(readonly name: string, readonly hash: string, readonly def: UpstreamDefinition, private readonly deps: UpstreamDeps) {
@@ -78,9 +90,11 @@ export class UpstreamState {
       this.health = new HealthChecker(addresses, httpProbe(def.healthCheck.path), def.healthCheck);
       this.health.on('change', (c) => deps.events.endpointHealthy(name, c.endpoint, c.healthy));
     }
+    this.views = new EndpointViews(this.health, this.outlier, def.locality);
   }
 
-  static fromPolicy(name: string, hash: string, p: UpstreamPolicy, deps: UpstreamDeps): UpstreamState {
+  /** `self`: the sidecar's own place, for a locality-aware upstream. */
+  static fromPolicy(name: string, hash: string, p: UpstreamPolicy, deps: UpstreamDeps, self?: Locality): UpstreamState {
     const named = p.endpoints.some((e) => isDnsName(e.address));
     return new UpstreamState(name, hash, {
       endpoints: p.endpoints.filter((e) => !isDnsName(e.address)).map((e) => makeEndpoint(e.address, e.labels)),
@@ -91,6 +105,7 @@ export class UpstreamState {
       circuitBreaker: p.circuitBreaker,
       outlierDetection: p.outlierDetection,
       healthCheck: p.healthCheck,
+      locality: p.locality?.enabled ? { self, failover: p.locality.failover } : undefined,
     }, deps);
   }
 
@@ -129,23 +144,37 @@ export class UpstreamState {
   /** Members that may take traffic now: healthy and not ejected. The static list when neither applies. */
   eligible(subset: string | undefined): readonly Endpoint[] {
     const list = this.membersOf(subset);
-    const { outlier, health } = this;
-    if (!outlier && !health) return list;
-    return list.filter((e) => (!health || health.isHealthy(e.address)) && !(outlier?.isEjected(e.address)));
+    if (!this.outlier && !this.health) return list;
+    return this.views.eligible(subset ?? ALL, list); // cached until health, ejections or membership change
+  }
+
+  /** The locality view (tiers, shares) of a subset; undefined unless the upstream is locality-aware. */
+  localityView(subset: string | undefined): LocalityView<Endpoint> | undefined {
+    return this.def.locality === undefined ? undefined : this.views.view(subset ?? ALL, this.membersOf(subset));
+  }
+
+  /** The balancer of one locality tier of a subset (each tier keeps its own cursor, ring or table). */
+  tierBalancer(subset: string | undefined, tier: number, sticky: boolean): LoadBalancer {
+    return this.views.tierBalancer(subset ?? ALL, this.membersOf(subset), tier, sticky, () => this.makeBalancer(sticky));
   }
 
   /** The upstream's balancer for a subset; sticky picks use a consistent-hash one. */
   balancer(subset: string | undefined, sticky: boolean): LoadBalancer {
-    const kind = this.def.loadBalancer;
-    const consistent = CONSISTENT_HASH_KINDS.has(kind);
+    const consistent = CONSISTENT_HASH_KINDS.has(this.def.loadBalancer);
     const map = sticky && !consistent ? this.stickyBalancers : this.balancers;
     const key = subset ?? ALL;
     let lb = map.get(key);
     if (!lb) {
-      lb = createLoadBalancer(sticky && !consistent ? 'ring-hash' : kind, { tracker: this.tracker });
+      lb = this.makeBalancer(sticky);
       map.set(key, lb);
     }
     return lb;
+  }
+
+  /** A balancer of the upstream's kind; sticky picks need a consistent-hash one (ring-hash unless maglev is the kind). */
+  private makeBalancer(sticky: boolean): LoadBalancer {
+    const kind = this.def.loadBalancer;
+    return createLoadBalancer(sticky && !CONSISTENT_HASH_KINDS.has(kind) ? 'ring-hash' : kind, { tracker: this.tracker });
   }
 
   /** The circuit breaker of a subset (or of the whole upstream), if the upstream has one. */
@@ -182,6 +211,7 @@ export class UpstreamState {
       connections: { active: count(this.agent.sockets), idle: count(this.agent.freeSockets) },
       circuitBreakers: Object.fromEntries([...this.breakers].map(([k, b]) => [k || '(all)', b.state])),
       ...(this.dns ? { dns: this.def.dns?.specs.filter((e) => isDnsName(e.address)).map((e) => e.address) } : {}),
+      ...(this.def.locality ? { locality: this.describeLocality() } : {}),
       endpoints: this.endpoints.map((e) => {
         const o = ejections.get(e.address);
         return {
@@ -192,6 +222,17 @@ export class UpstreamState {
           active: this.tracker.pending(e.address),
         };
       }),
+    };
+  }
+
+  /** The tiers (and each tier's share now) of the whole upstream and of each subset. */
+  private describeLocality(): Record<string, unknown> {
+    const { self, failover } = this.def.locality!;
+    const subsets = [...this.members.keys()].filter((k) => k !== ALL);
+    return {
+      self: self ?? null, failover,
+      tiers: this.localityView(undefined)?.describe() ?? [],
+      ...(subsets.length ? { subsets: Object.fromEntries(subsets.map((k) => [k, this.localityView(k)?.describe() ?? []])) } : {}),
     };
   }
 
