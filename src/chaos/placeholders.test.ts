@@ -21,6 +21,15 @@ describe('placeholders', () => {
     });
   });
 
+  it('splices the replicas of several fake upstreams into one list', () => {
+    expect(fillPlaceholders({ endpoints: ['${endpoints.ratings.v1}', { address: '10.0.0.1:80' }, '${endpoints.reviews}'] }, table)).toEqual({
+      endpoints: [
+        { address: '127.0.0.1:2001', labels: {} }, { address: '10.0.0.1:80' },
+        { address: '127.0.0.1:1001', labels: { version: 'v1' } }, { address: '127.0.0.1:1002', labels: { version: 'v2' } },
+      ],
+    });
+  });
+
   it('fills policy text without moving lines', () => {
     const text = 'a: "${upstreams.reviews[1]}"\nb: ${endpoints.ratings.v1}\nc: 1\n';
     const filled = fillText(text, table);

@@ -4,6 +4,8 @@
  * between the sidecar and the endpoint.
  *   `${upstreams.reviews[0]}` → `127.0.0.1:41234` (one replica's address)
  *   `${endpoints.reviews}`    → `[{ address, labels }, …]` (every replica, for `endpoints:`)
+ * In an inline policy, a list item that is exactly `${endpoints.X}` is spliced in, so one upstream
+ * can gather several fake upstreams: `endpoints: ["${endpoints.zone-a}", "${endpoints.zone-b}"]`.
  */
 import type { KeyPath } from '../config/positions.js';
 
@@ -47,14 +49,22 @@ export function checkPlaceholdersIn(value: unknown, replicas: Readonly<Record<st
   return [];
 }
 
-/** Fills placeholders in a parsed policy: a string that is exactly `${endpoints.X}` becomes the list. */
+/**
+ * Fills placeholders in a parsed policy: a string that is exactly `${endpoints.X}` becomes the list,
+ * and as an item of a list its replicas are spliced into that list.
+ */
 export function fillPlaceholders(value: unknown, table: EndpointTable): unknown {
   if (typeof value === 'string') {
     const whole = WHOLE_ENDPOINTS.exec(value);
     if (whole) return endpointList(table, whole[1]!);
     return fillText(value, table, 'plain');
   }
-  if (Array.isArray(value)) return value.map((v) => fillPlaceholders(v, table));
+  if (Array.isArray(value)) {
+    return value.flatMap((v) => {
+      const whole = typeof v === 'string' ? WHOLE_ENDPOINTS.exec(v) : null;
+      return whole ? endpointList(table, whole[1]!) : [fillPlaceholders(v, table)];
+    });
+  }
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillPlaceholders(v, table)]));
   }
