@@ -32,6 +32,7 @@ import { NO_EVENTS, type ProxyEvents } from './core/events.js';
 import { withStateLogs } from './core/logged-events.js';
 import { BucketTicker, RuntimeFaults } from './resilience/index.js';
 import type { Locality } from './routing/index.js';
+import { RateLimiterRegistry } from './ratelimit/index.js';
 
 export interface SidecarOptions {
   readonly policyFile: string;
@@ -75,6 +76,7 @@ export class Sidecar {
   private readonly observer: RequestObserver;
   private readonly registry: UpstreamRegistry;
   readonly faults = new RuntimeFaults();
+  private readonly rateLimits = new RateLimiterRegistry();
   private readonly engine: ForwardingEngine;
   private readonly servers = new Map<ListenerName, http.Server>();
   private readonly watcher: PolicyWatcher | undefined;
@@ -213,7 +215,7 @@ export class Sidecar {
       // New upstreams with DNS-named endpoints learn their addresses before they take traffic.
       await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
       snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, {
-        states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults,
+        states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults, rateLimits: this.rateLimits,
       });
     } catch (err) {
       plan.abort();
@@ -224,6 +226,7 @@ export class Sidecar {
     }
     warnUnplaced(policy, this.options.locality, this.options.log);
     plan.commit();
+    this.rateLimits.retain(policy.routes.map((r) => r.name));
     this.current = snapshot;
     this.lastHash = this.lastSeen = hashOf(source);
     this.failure = undefined;

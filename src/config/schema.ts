@@ -106,6 +106,20 @@ const retryOn = z.union([
   z.number().int().min(100).max(599),
 ]);
 
+/**
+ * A route's token bucket (SPEC §5 "Rate limits"): `requests` per `per`, up to `burst` at once
+ * (default `requests`); `key` a header name or `sourceIp` for a bucket per client (at most `maxKeys`
+ * of them, least recently used forgotten), else one bucket for the route.
+ */
+const rateLimit = z.strictObject({
+  requests: count.min(1),
+  per: duration.refine((ms) => ms > 0, 'per must be longer than 0'),
+  burst: count.min(1).optional(),
+  key: z.string().min(1).optional(),
+  scope: z.enum(['local', 'fleet']).default('local'),
+  maxKeys: count.min(1).max(1_000_000).default(10_000),
+}).transform((r) => ({ ...r, burst: r.burst ?? r.requests }));
+
 const route = z.strictObject({
   name: z.string().min(1),
   direction: z.enum(['outbound', 'inbound']).default('outbound'),
@@ -148,6 +162,7 @@ const route = z.strictObject({
     on: z.enum(['request', 'attempt']).default('request'),
   }).optional(),
   rewrite: z.strictObject({ prefix: z.string().startsWith('/').optional(), host: z.string().min(1).optional() }).optional(),
+  rateLimit: rateLimit.optional(),
   headers: z.strictObject({ request: headerOps.optional(), response: headerOps.optional() }).optional(),
 });
 
@@ -169,3 +184,4 @@ export type StringMatchPolicy = z.output<typeof stringMatch>;
 export type PathMatchPolicy = z.output<typeof pathMatch>;
 export type Direction = RoutePolicy['direction'];
 export type LocalityPolicy = z.output<typeof locality>;
+export type RateLimitPolicy = z.output<typeof rateLimit>;

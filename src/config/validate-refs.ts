@@ -8,6 +8,7 @@ import type { KeyPath } from './positions.js';
 import { compileRegex } from '../routing/regex.js';
 import { findShadowedRoutes } from '../routing/shadow.js';
 import { checkLocality } from './validate-locality.js';
+import { checkRateLimits } from './validate-rate-limit.js';
 
 export interface Problem { path: KeyPath; message: string; severity: 'error' | 'warning'; atKey?: boolean }
 
@@ -36,6 +37,7 @@ export function validateRefs(policy: Policy): Problem[] {
   }
   checkRetryArithmetic(policy, problems);
   checkLocality(policy, problems);
+  checkRateLimits(policy, problems);
   for (const [name, up] of Object.entries(policy.upstreams)) {
     for (const [subset, selector] of Object.entries(up.subsets)) {
       const selects = up.endpoints.some((e) => Object.entries(selector).every(([k, v]) => e.labels[k] === v));

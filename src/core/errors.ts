@@ -3,12 +3,14 @@
  * Envoy-style response flag and the HTTP status; `rescue()` (proxy/rescue.ts) is the only place that
  * turns them into responses.
  */
-export type ResponseFlag = 'NR' | 'UH' | 'UF' | 'UO' | 'CO' | 'URX' | 'UT' | 'UC' | 'DI' | 'FI' | 'DC';
+export type ResponseFlag = 'NR' | 'UH' | 'UF' | 'UO' | 'CO' | 'URX' | 'UT' | 'UC' | 'DI' | 'FI' | 'DC' | 'RL';
 
 export class ProxyError extends Error {
   readonly code: string;
   readonly flag: ResponseFlag;
   readonly status: number;
+  /** Headers the sidecar's answer carries besides its own (a 429's `retry-after` and RateLimit fields). */
+  headers?: Readonly<Record<string, string>>;
 
   constructor(code: string, flag: ResponseFlag, status: number, message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
@@ -36,6 +38,21 @@ export const upstreamReset = (target: string, cause: unknown): ProxyError =>
 
 export const downstreamDisconnect = (): ProxyError =>
   new ProxyError('downstream_disconnect', 'DC', 499, 'client disconnected');
+
+/**
+ * The route's rate limit refused the request (SPEC §5): 429 `RL` with `headers` (retry-after and the
+ * RateLimit fields). A gRPC request gets `RESOURCE_EXHAUSTED` (8) from the same error once the
+ * HTTP/2 edge maps flags to gRPC statuses (SPEC §11). Built without a stack trace: under a flood
+ * this is the common answer, and its stack would say nothing (it is always the rate-limit layer).
+ */
+export function rateLimited(route: string, headers: Readonly<Record<string, string>>): ProxyError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const err = new ProxyError('rate_limited', 'RL', 429, `rate limit of route ${route} exceeded`);
+  Error.stackTraceLimit = limit;
+  err.headers = headers;
+  return err;
+}
 
 export const badRequest = (message: string): ProxyError =>
   new ProxyError('bad_request', 'NR', 400, message);

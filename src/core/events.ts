@@ -21,10 +21,12 @@ export interface ProxyEvents {
    * (error), or not sent (dropped: body over 1 MiB, too many shadows in flight, no endpoint).
    */
   mirror(route: string, outcome: 'match' | 'status_mismatch' | 'body_mismatch' | 'error' | 'sent' | 'dropped'): void;
+  /** The route's rate limit refused a request (429 `RL`): it went nowhere near an upstream. */
+  rateLimited(route: string): void;
 }
 
 const noop = (): void => {};
 export const NO_EVENTS: ProxyEvents = Object.freeze({
   attempt: noop, retry: noop, retrySkippedStreamedBody: noop, faultInjected: noop,
-  breakerState: noop, ejection: noop, endpointHealthy: noop, mirror: noop,
+  breakerState: noop, ejection: noop, endpointHealthy: noop, mirror: noop, rateLimited: noop,
 });

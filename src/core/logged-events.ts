@@ -15,6 +15,7 @@ export function withStateLogs(inner: ProxyEvents, log: Logger): ProxyEvents {
     retrySkippedStreamedBody: (r, u) => inner.retrySkippedStreamedBody(r, u),
     faultInjected: (r, t) => inner.faultInjected(r, t),
     mirror: (r, o) => inner.mirror(r, o),
+    rateLimited: (r) => inner.rateLimited(r),
     breakerState(upstream, subset, code) {
       inner.breakerState(upstream, subset, code);
       const msg = `circuit breaker ${STATE[code]}`;

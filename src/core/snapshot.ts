@@ -16,6 +16,28 @@ export interface CompiledRoute {
   upgradeTarget(host: string): URL | undefined;
   /** The destination decision for a request, without sending anything (explain). */
   describeDestination(headers: Readonly<Record<string, string | string[] | undefined>>, sourceIp: string | undefined): DestinationDecision;
+  /** The route's rate limit as it stands for a request (explain); absent without `rateLimit`. */
+  describeRateLimit?(headers: Readonly<Record<string, string | string[] | undefined>>, sourceIp: string | undefined): RateLimitDecision;
+}
+
+/** A route's rate limit for one request, as explain shows it (pipeline/rate-limit.ts). */
+export interface RateLimitDecision {
+  readonly requests: number;
+  /** ms */
+  readonly per: number;
+  readonly burst: number;
+  readonly scope: 'local' | 'fleet';
+  /** What the buckets are per: `route`, `source address`, or `header <name>`. */
+  readonly bucket: string;
+  /** This request's bucket key ('' for requests without the header); null for the route's one bucket. */
+  readonly key: string | null;
+  /** Requests this key could make at once now. */
+  readonly remaining: number;
+  /** Keys with a bucket now, of at most `maxKeys`. */
+  readonly keys: number;
+  readonly maxKeys: number;
+  /** Buckets not yet refilled that were forgotten to make room for new keys. */
+  readonly evictedLive: number;
 }
 
 export interface DestinationDecision {

@@ -5,7 +5,8 @@
  * effective timeout, retry, fault, mirror, rewrite and header policy, defaults filled in.
  */
 import type { Direction, RoutePolicy } from '../config/index.js';
-import type { DestinationDecision, Snapshot } from '../core/snapshot.js';
+import type { DestinationDecision, RateLimitDecision, Snapshot } from '../core/snapshot.js';
+import { formatDuration } from '../config/index.js';
 import type { RouteVerdict } from '../routing/index.js';
 
 export interface ExplainRequest {
@@ -24,6 +25,8 @@ export interface ExplainResult {
   /** What happens when no policy route wins. */
   readonly fallback: string | null;
   readonly destination: DestinationDecision | null;
+  /** The winning route's rate limit as it stands for this request's bucket; null without one. */
+  readonly rateLimit: RateLimitDecision | null;
   readonly policy: Partial<RoutePolicy> | null;
   readonly generation: number;
 }
@@ -47,6 +50,7 @@ export function explainRequest(snapshot: Snapshot, r: ExplainRequest): ExplainRe
     winner: ex.winner?.name ?? null,
     fallback,
     destination: route ? route.describeDestination(headers, r.sourceIp) : null,
+    rateLimit: route?.describeRateLimit?.(headers, r.sourceIp) ?? null,
     policy: policy ? effective(policy) : null,
     generation: snapshot.generation,
   };
@@ -84,6 +88,11 @@ export function renderExplanation(x: ExplainResult): string {
       out.push(s.key === null ? '  sticky: the request carries no key: plain weighted choice'
         : `  sticky: key ${JSON.stringify(s.key)} → bucket ${s.bucket} → ${s.destination ?? 'none (503 UH)'}${s.tier !== undefined ? ` → tier ${s.tier ?? 'none'}` : ''} → endpoint ${s.endpoint ?? 'none'}${s.setsCookie ? ' (new session: Set-Cookie)' : ''}`);
     }
+  }
+  const rl = x.rateLimit;
+  if (rl) {
+    const bucket = rl.key === null ? 'one bucket for the route' : `a bucket per ${rl.bucket} (this request's: ${rl.key === '' ? 'none given, the shared one' : JSON.stringify(rl.key)})`;
+    out.push('', `rate limit: ${rl.requests} requests per ${formatDuration(rl.per)}, burst ${rl.burst}, ${rl.scope}; ${bucket}: ${rl.remaining} left now${rl.key === null ? '' : `; ${rl.keys}/${rl.maxKeys} keys tracked`}`);
   }
   if (x.policy) {
     out.push('', 'effective policy:');

@@ -2,7 +2,7 @@
  * validate → compile → **build** → swap: turns a validated policy into a `Snapshot` whose routes each
  * carry their stack of layers, built once here and shared by every request on the snapshot:
  *
- *   rescue → header ops / rewrite → mirror → sticky key + destination (split, health) →
+ *   rescue → rate limit → header ops / rewrite → mirror → sticky key + destination (split, health) →
  *     fault (on: request) → timeout → retry (budget, body replay) →
  *       [each try] endpoint pick → pool → breaker → fault (on: attempt) → engine (per-try timeout)
  *
@@ -24,6 +24,8 @@ import { pickEndpoint } from './endpoint-pick.js';
 import { faultLayer } from './fault.js';
 import { headerOpsLayer } from './header-ops.js';
 import { mirrorLayer } from './mirror.js';
+import { describeRateLimit, rateLimitLayer } from './rate-limit.js';
+import { RateLimiterRegistry } from '../ratelimit/index.js';
 import { rescueLayer } from './rescue.js';
 import { retryHandler } from './retry.js';
 import { timeoutLayer } from './timeout.js';
@@ -36,6 +38,8 @@ export interface BuildDeps {
   readonly log: Logger;
   readonly events: ProxyEvents;
   readonly faults: RuntimeFaults;
+  /** Rate limiters that outlive reloads (the sidecar's); default: fresh ones for this snapshot. */
+  readonly rateLimits?: RateLimiterRegistry;
 }
 
 /** Default route timeout (Envoy's): used by the built-in inbound and passthrough routes. */
@@ -48,11 +52,12 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
     if (!s) throw new Error(`upstream ${name} missing from the registry`);
     return s;
   };
-  const compiled = policy.routes.map((route) => ({ policy: route, value: buildRoute(route, state, deps) }));
+  const limiters = deps.rateLimits ?? new RateLimiterRegistry();
+  const compiled = policy.routes.map((route) => ({ policy: route, value: buildRoute(route, state, deps, limiters) }));
   const router = compileRouter(compiled);
   const appRoute = buildRoute({
     name: 'inbound|app', direction: 'inbound', match: {}, priority: 0, timeout: DEFAULT_TIMEOUT_MS, to: [{ upstream: APP_UPSTREAM }],
-  }, state, deps);
+  }, state, deps, limiters);
   const passthrough: CompiledRoute | undefined = policy.outboundTrafficPolicy === 'allow-any'
     ? {
       name: 'outbound|passthrough', direction: 'outbound', timeoutMs: DEFAULT_TIMEOUT_MS,
@@ -80,7 +85,7 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
   } satisfies Snapshot);
 }
 
-function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, deps: BuildDeps): CompiledRoute {
+function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, deps: BuildDeps, limiters: RateLimiterRegistry): CompiledRoute {
   const to = route.to ?? [{ upstream: APP_UPSTREAM }];
   const loop = route.retries ? new RetryLoop(route.retries) : undefined;
   const split = compileSplit<DestinationStack>(to.map((d) => {
@@ -88,6 +93,10 @@ function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, 
     return { value: { upstream, subset: d.subset, handler: destinationStack(route, upstream, d.subset, loop, deps) }, weight: to.length === 1 ? 100 : (d.weight ?? 0) };
   }));
   const outer: Layer[] = [rescueLayer(deps.log)];
+  // A cheap early reject: right under rescue, before anything that costs or reaches an upstream.
+  const limit = route.rateLimit;
+  const limiter = limit ? limiters.limiter(route.name, limit) : undefined;
+  if (limit && limiter) outer.push(rateLimitLayer(route.name, limit, limiter, deps.events));
   const ops = headerOpsLayer(route);
   if (ops) outer.push(ops);
   if (route.mirror) {
@@ -101,6 +110,7 @@ function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, 
     handler: compose(outer, destinationHandler(route.name, split, route.sticky)),
     upgradeTarget: () => pickTarget(split),
     describeDestination: (headers, sourceIp) => describeDestination(split, route.sticky, route.name, headers, sourceIp),
+    ...(limit && limiter ? { describeRateLimit: (headers, sourceIp) => describeRateLimit(limit, limiter, headers, sourceIp) } : {}),
   });
 }
 

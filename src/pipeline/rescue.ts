@@ -11,7 +11,9 @@ import { addFlag, type Layer, type ProxyResponse, type RequestContext } from '..
 export function rescue(err: unknown, ctx: RequestContext, log: Logger): ProxyResponse {
   if (err instanceof ProxyError || err instanceof ResilienceError) {
     addFlag(ctx, err.flag);
-    return jsonError(err.status, err.message, ctx);
+    const answer = jsonError(err.status, err.message, ctx);
+    if (err instanceof ProxyError && err.headers) Object.assign(answer.headers, err.headers);
+    return answer;
   }
   log.error({ err, route: ctx.route, requestId: ctx.requestId }, 'unexpected error while proxying');
   return jsonError(500, 'internal error in the sidecar', ctx);

@@ -33,6 +33,7 @@ describe('Metrics', () => {
     m.endpointHealthy('reviews', '10.0.0.1:9080', true);
     m.faultInjected('reviews', 'abort');
     m.mirror('reviews', 'match');
+    m.rateLimited('reviews');
     m.pendingRequests(() => [['reviews', 3]]);
     m.configReload('ok');
     m.generation(7);
@@ -47,6 +48,7 @@ describe('Metrics', () => {
       pilotfish_faults_injected_total: ['route', 'type'],
       pilotfish_mirror_requests_total: ['outcome', 'route'],
       pilotfish_pending_requests: ['upstream'],
+      pilotfish_rate_limited_total: ['route'],
       pilotfish_config_reloads_total: ['result'],
       pilotfish_config_generation: [],
     };
@@ -116,6 +118,7 @@ describe('Metrics', () => {
     m.retry('ratings', 'ratings');
     m.faultInjected('ratings', 'delay');
     m.mirror('ratings', 'error');
+    m.rateLimited('ratings');
     m.attempt('ratings', '', 200);
     m.breakerState('ratings', '', 1);
     m.ejection('ratings');
@@ -123,11 +126,11 @@ describe('Metrics', () => {
     m.endpointHealthy('reviews', '10.0.0.1:80', true);
 
     const removed = m.retainOnly({ routes: ['reviews'], upstreams: ['reviews'] });
-    expect(removed).toBe(8);
+    expect(removed).toBe(9);
     const routes = (await values(m, 'pilotfish_requests_total')).map((v) => v.labels.route);
     expect(routes.sort()).toEqual(['', 'reviews']);
     expect((await values(m, 'pilotfish_request_duration_seconds')).some((v) => v.labels.route === 'ratings')).toBe(false);
-    for (const name of ['pilotfish_retries_total', 'pilotfish_faults_injected_total', 'pilotfish_mirror_requests_total',
+    for (const name of ['pilotfish_retries_total', 'pilotfish_faults_injected_total', 'pilotfish_mirror_requests_total', 'pilotfish_rate_limited_total',
       'pilotfish_upstream_attempts_total', 'pilotfish_circuit_breaker_state', 'pilotfish_outlier_ejections_total']) {
       expect(await values(m, name), name).toEqual([]);
     }

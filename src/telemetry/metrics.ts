@@ -69,6 +69,7 @@ export class Metrics {
   private readonly faults = new LabelTree(['route', 'type'], (l) => new CounterCell(l));
   private readonly mirrors = new LabelTree(['route', 'outcome'], (l) => new CounterCell(l));
   private readonly reloads = new LabelTree(['result'], (l) => new CounterCell(l));
+  private readonly limited = new LabelTree(['route'], (l) => new CounterCell(l));
   private readonly generationGauge: Gauge;
   private pending: PendingSource = () => [];
 
@@ -96,6 +97,7 @@ export class Metrics {
     cellGauge({ registry, name: 'pilotfish_endpoint_healthy', help: 'Active health check verdict per endpoint: 1 healthy, 0 unhealthy.', labelNames: this.endpoints.labelNames, cells: each(this.endpoints) });
     cellCounter({ registry, name: 'pilotfish_faults_injected_total', help: 'Faults injected, by type (delay, abort).', labelNames: this.faults.labelNames, cells: each(this.faults) });
     cellCounter({ registry, name: 'pilotfish_mirror_requests_total', help: 'Mirrored requests by comparison outcome.', labelNames: this.mirrors.labelNames, cells: each(this.mirrors) });
+    cellCounter({ registry, name: 'pilotfish_rate_limited_total', help: 'Requests refused by the route\'s rate limit (429, flag RL).', labelNames: this.limited.labelNames, cells: each(this.limited) });
     cellCounter({ registry, name: 'pilotfish_config_reloads_total', help: 'Policy reload attempts by result.', labelNames: this.reloads.labelNames, cells: each(this.reloads) });
     const pending = (): Iterable<readonly [string, number]> => this.pending();
     new Gauge({
@@ -135,6 +137,10 @@ export class Metrics {
 
   mirror(route: string, outcome: MirrorOutcome): void {
     this.mirrors.get(route, outcome).value++;
+  }
+
+  rateLimited(route: string): void {
+    this.limited.get(route).value++;
   }
 
   breakerState(upstream: string, subset: string, code: BreakerStateCode): void {
@@ -184,6 +190,7 @@ export class Metrics {
       + this.ejections.prune(upstream)
       + this.endpoints.prune(upstream)
       + this.faults.prune(route)
-      + this.mirrors.prune(route);
+      + this.mirrors.prune(route)
+      + this.limited.prune(route);
   }
 }

@@ -65,6 +65,7 @@ export class Telemetry implements RequestObserver, ProxyEvents {
   ejection(upstream: string): void { this.metrics.ejection(upstream); }
   endpointHealthy(upstream: string, endpoint: string, healthy: boolean): void { this.metrics.endpointHealthy(upstream, endpoint, healthy); }
   mirror(route: string, outcome: 'match' | 'status_mismatch' | 'body_mismatch' | 'error' | 'sent' | 'dropped'): void { this.metrics.mirror(route, outcome); }
+  rateLimited(route: string): void { this.metrics.rateLimited(route); }
 
   /** After each reload attempt: the reload counter, and on success the generation and series pruning. */
   reloaded(result: ReloadResult, generation: number, routes: Iterable<string>, upstreams: Iterable<string>): void {

@@ -87,7 +87,7 @@ describe('Grafana dashboard', () => {
       }
     }
     const spec = [...registered].filter((n) => n.startsWith('pilotfish_'));
-    expect(spec).toHaveLength(12);
+    expect(spec).toHaveLength(13);
     expect(spec.filter((n) => !used.has(n))).toEqual([]);
   });
 
