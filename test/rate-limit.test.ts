@@ -61,7 +61,7 @@ async function metric(t: Telemetry, name: string, labels: Record<string, string>
   return sum;
 }
 
-describe('local rate limits', () => {
+describe('local rate limits', { timeout: 60_000 }, () => {
   it('100/s with burst 20: 1,000 requests at 300/s admit the limit (±10%), the rest are 429 RL with retry-after', async () => {
     const { s, telemetry } = await start(policy('    rateLimit: { requests: 100, per: 1s, burst: 20 }'));
     // When each request reached the sidecar and what it was answered, from the sidecar's own observer.
@@ -98,16 +98,16 @@ describe('local rate limits', () => {
     let ideal = 0;
     for (const at of arrivals) { const start = Math.max(tat, at); if (start - at <= 190 + 1e-9) { tat = start + 10; ideal++; } }
     expect(Math.abs(ok - ideal)).toBeLessThanOrEqual(3);
-    // The admitted rate beyond the burst, over the load: within 10% of the limit. Under the limit only
-    // when the offered load itself paused longer than the bucket's refill time (200 ms) — a starved
-    // test machine — and then by no more than those pauses explain.
+    // The admitted rate beyond the burst, over the load: never above the limit + 10 %, and within
+    // 10 % of it whenever the offered load kept above the limit (the exact bucket above admits that
+    // much too). A starved test machine can pause the sender longer than the bucket's 200 ms refill
+    // time, and then an exact bucket admits less; the exact check above still holds.
     const span = (arrivals[arrivals.length - 1]! - arrivals[0]!) / 1000;
     const rate = (ok - 20) / span;
-    let paused = 0;
-    for (let i = 1; i < arrivals.length; i++) paused += Math.max(0, arrivals[i]! - arrivals[i - 1]! - 200) / 1000;
+    const idealRate = (ideal - 20) / span;
     expect(rate).toBeLessThan(110);
-    expect(rate).toBeGreaterThan(90 * (span - paused) / span - 1);
-    if (paused > 0) console.log(`rate-limit test: the load paused ${paused.toFixed(2)} s of ${span.toFixed(2)} s (busy machine); admitted ${rate.toFixed(1)}/s`);
+    if (idealRate >= 91) expect(rate).toBeGreaterThan(90);
+    else console.log(`rate-limit test: the offered load sagged below the limit (busy machine): an exact bucket admits ${idealRate.toFixed(1)}/s, the sidecar ${rate.toFixed(1)}/s`);
   });
 
   it('a bucket per header value isolates two clients; requests without the header share one bucket', async () => {
