@@ -31,6 +31,13 @@ commands:
         write FILE's manifests to stdout with the sidecar, the capture init container and the policy volume added (-f - reads stdin)
   iptables [--dry-run | --cleanup] [--exclude-inbound-ports P,..] [--exclude-outbound-ports P,..] [--exclude-outbound-cidrs CIDR,..] [--ipv6 auto|on|off] ...
         install (or print) the pod's traffic-capture rules; run by the pilotfish-init container
+  publish FILE --fleet URL [--fleet-key K] [--message M] [--expect-generation N] [--json]
+        validate FILE as \`validate\` does and publish it as the fleet's next generation
+        (exit 1 invalid, nothing published; 3 --expect-generation did not match)
+  rollback --fleet URL [--fleet-key K] [--to N] [--json]
+        republish an earlier generation (default: the one before the current) as a new one
+  fleet status --fleet URL [--fleet-key K] [--wait DURATION] [--json]
+        the fleet's generation, history and live sidecars; exit 0 when all serve the current one
   ${CHAOS_USAGE.replace('usage: pilotfish ', '')}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -42,6 +49,10 @@ async function main(argv: string[]): Promise<number> {
     case 'inject': return injectCommand(rest);
     case 'chaos': return chaosCommand(rest);
     case 'iptables': return iptablesCommand(rest);
+    // The fleet commands load the Redis client: only when one of them runs.
+    case 'publish': return (await import('../fleet/commands/index.js')).publishCommand(rest);
+    case 'rollback': return (await import('../fleet/commands/index.js')).rollbackCommand(rest);
+    case 'fleet': return (await import('../fleet/commands/index.js')).fleetCommand(rest);
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); return 0;
     default:
       process.stderr.write(command ? `pilotfish: unknown command "${command}"\n\n${USAGE}` : USAGE);

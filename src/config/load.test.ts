@@ -97,4 +97,21 @@ routes: [{ name: r, to: [{ upstream: a }] }, { name: r, to: [{ upstream: a }] }]
     expect(r.ok).toBe(true);
     expect(r.warnings.map(formatDiagnostic)).toEqual(['p.yaml:2:68 upstreams.a.subsets.v2: warning: subset "v2" selects no endpoint']);
   });
+
+  it('shared sticky sessions need a fleet: an error without one, fine with one, a warning when it cannot be told (validate)', () => {
+    const text = `version: 1
+upstreams: { a: { endpoints: [{ address: "a:80" }] } }
+routes:
+  - name: r
+    to: [{ upstream: a }]
+    sticky: { cookie: { name: s, shared: true } }
+`;
+    const without = parsePolicy(text, 'p.yaml', { fleet: false });
+    expect(without.ok ? [] : without.errors.map(formatDiagnostic)).toEqual(['p.yaml:6:42 routes[0].sticky.cookie.shared: shared sessions need a fleet (pilotfish run --fleet URL)']);
+    const withFleet = parsePolicy(text, 'p.yaml', { fleet: true });
+    expect(withFleet.ok && withFleet.warnings).toEqual([]);
+    const unknown = parsePolicy(text, 'p.yaml');
+    expect(unknown.ok).toBe(true);
+    expect(unknown.warnings.map(formatDiagnostic)).toEqual([expect.stringMatching(/^p\.yaml:6:42 routes\[0\]\.sticky\.cookie\.shared: warning: shared sessions need a fleet: valid for `publish` and `run --fleet`/)]);
+  });
 });

@@ -27,7 +27,17 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.col} ${d.path}: ${d.severity === 'warning' ? 'warning: ' : ''}${d.message}`;
 }
 
-export async function loadPolicyFile(file: string): Promise<LoadResult> {
+/** What the policy will run with, where that changes what is valid. */
+export interface PolicyContext {
+  /**
+   * Whether a fleet (Redis) is configured: `true` for `run --fleet`, `publish` and fleet generations,
+   * `false` for `run` without one. Unknown (undefined) for `validate`, which cannot tell: what needs
+   * a fleet is then a warning instead of an error.
+   */
+  readonly fleet?: boolean | undefined;
+}
+
+export async function loadPolicyFile(file: string, context: PolicyContext = {}): Promise<LoadResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -35,11 +45,11 @@ export async function loadPolicyFile(file: string): Promise<LoadResult> {
     const e = err as NodeJS.ErrnoException;
     return fail(file, 1, 1, '(file)', `cannot read policy: ${e.code ?? e.message}`);
   }
-  return parsePolicy(text, file);
+  return parsePolicy(text, file, context);
 }
 
 /** Parses policy text; `file` only names the source in diagnostics. */
-export function parsePolicy(text: string, file: string): LoadResult {
+export function parsePolicy(text: string, file: string, context: PolicyContext = {}): LoadResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -60,7 +70,7 @@ export function parsePolicy(text: string, file: string): LoadResult {
     const has = (path: KeyPath): boolean => doc.hasIn(path);
     return { ok: false, errors: parsed.error.issues.flatMap((issue) => fromIssue(issue, at, has)), warnings: [] };
   }
-  const problems = validateRefs(parsed.data);
+  const problems = validateRefs(parsed.data, context);
   const errors = problems.filter((p) => p.severity === 'error').map((p) => at(p.path, p.message, 'error', p.atKey));
   const warnings = problems.filter((p) => p.severity === 'warning').map((p) => at(p.path, p.message, 'warning', p.atKey));
   if (errors.length > 0) return { ok: false, errors, warnings };

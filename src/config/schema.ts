@@ -139,7 +139,12 @@ const route = z.strictObject({
   })).min(1).optional(),
   sticky: z.union([
     z.strictObject({ header: z.string().min(1) }),
-    z.strictObject({ cookie: z.strictObject({ name: z.string().min(1), ttl: duration.default(3_600_000) }) }),
+    z.strictObject({ cookie: z.strictObject({
+      name: z.string().min(1),
+      ttl: duration.default(3_600_000),
+      /** Session → endpoint kept in the fleet's Redis, so every sidecar of the fleet agrees (SPEC §9). Default false. */
+      shared: z.boolean().optional(),
+    }) }),
     z.strictObject({ sourceIp: z.literal(true) }),
   ], { error: 'expected one of header | cookie | sourceIp' }).optional(),
   timeout: duration.default(15_000),

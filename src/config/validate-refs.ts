@@ -4,6 +4,7 @@
  * with key paths; the loader turns paths into positions.
  */
 import type { Policy } from './schema.js';
+import type { PolicyContext } from './load.js';
 import type { KeyPath } from './positions.js';
 import { compileRegex } from '../routing/regex.js';
 import { findShadowedRoutes } from '../routing/shadow.js';
@@ -15,7 +16,7 @@ export interface Problem { path: KeyPath; message: string; severity: 'error' | '
 /** Upstream names every policy may use without declaring them. */
 export const BUILTIN_UPSTREAMS = new Set(['app']);
 
-export function validateRefs(policy: Policy): Problem[] {
+export function validateRefs(policy: Policy, context: PolicyContext = {}): Problem[] {
   const problems: Problem[] = [];
   const names = new Map<string, number>();
   policy.routes.forEach((route, i) => {
@@ -31,6 +32,7 @@ export function validateRefs(policy: Policy): Problem[] {
       problems.push({ path: at('mirror', 'upstream'), message: `unknown upstream "${route.mirror.upstream}"`, severity: 'error' });
     }
     checkRegexes(route, at, problems);
+    checkSharedSessions(route, context, at, problems);
   });
   for (const w of findShadowedRoutes(policy.routes)) {
     problems.push({ path: ['routes', w.index], message: w.message, severity: 'warning' });
@@ -45,6 +47,15 @@ export function validateRefs(policy: Policy): Problem[] {
     }
   }
   return problems;
+}
+
+/** `sticky.cookie.shared` keeps sessions in the fleet's Redis: an error without a fleet, a warning when unknown. */
+function checkSharedSessions(route: Policy['routes'][number], context: PolicyContext, at: (...r: (string | number)[]) => KeyPath, problems: Problem[]): void {
+  const sticky = route.sticky;
+  if (!sticky || !('cookie' in sticky) || !sticky.cookie.shared || context.fleet === true) return;
+  problems.push(context.fleet === false
+    ? { path: at('sticky', 'cookie', 'shared'), message: 'shared sessions need a fleet (pilotfish run --fleet URL)', severity: 'error' }
+    : { path: at('sticky', 'cookie', 'shared'), message: 'shared sessions need a fleet: valid for `publish` and `run --fleet`, an error for `run` without one', severity: 'warning' });
 }
 
 function checkDestinations(policy: Policy, to: NonNullable<Policy['routes'][number]['to']>, at: (...r: (string | number)[]) => KeyPath, problems: Problem[]): void {

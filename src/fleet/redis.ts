@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Redis as IoRedis, RedisOptions } from 'ioredis';
+import { parseFleetUrl, redactUrl } from './url.js';
 
 export interface RedisLinkOptions {
   /** Connection name in `CLIENT LIST` (`pilotfish-<name>`), so an operator can tell who is who. */
@@ -41,33 +42,6 @@ export class RedisLinkError extends Error {
 
 export type RedisValue = string | number | Buffer | null | RedisValue[];
 export type ScriptCall = (keys: readonly string[], args: readonly (string | number)[]) => Promise<RedisValue>;
-
-/** Parses and checks a fleet URL: `redis://` or `rediss://`, a host, optional user, password and db. */
-export function parseRedisUrl(url: string): URL {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new RedisLinkError(`not a URL: ${redactUrlText(url)} (expected redis://[user:password@]host[:port][/db] or rediss://…)`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new RedisLinkError(`unsupported scheme ${u.protocol} in ${redactUrl(u)} (expected redis:// or rediss://)`);
-  if (!u.hostname) throw new RedisLinkError(`no host in ${redactUrl(u)}`);
-  if (u.pathname.length > 1 && !/^\/\d+$/.test(u.pathname)) throw new RedisLinkError(`the path of ${redactUrl(u)} must be a database number`);
-  return u;
-}
-
-/** The URL without its user and password (what logs, /config_dump and `fleet status` show). */
-export function redactUrl(u: URL): string {
-  const c = new URL(u.href);
-  c.username = '';
-  c.password = '';
-  return c.href.replace(/\/$/, '');
-}
-
-/** Best effort for text that is not even a URL: drop anything between `//` and `@`. */
-function redactUrlText(text: string): string {
-  return text.replace(/\/\/[^/@]*@/, '//');
-}
 
 type Listener = () => void;
 
@@ -91,10 +65,10 @@ export class RedisLink {
 
   /**
    * Creates the link and starts connecting; it does not wait (see `whenReady`). Throws only for a
-   * malformed URL.
+   * malformed URL (`FleetUrlError`).
    */
   static async open(url: string, o: RedisLinkOptions): Promise<RedisLink> {
-    const u = parseRedisUrl(url);
+    const u = parseFleetUrl(url);
     const { Redis } = await import('ioredis');
     const secrets = [decodeURIComponent(u.password), decodeURIComponent(u.username), u.password, u.username];
     const reconnect = o.reconnect ?? true;

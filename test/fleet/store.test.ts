@@ -1,7 +1,8 @@
 /** The fleet store on a real redis-server: compare-and-set publish, history, epochs, reports. */
 import { describe, expect, it } from 'vitest';
 import { FleetStore, InvalidGenerationError, parseGeneration } from '../../src/fleet/store.js';
-import { RedisLink, RedisLinkError, parseRedisUrl, redactUrl } from '../../src/fleet/redis.js';
+import { RedisLink, RedisLinkError } from '../../src/fleet/redis.js';
+import { FleetUrlError, parseFleetUrl as parseRedisUrl, redactUrl } from '../../src/fleet/url.js';
 import { REDIS_SERVER, needs } from '../helpers/system.js';
 import { redisLink, startRedis, useRedis } from '../helpers/redis.js';
 
@@ -110,7 +111,7 @@ describe('fleet URLs', () => {
   ])('rejects %s without echoing a password', (url, message) => {
     let err: unknown;
     try { parseRedisUrl(url); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(RedisLinkError);
+    expect(err).toBeInstanceOf(FleetUrlError);
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).not.toContain('s3cret');
   });
