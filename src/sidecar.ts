@@ -6,6 +6,11 @@
  * against a registry *plan*; only when that succeeds does the plan commit and the one `current`
  * reference change. Requests in flight keep the snapshot they started on. Any failure keeps the last
  * good snapshot and is recorded (log, `lastError` for /config_dump).
+ *
+ * Policies arrive as whole texts from sources (`offer`): the mounted file, and a fleet when one is
+ * attached. Both take the same path; the one rule that tells them apart is precedence (SPEC §9):
+ * while the fleet holds a policy it wins, the file is the bootstrap and the fallback, and listener
+ * settings always come from the file.
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,9 +34,10 @@ import type { AdminTarget } from './admin/target.js';
 import { faultRoutes } from './admin/faults.js';
 import { explainRoute } from './admin/explain.js';
 import { NO_EVENTS, type ProxyEvents } from './core/events.js';
+import type { OfferResult, PolicyOffer, PolicyOrigin, PolicySink, PolicySource } from './core/policy-source.js';
 import { withStateLogs } from './core/logged-events.js';
 import { BucketTicker, RuntimeFaults } from './resilience/index.js';
-import type { Locality } from './routing/index.js';
+import type { Locality, SharedSessionStore } from './routing/index.js';
 import { RateLimiterRegistry } from './ratelimit/index.js';
 
 export interface SidecarOptions {
@@ -53,6 +59,13 @@ export interface SidecarOptions {
   readonly resolver?: Resolver;
   /** The sidecar's own place, overriding the policy's `locality` (env `PILOTFISH_LOCALITY` in the CLI). */
   readonly locality?: Locality | undefined;
+  /** A fleet (SPEC §9): its policy source, and the shared session store of `sticky.cookie.shared`. */
+  readonly fleet?: FleetAttachment;
+}
+
+export interface FleetAttachment {
+  readonly source: PolicySource;
+  readonly sessions: SharedSessionStore;
 }
 
 type ListenerName = 'outbound' | 'inbound' | 'admin' | 'telemetry';
@@ -65,9 +78,16 @@ export class PolicyLoadError extends Error {
   }
 }
 
-export type ReloadTrigger = 'start' | 'file' | 'signal' | 'admin';
-export interface ReloadResult { result: 'ok' | 'unchanged' | 'error'; generation: number; errors?: Diagnostic[] }
-export interface LastError { at: Date; trigger: ReloadTrigger; errors: Diagnostic[] }
+export type ReloadTrigger = 'start' | 'file' | 'signal' | 'admin' | 'fleet';
+export interface ReloadResult extends OfferResult { result: 'ok' | 'unchanged' | 'error'; generation: number; errors?: Diagnostic[] }
+export interface LastError {
+  at: Date;
+  trigger: ReloadTrigger;
+  errors: Diagnostic[];
+  /** Where the refused policy came from; for the fleet, which generation it was. */
+  origin: PolicyOrigin;
+  generation?: number | undefined;
+}
 
 export class Sidecar {
   private current!: Snapshot;
@@ -86,6 +106,12 @@ export class Sidecar {
   private listening = false;
   private lastHash = '';
   private lastSeen = '';
+  /** Where the serving policy came from. */
+  private servedFrom: PolicyOrigin = 'file';
+  /** The last good file policy: a fleet policy is served with its local settings (listeners, locality). */
+  private filePolicy!: Policy;
+  /** Offers are evaluated one at a time, in arrival order. */
+  private evaluating: Promise<unknown> = Promise.resolve();
   private bound: Ports = { outbound: 0, inbound: 0, admin: 0, telemetry: 0 };
   private failure: LastError | undefined;
   private reloading: Promise<ReloadResult> | undefined;
@@ -112,24 +138,32 @@ export class Sidecar {
   }
 
   static async start(options: SidecarOptions): Promise<Sidecar> {
-    const loaded = await loadPolicyFile(options.policyFile);
+    const loaded = await loadPolicyFile(options.policyFile, { fleet: options.fleet !== undefined });
     if (!loaded.ok) throw new PolicyLoadError(loaded.errors);
     const sidecar = new Sidecar(options);
     sidecar.warn(loaded.warnings);
-    await sidecar.apply(loaded.policy, loaded.source);
+    sidecar.filePolicy = loaded.policy;
+    await sidecar.apply(loaded.policy, loaded.source, 'file');
     try {
+      // The fleet's current policy, if it answers promptly, before the first request is served.
+      await options.fleet?.source.start(sidecar.sink());
       await sidecar.listen();
+      options.fleet?.source.onListening?.();
     } catch (err) {
       await sidecar.close();
       throw err;
     }
     sidecar.watcher?.start();
-    sidecar.onReload?.({ result: 'ok', generation: 1 }, 'start');
+    sidecar.onReload?.({ result: 'ok', generation: sidecar.current.generation }, 'start');
     return sidecar;
   }
 
   get snapshot(): Snapshot { return this.current; }
   get lastError(): LastError | undefined { return this.failure; }
+  /** Where the serving policy came from: the file or the fleet. */
+  get origin(): PolicyOrigin { return this.servedFrom; }
+  /** The fleet's state for /config_dump, when one is attached. */
+  fleetState(): Record<string, unknown> | undefined { return this.options.fleet?.source.describe(); }
   get inflightRequests(): number { return this.inflight; }
   get isDraining(): boolean { return this.draining; }
   get upstreams(): UpstreamRegistry { return this.registry; }
@@ -170,23 +204,62 @@ export class Sidecar {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       return this.settle(trigger, `unreadable:${code}`, async () => this.fail(trigger, [{ file, line: 1, col: 1, path: '(file)', message: `cannot read policy: ${code}`, severity: 'error' }]));
     }
-    const hash = hashOf(text);
-    return this.settle(trigger, hash, async () => {
-      const loaded = parsePolicy(text, file);
-      if (!loaded.ok) return this.fail(trigger, loaded.errors);
-      if (hash === this.lastHash) {
-        this.failure = undefined; // the file is back to the policy we serve
+    return this.settle(trigger, hashOf(text), () => this.serialized(() => this.evaluate({ origin: 'file', text, name: file }, trigger)));
+  }
+
+  /** A source's offer of a whole policy (the fleet's); evaluated like a file reload, one at a time. */
+  offer(o: PolicyOffer): Promise<ReloadResult> {
+    return this.serialized(async () => {
+      const result = await this.evaluate(o, o.origin === 'fleet' ? 'fleet' : 'file');
+      this.onReload?.(result, o.origin === 'fleet' ? 'fleet' : 'file');
+      return result;
+    });
+  }
+
+  private sink(): PolicySink {
+    return {
+      offer: (o) => this.offer(o),
+      serving: () => ({ origin: this.servedFrom, hash: this.current.hash, ports: this.bound }),
+    };
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.evaluating.then(fn, fn);
+    this.evaluating = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * validate → (precedence) → build → swap. A file offer while the fleet holds a policy is checked
+   * (an invalid file is still reported: it is the fallback) but not applied.
+   */
+  private async evaluate(o: PolicyOffer, trigger: ReloadTrigger): Promise<ReloadResult> {
+    if (o.unreadable !== undefined) return this.fail(trigger, [{ file: o.name, line: 1, col: 1, path: '(document)', message: o.unreadable, severity: 'error' }], o);
+    const loaded = parsePolicy(o.text, o.name, { fleet: this.options.fleet !== undefined });
+    if (!loaded.ok) return this.fail(trigger, loaded.errors, o);
+    const hash = hashOf(o.text);
+    if (o.origin === 'file') {
+      this.filePolicy = loaded.policy;
+      if (this.servedFrom === 'fleet') {
+        if (this.failure?.origin === 'file') this.failure = undefined;
+        this.options.log.info({ file: o.name }, 'policy file read; the fleet\'s policy keeps serving (the file is the fallback)');
         return { result: 'unchanged', generation: this.current.generation };
       }
-      try {
-        this.warn(loaded.warnings);
-        await this.apply(loaded.policy, loaded.source);
-      } catch (err) {
-        return this.fail(trigger, [{ file, line: 1, col: 1, path: '(build)', message: (err as Error).message, severity: 'error' }]);
-      }
-      this.options.log.info({ trigger, generation: this.current.generation }, 'policy reloaded');
-      return { result: 'ok', generation: this.current.generation };
-    });
+    }
+    if (hash === this.lastHash) {
+      this.servedFrom = o.origin;
+      this.failure = undefined; // the source is back to the policy we serve
+      return { result: 'unchanged', generation: this.current.generation };
+    }
+    const policy = o.origin === 'fleet' ? withLocalSettings(loaded.policy, this.filePolicy) : loaded.policy;
+    try {
+      this.warn(loaded.warnings);
+      await this.apply(policy, o.text, o.origin);
+    } catch (err) {
+      return this.fail(trigger, [{ file: o.name, line: 1, col: 1, path: '(build)', message: (err as Error).message, severity: 'error' }], o);
+    }
+    this.options.log.info({ trigger, generation: this.current.generation, ...(o.generation === undefined ? {} : { fleetGeneration: o.generation }) }, 'policy reloaded');
+    return { result: 'ok', generation: this.current.generation };
   }
 
   /**
@@ -201,14 +274,16 @@ export class Sidecar {
     return result;
   }
 
-  private fail(trigger: ReloadTrigger, errors: Diagnostic[]): ReloadResult {
-    this.failure = { at: new Date(), trigger, errors };
-    this.options.log.error({ trigger, errors: errors.map(formatDiagnostic) }, 'policy reload failed; keeping the last good policy');
+  private fail(trigger: ReloadTrigger, errors: Diagnostic[], o?: PolicyOffer): ReloadResult {
+    const origin = o?.origin ?? 'file';
+    this.failure = { at: new Date(), trigger, errors, origin, ...(o?.generation === undefined ? {} : { generation: o.generation }) };
+    const which = o?.generation === undefined ? {} : { fleetGeneration: o.generation };
+    this.options.log.error({ trigger, ...which, errors: errors.map(formatDiagnostic) }, 'policy reload failed; keeping the last good policy');
     return { result: 'error', generation: this.current.generation, errors };
   }
 
   /** plan → resolve → build → commit → swap. Throws (leaving everything as it was) if the build fails. */
-  private async apply(policy: Policy, source: string): Promise<void> {
+  private async apply(policy: Policy, source: string, origin: PolicyOrigin): Promise<void> {
     const plan = this.registry.plan(policy);
     let snapshot: Snapshot;
     try {
@@ -216,6 +291,7 @@ export class Sidecar {
       await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
       snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, {
         states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults, rateLimits: this.rateLimits,
+        ...(this.options.fleet ? { sessions: this.options.fleet.sessions } : {}),
       });
     } catch (err) {
       plan.abort();
@@ -228,7 +304,9 @@ export class Sidecar {
     plan.commit();
     this.rateLimits.retain(policy.routes.map((r) => r.name));
     this.current = snapshot;
-    this.lastHash = this.lastSeen = hashOf(source);
+    this.servedFrom = origin;
+    this.lastHash = hashOf(source);
+    if (origin === 'file') this.lastSeen = this.lastHash;
     this.failure = undefined;
   }
 
@@ -305,6 +383,7 @@ export class Sidecar {
   async close(): Promise<void> {
     this.draining = true;
     this.watcher?.stop();
+    await this.options.fleet?.source.stop().catch((err: unknown) => this.options.log.warn({ err }, 'fleet: leaving failed'));
     for (const s of this.servers.values()) { s.close(); s.closeAllConnections(); }
     this.engine.close();
     this.registry.dispose();
@@ -318,6 +397,15 @@ function warnUnplaced(policy: Policy, override: Locality | undefined, log: Logge
   if (override ?? policy.locality) return;
   const names = Object.entries(policy.upstreams).filter(([, u]) => u.locality?.enabled).map(([n]) => n);
   if (names.length) log.warn({ upstreams: names }, 'locality-aware upstreams, but this sidecar\'s locality is unknown (set `locality` in the policy or PILOTFISH_LOCALITY): their endpoints form one tier');
+}
+
+/**
+ * What belongs to this sidecar, not to the fleet, comes from its file only: the listeners (ports,
+ * addresses, the admin token) and its own place (`locality`), whatever a published policy says.
+ */
+function withLocalSettings(fleet: Policy, file: Policy): Policy {
+  const { locality: _ignored, ...shared } = fleet;
+  return { ...shared, listeners: file.listeners, ...(file.locality === undefined ? {} : { locality: file.locality }) };
 }
 
 function hashOf(text: string): string {

@@ -32,7 +32,7 @@ describe('admin API', () => {
   it('GET /config_dump shows the effective policy, generation, source and last error', async () => {
     const { s, file } = await start(policy());
     const dump = (await request(s.ports.admin, { path: '/config_dump' })).json();
-    expect(dump).toMatchObject({ generation: 1, source: file, lastError: null, draining: false });
+    expect(dump).toMatchObject({ generation: 1, source: 'file', file, lastError: null, draining: false });
     expect(dump.policy.routes[0]).toMatchObject({ name: 'web', timeout: 15000, direction: 'outbound', priority: 0 });
     expect(dump.policy.upstreams.web.connectionPool).toEqual({ maxConnections: 1024, maxPendingRequests: 1024, connectTimeout: 5000, idleTimeout: 4000 });
     await writeFile(file, policy().replace('routes:', 'routes:\n  - { name: broken, to: [{ upstream: nowhere }] }'));

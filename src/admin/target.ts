@@ -11,7 +11,11 @@ export type AdminHandler = (req: http.IncomingMessage, match: RegExpExecArray, b
 export interface AdminTarget {
   readonly snapshot: Snapshot;
   readonly options: { readonly policyFile: string; readonly locality?: Locality | undefined };
-  readonly lastError: { at: Date; trigger: string; errors: Diagnostic[] } | undefined;
+  readonly lastError: { at: Date; trigger: string; errors: Diagnostic[]; origin: string; generation?: number | undefined } | undefined;
+  /** Where the serving policy came from: `file` or `fleet`. */
+  readonly origin: string;
+  /** The fleet's state (key, URL without credentials, generation, connected), when one is attached. */
+  fleetState(): Record<string, unknown> | undefined;
   readonly inflightRequests: number;
   readonly isDraining: boolean;
   readonly upstreams: UpstreamRegistry;

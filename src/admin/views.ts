@@ -4,14 +4,21 @@ import type { AdminTarget } from './target.js';
 
 export function configDump(t: AdminTarget): unknown {
   const s = t.snapshot;
+  const e = t.lastError;
+  const fleet = t.fleetState();
   return {
     generation: s.generation,
-    source: path.resolve(t.options.policyFile),
+    source: t.origin,
+    file: path.resolve(t.options.policyFile),
+    ...(fleet ? { fleet } : {}),
     hash: s.hash,
     loadedAt: s.loadedAt.toISOString(),
     draining: t.isDraining,
-    lastError: t.lastError
-      ? { at: t.lastError.at.toISOString(), trigger: t.lastError.trigger, errors: t.lastError.errors.map(({ severity: _s, ...e }) => e) }
+    lastError: e
+      ? {
+        at: e.at.toISOString(), trigger: e.trigger, source: e.origin, ...(e.generation === undefined ? {} : { generation: e.generation }),
+        errors: e.errors.map(({ severity: _s, ...d }) => d),
+      }
       : null,
     // Where this sidecar is for locality-aware balancing, and where that came from.
     locality: t.options.locality

@@ -18,8 +18,10 @@ import { parseLocality, type Locality } from '../routing/index.js';
 const USAGE = `usage: pilotfish <command> [options]
 
 commands:
-  run [--policy FILE] [--demo] [--log-level LEVEL] [--drain-timeout DURATION] [--no-access-log] [--engine http-proxy-3|node]
+  run [--policy FILE] [--fleet URL [--fleet-key K]] [--demo] [--log-level LEVEL] [--drain-timeout DURATION] [--no-access-log] [--engine http-proxy-3|node]
         run the sidecar (policy default: $PILOTFISH_POLICY or config/policy.yaml);
+        --fleet joins fleet K (default "default") in that Redis ($PILOTFISH_FLEET, $PILOTFISH_FLEET_KEY):
+        its published policy wins over the file, which is the bootstrap and the fallback;
         --demo also starts the demo echo upstreams v1 (127.0.0.1:9081) and v2 (:9082)
   validate FILE...
         check policy files; exit 1 listing every error as file:line:col key.path: message
@@ -109,6 +111,8 @@ async function run(args: string[]): Promise<number> {
       'drain-timeout': { type: 'string', default: process.env.PILOTFISH_DRAIN_TIMEOUT ?? '20s' },
       'access-log': { type: 'boolean', default: process.env.PILOTFISH_ACCESS_LOG !== 'off' },
       engine: { type: 'string', default: process.env.PILOTFISH_ENGINE ?? 'http-proxy-3' },
+      fleet: { type: 'string' },
+      'fleet-key': { type: 'string' },
     },
     allowNegative: true,
   });
@@ -120,12 +124,20 @@ async function run(args: string[]): Promise<number> {
   const policyFile = values.policy ?? process.env.PILOTFISH_POLICY ?? 'config/policy.yaml';
   const locality = localityOption(process.env.PILOTFISH_LOCALITY ?? '', 'pilotfish run: PILOTFISH_LOCALITY');
   if (locality === false) return 2;
+  if (values['fleet-key'] !== undefined && !values.fleet && !process.env.PILOTFISH_FLEET) { process.stderr.write('pilotfish run: --fleet-key needs --fleet URL\n'); return 2; }
+  const fleetUrl = values.fleet ?? (process.env.PILOTFISH_FLEET || undefined);
+  const fleetKey = values['fleet-key'] ?? (process.env.PILOTFISH_FLEET_KEY || 'default');
+  const fleetUsage = fleetUrl === undefined ? undefined : await checkFleetArgs(fleetUrl, fleetKey);
+  if (fleetUsage) { process.stderr.write(`pilotfish run: ${fleetUsage}\n`); return 2; }
   const demo = values.demo ? await Promise.all([startEchoServer('v1', 9081), startEchoServer('v2', 9082)]) : [];
   let sidecar: Sidecar;
   let telemetry: Telemetry | undefined;
   try {
     telemetry = await Telemetry.create({ log, accessLog: { enabled: values['access-log'] } });
-    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, engine, telemetry, locality, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined });
+    // The Redis client is loaded only with a fleet: a sidecar without one does not pay for it.
+    const fleet = fleetUrl === undefined ? undefined
+      : await (await import('../fleet/index.js')).openFleet({ url: fleetUrl, key: fleetKey, log, registry: telemetry.metrics.registry });
+    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, engine, telemetry, locality, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined, ...(fleet ? { fleet } : {}) });
   } catch (err) {
     for (const s of demo) s.close();
     await telemetry?.shutdown();
@@ -167,6 +179,18 @@ function localityOption(text: string, what: string): Locality | undefined | fals
   if (r.ok) return r.locality;
   process.stderr.write(`${what}: ${r.error}\n`);
   return false;
+}
+
+/** A usage error for the fleet URL or key, or undefined (checked without loading the Redis client). */
+async function checkFleetArgs(url: string, key: string): Promise<string | undefined> {
+  const { parseFleetUrl } = await import('../fleet/url.js');
+  const { checkFleetKey } = await import('../fleet/keys.js');
+  try {
+    parseFleetUrl(url);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return checkFleetKey(key);
 }
 
 main(process.argv.slice(2)).then(

@@ -14,6 +14,7 @@ import type { ForwardingEngine } from '../proxy/engine.js';
 import { mergeDecisions, NO_FAULT, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
 import type { Endpoint, UpstreamState } from '../upstreams/index.js';
 import { pickEndpoint, type AffinitySpec } from './endpoint-pick.js';
+import type { SharedSessionStore } from '../routing/index.js';
 import { faultResponse, applyDelay } from './fault.js';
 import { clientSignal } from './signal.js';
 
@@ -30,6 +31,8 @@ export interface TrySpec {
   readonly fault: FaultPolicy | undefined;
   /** Cookie stickiness: remember session → endpoint of this route for this long (ms). */
   readonly affinity: AffinitySpec | undefined;
+  /** `sticky.cookie.shared`: the fleet's session store keeps session → endpoint instead of this sidecar. */
+  readonly shared?: SharedSessionStore | undefined;
 }
 
 export interface TryDeps {
@@ -44,7 +47,7 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
   const { upstream, subset } = spec;
   const subsetLabel = subset ?? '';
   return async (req, ctx, tried) => {
-    const endpoint = endpointFor(spec, ctx, tried);
+    const endpoint = spec.shared && spec.affinity && ctx.hashKey !== undefined ? await sharedEndpoint(spec, spec.shared, spec.affinity.ttlMs, ctx.hashKey, tried) : endpointFor(spec, ctx, tried);
     ctx.endpoint = endpoint.address;
     ctx.attempts++;
     // The pool's fast path hands a slot over synchronously: no promise, no microtask, when one is free.
@@ -81,6 +84,25 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
 function endpointFor(spec: TrySpec, ctx: RequestContext, tried: ReadonlySet<string>): Endpoint {
   const { upstream, subset } = spec;
   const endpoint = pickEndpoint(upstream, subset, ctx.hashKey, tried, spec.affinity);
+  if (!endpoint) throw noHealthyUpstream(subset ? `${upstream.name}/${subset}` : upstream.name);
+  return endpoint;
+}
+
+/**
+ * A shared session's endpoint: the fleet's store remembers it; a new session gets the upstream's
+ * own balancer's choice (least-request, …) rather than a hash, since the store — not the hash — is
+ * what keeps every sidecar agreeing. While the store is unreachable, consistent hashing serves.
+ */
+async function sharedEndpoint(spec: TrySpec, store: SharedSessionStore, ttlMs: number, key: string, tried: ReadonlySet<string>): Promise<Endpoint> {
+  const { upstream, subset } = spec;
+  const endpoint = await store.resolve({
+    scope: `${spec.route}|${upstream.name}|${subset ?? ''}`, key, ttlMs, eligible: upstream.eligible(subset),
+    tried: tried.size > 0 ? tried : undefined,
+    // A new session: the plain pick (locality tiers, then the balancer), as for a request with no key.
+    pick: (avoid) => pickEndpoint(upstream, subset, undefined, avoid ?? NONE),
+    // The store unreachable: the sticky pick without affinity — consistent hashing, alike on every sidecar.
+    fallback: () => pickEndpoint(upstream, subset, key, tried),
+  });
   if (!endpoint) throw noHealthyUpstream(subset ? `${upstream.name}/${subset}` : upstream.name);
   return endpoint;
 }

@@ -15,7 +15,7 @@ import { compose, type Handler, type Layer } from '../core/context.js';
 import type { ProxyEvents } from '../core/events.js';
 import { deepFreeze, type CompiledRoute, type Snapshot } from '../core/snapshot.js';
 import { FaultPolicy, RetryLoop, type RuntimeFaults } from '../resilience/index.js';
-import { compileRouter, compileSplit, type Split } from '../routing/index.js';
+import { compileRouter, compileSplit, type SharedSessionStore, type Split } from '../routing/index.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import { APP_UPSTREAM, PASSTHROUGH_UPSTREAM, type UpstreamState } from '../upstreams/index.js';
 import { makeTry, NO_TRIED } from './attempt.js';
@@ -40,6 +40,8 @@ export interface BuildDeps {
   readonly faults: RuntimeFaults;
   /** Rate limiters that outlive reloads (the sidecar's); default: fresh ones for this snapshot. */
   readonly rateLimits?: RateLimiterRegistry;
+  /** The fleet's session store, for `sticky.cookie.shared` routes (only with a fleet). */
+  readonly sessions?: SharedSessionStore;
 }
 
 /** Default route timeout (Envoy's): used by the built-in inbound and passthrough routes. */
@@ -121,6 +123,7 @@ function destinationStack(route: RoutePolicy, upstream: UpstreamState, subset: s
     perTryTimeout: route.retries?.perTryTimeout,
     fault: route.fault?.on === 'attempt' ? fault : undefined,
     affinity: route.sticky && 'cookie' in route.sticky ? { route: route.name, ttlMs: route.sticky.cookie.ttl } : undefined,
+    shared: route.sticky && 'cookie' in route.sticky && route.sticky.cookie.shared ? deps.sessions : undefined,
   }, deps);
   const inner: Handler = loop ? retryHandler(loop, route.name, upstream.name, deps.events, once) : (req, ctx) => once(req, ctx, NO_TRIED);
   const requestFault = route.fault?.on === 'attempt' ? undefined : fault;

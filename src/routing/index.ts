@@ -16,6 +16,7 @@ export {
   type StickyPolicy, type StickyRequest, type StickyKey, type StickyKeyOptions,
 } from './sticky-key.js';
 export { SessionAffinity, type SessionAffinityOptions } from './session-affinity.js';
+export type { SharedSessionStore, SessionQuery } from './shared-sessions.js';
 export { hash53, hash53Pair, fnv1a64 } from './hash.js';
 
 export {

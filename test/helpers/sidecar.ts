@@ -42,6 +42,8 @@ export interface SidecarProcess {
   logs: Array<Record<string, unknown>>;
   /** Lines the process wrote on stdout (the access log). */
   stdout: string[];
+  /** Every line it wrote on stderr, JSON or not. */
+  stderr: string[];
   exited: Promise<number | null>;
 }
 
@@ -52,9 +54,11 @@ export async function spawnSidecar(policy: string, args: string[] = [], env: Nod
   const stdout: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => stdout.push(line));
   const logs: Array<Record<string, unknown>> = [];
+  const stderr: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const ports = await new Promise<Ports>((resolve, reject) => {
     createInterface({ input: child.stderr! }).on('line', (line) => {
+      stderr.push(line);
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
@@ -63,5 +67,5 @@ export async function spawnSidecar(policy: string, args: string[] = [], env: Nod
     });
     void exited.then((code) => reject(new Error(`sidecar exited with ${code} before listening`)));
   });
-  return { child, ports, logs, stdout, exited };
+  return { child, ports, logs, stdout, stderr, exited };
 }
