@@ -68,7 +68,20 @@ const policyAction = z.strictObject({
   via: z.enum(['watch', 'admin', 'sighup']).default('watch'),
 }).superRefine((p, ctx) => exactlyOne(p, ['file', 'inline'], ctx));
 
-export const ACTION_KINDS = ['fault', 'toxic', 'kill', 'restart', 'degrade', 'policy', 'signal', 'wait'] as const;
+/** Publishes a policy to the environment's fleet as its next generation (undone by publishing the one before again). */
+const publishAction = z.strictObject({
+  /** Path, relative to the suite file. */
+  file: z.string().min(1).optional(),
+  inline: z.record(z.string(), z.unknown()).optional(),
+  message: z.string().default(''),
+}).superRefine((p, ctx) => exactlyOne(p, ['file', 'inline'], ctx));
+
+/** `pilotfish rollback` on the environment's fleet: republishes generation `to`, else the one before the current. */
+const rollbackAction = z.strictObject({
+  to: z.number().int().min(1).optional(),
+});
+
+export const ACTION_KINDS = ['fault', 'toxic', 'kill', 'restart', 'degrade', 'policy', 'signal', 'wait', 'publish', 'rollback'] as const;
 
 export const actionSchema = z.strictObject({
   at: duration.default(0),
@@ -82,6 +95,8 @@ export const actionSchema = z.strictObject({
   /** Sent to the sidecar process; a sidecar that exits is started again when the experiment ends. */
   signal: z.enum(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGKILL']).optional(),
   wait: duration.optional(),
+  publish: publishAction.optional(),
+  rollback: rollbackAction.optional(),
 }).superRefine((a, ctx) => exactlyOne(a, ACTION_KINDS, ctx, ACTION_KINDS.join(' | ')));
 
 export type Action = z.output<typeof actionSchema>;
@@ -89,6 +104,8 @@ export type FaultAction = z.output<typeof faultAction>;
 export type ToxicAction = z.output<typeof toxicAction>;
 export type DegradeAction = z.output<typeof degradeAction>;
 export type PolicyAction = z.output<typeof policyAction>;
+export type PublishAction = z.output<typeof publishAction>;
+export type RollbackAction = z.output<typeof rollbackAction>;
 export type LatencySpec = z.output<typeof latencySchema>;
 export type ErrorsSpec = z.output<typeof errorsSchema>;
 export { latencySchema };

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration } from '../config/index.js';
-import type { Action, DegradeAction, FaultAction, PolicyAction, ToxicAction } from './action-schema.js';
+import type { Action, DegradeAction, FaultAction, PolicyAction, PublishAction, RollbackAction, ToxicAction } from './action-schema.js';
 import type { Environment } from './environment.js';
 import { raceTimeout } from './timing.js';
 import type { ToxicSpec } from './toxics.js';
@@ -30,17 +30,19 @@ export async function applyAction(a: Action, ctx: ActionContext): Promise<Applie
   if (a.fault) return addFault(a.fault, env);
   if (a.toxic) return addToxic(a.toxic, env);
   if (a.kill) {
-    await fleetOf(env).kill(a.kill);
+    await upstreamsOf(env).kill(a.kill);
     const ref = a.kill;
-    return { description: `kill ${ref.text}`, undo: () => fleetOf(env).restart(ref) };
+    return { description: `kill ${ref.text}`, undo: () => upstreamsOf(env).restart(ref) };
   }
   if (a.restart) {
-    await fleetOf(env).restart(a.restart);
+    await upstreamsOf(env).restart(a.restart);
     return { description: `restart ${a.restart.text}` };
   }
   if (a.degrade) return degrade(a.degrade, env);
   if (a.policy) return swapPolicy(a.policy, ctx);
   if (a.signal) return signal(a.signal, env);
+  if (a.publish) return publish(a.publish, ctx);
+  if (a.rollback) return rollbackFleet(a.rollback, env);
   if (a.wait !== undefined) {
     await sleep(a.wait, undefined, ctx.signal ? { signal: ctx.signal } : {});
     return { description: `wait ${formatDuration(a.wait)}` };
@@ -48,17 +50,40 @@ export async function applyAction(a: Action, ctx: ActionContext): Promise<Applie
   throw new Error('empty action');
 }
 
+/** A runtime fault on every sidecar (one, unless the environment is a fleet). */
 async function addFault(f: FaultAction, env: Environment): Promise<AppliedAction> {
-  const admin = env.admin();
-  if (!admin) throw new Error('the sidecar exposes no admin port (its listening log line has no ports.admin)');
-  const id = await admin.addFault(f);
+  const admins = env.admins();
+  if (admins.length === 0) throw new Error('the sidecar exposes no admin port (its listening log line has no ports.admin)');
+  const added: Array<{ admin: (typeof admins)[number]; id: string }> = [];
+  for (const admin of admins) added.push({ admin, id: await admin.addFault(f) });
   const what = [f.delay && `delay ${formatDuration(f.delay.fixed)} ${f.delay.percent}%`, f.abort && `abort ${f.abort.status} ${f.abort.percent}%`].filter(Boolean).join(' + ');
   const scope = [f.route && `route ${f.route}`, f.upstream && `upstream ${f.upstream}`].filter(Boolean).join(' ');
-  return { description: `fault ${what} on ${scope} (${f.on}, ttl ${formatDuration(f.ttl)})`, undo: () => admin.removeFault(id) };
+  return {
+    description: `fault ${what} on ${scope} (${f.on}, ttl ${formatDuration(f.ttl)})${admins.length > 1 ? ` on ${admins.length} sidecars` : ''}`,
+    undo: async () => { await Promise.all(added.map(({ admin, id }) => admin.removeFault(id))); },
+  };
+}
+
+/** Publishes to the fleet; undone by publishing the policy that was current before (a new generation). */
+async function publish(p: PublishAction, ctx: ActionContext): Promise<AppliedAction> {
+  const fleet = fleetOf(ctx.env);
+  const previous = await fleet.currentText();
+  const text = await ctx.env.policy!.render({ inline: p.inline, file: p.file && path.resolve(ctx.dir, p.file) });
+  const g = await fleet.publish(text, p.message);
+  const what = `publish ${p.file ?? 'inline policy'} as generation ${g.generation}${p.message ? ` (${p.message})` : ''}`;
+  return {
+    description: what,
+    ...(previous === undefined ? {} : { undo: async () => { if (await fleet.currentText() !== previous) await fleet.publish(previous, `undo: ${what}`); } }),
+  };
+}
+
+async function rollbackFleet(r: RollbackAction, env: Environment): Promise<AppliedAction> {
+  const g = await fleetOf(env).rollback(r.to);
+  return { description: `rollback to generation ${g.rollbackOf} as generation ${g.generation}` };
 }
 
 function addToxic(t: ToxicAction, env: Environment): AppliedAction {
-  const members = fleetOf(env).select(t.endpoint);
+  const members = upstreamsOf(env).select(t.endpoint);
   const name = `chaos-${++toxicSeq}`;
   const spec = toxicSpec(t);
   for (const m of members) m.proxy.addToxic({ name, stream: t.stream, toxicity: t.toxicity, spec });
@@ -94,7 +119,7 @@ function describeToxic(s: ToxicSpec): string {
 }
 
 function degrade(d: DegradeAction, env: Environment): AppliedAction {
-  const members = fleetOf(env).select(d.endpoint);
+  const members = upstreamsOf(env).select(d.endpoint);
   const before = members.map((m) => m.fake.behaviour);
   for (const m of members) {
     m.fake.setBehaviour({ ...m.fake.behaviour, ...(d.errors ? { errors: d.errors } : {}), ...(d.latency ? { latency: d.latency } : {}) });
@@ -156,8 +181,13 @@ function signal(sig: NodeJS.Signals, env: Environment): AppliedAction {
   };
 }
 
+function upstreamsOf(env: Environment) {
+  if (!env.upstreams) throw new Error('endpoint actions need a local environment');
+  return env.upstreams;
+}
+
 function fleetOf(env: Environment) {
-  if (!env.fleet) throw new Error('endpoint actions need a local environment');
+  if (!env.fleet) throw new Error('publish and rollback need environment.local.fleet');
   return env.fleet;
 }
 

@@ -42,6 +42,11 @@ export class AdminClient {
     return ((await res.json()) as { faults?: unknown[] }).faults ?? [];
   }
 
+  /** `GET /config_dump`. */
+  async configDump(): Promise<unknown> {
+    return (await this.call('GET', '/config_dump')).json();
+  }
+
   async reload(): Promise<void> {
     await this.call('POST', '/reload');
   }

@@ -83,7 +83,9 @@ async function runAll(suites: readonly LoadedSuite[], o: ChaosCommandOptions, st
     for (const s of suites) {
       if (abort.signal.aborted) break;
       stderr.write(`\n● ${s.suite.name} (${s.file})\n`);
-      journals.push(await runSuite(s, { signal: abort.signal, progress, onEnvironment: (e) => { env = e; }, ...(o.cli ? { cli: o.cli } : {}) }));
+      const journal = await runSuite(s, { signal: abort.signal, progress, onEnvironment: (e) => { env = e; }, ...(o.cli ? { cli: o.cli } : {}) });
+      if (journal.skipped) stderr.write(`  skipped: ${journal.skipped}\n`);
+      journals.push(journal);
     }
   } finally {
     progress.close();
@@ -109,7 +111,7 @@ async function writeReports(journals: readonly SuiteJournal[], junit: string | u
 function exitCode(journals: readonly SuiteJournal[]): number {
   if (journals.some((j) => j.outcome === 'interrupted')) return 130;
   if (journals.some((j) => j.outcome === 'invalid' || j.outcome === 'environment-failed')) return 2;
-  return journals.every((j) => j.outcome === 'passed') ? 0 : 1;
+  return journals.every((j) => j.outcome === 'passed' || j.outcome === 'skipped') ? 0 : 1;
 }
 
 function invalidJournal(file: string, errors: string[]): SuiteJournal {

@@ -4,11 +4,11 @@
  * undo every injection (newest first) and run the `rollback` actions.
  */
 import { formatDuration } from '../config/index.js';
-import type { Action } from './action-schema.js';
+import { ACTION_KINDS, type Action } from './action-schema.js';
 import { applyAction } from './actions.js';
 import type { Environment } from './environment.js';
 import type { ExpectBlock } from './expect-schema.js';
-import { evaluateSampleHypotheses, result, type HypothesisResult } from './hypotheses.js';
+import { evaluateSampleHypotheses, result, type HypothesisResult, type SampleContext } from './hypotheses.js';
 import type { PhaseRecord, ProgressListener } from './journal.js';
 import { runLoad } from './load-generator.js';
 import { baselineScrape, checkMetric } from './metric-checks.js';
@@ -35,7 +35,7 @@ export async function runExperiment(x: Experiment, phase: PhaseRecord, ctx: RunC
   const undos = new UndoStack(record);
   const timers = new AbortController();
   try {
-    await execute(x, phase, ctx, { undos, record, timers: timers.signal });
+    await execute(x, phase, ctx, { undos, record, timers: timers.signal, marks: new Map() });
   } catch (err) {
     phase.hypotheses.push(result('experiment ran to the end', false, 'no error', errorText(err)));
   } finally {
@@ -60,6 +60,8 @@ interface Tools {
   readonly record: (step: 'inject', description: string, error?: string) => void;
   /** Aborted when the experiment ends: pending `for` timers then leave the undo to the unwind. */
   readonly timers: AbortSignal;
+  /** When the first injection of each kind began and completed (`performance.now()`), for anchored windows. */
+  readonly marks: Map<string, { start: number; end: number }>;
 }
 
 async function execute(x: Experiment, phase: PhaseRecord, ctx: RunContext, tools: Tools): Promise<void> {
@@ -74,19 +76,23 @@ async function execute(x: Experiment, phase: PhaseRecord, ctx: RunContext, tools
   const metric = { url: metricsUrl, baseline, t0, signal: ctx.signal };
   const polls = x.expect.flatMap((b) => (b.metrics ?? []).filter((m) => m.withinMs !== undefined).map((m) => checkMetric(m, metric)));
   const samples = x.load
-    ? await runLoad({ spec: x.load, target: ctx.env.proxyUrl(), t0, signal: ctx.signal, onSample: (s) => ctx.progress.sample(s) })
+    ? await runLoad({ spec: x.load, target: ctx.env.proxyUrl(), targets: ctx.env.proxyUrls(), t0, signal: ctx.signal, onSample: (s) => ctx.progress.sample(s) })
     : [];
   const injected = await Promise.allSettled(timed);
   for (const r of injected) if (r.status === 'rejected') throw r.reason;
   if (samples.length > 0) phase.load = { ...summarize(samples), timeline: timeline(samples) };
   phase.hypotheses.push(...await Promise.all(polls));
-  for (const block of x.expect) phase.hypotheses.push(...await evaluateBlock(block, samples, ctx, { ...metric, sidecar }));
+  const marks = Object.fromEntries([...tools.marks].map(([k, m]) => [k, { start: m.start - t0, end: m.end - t0 }]));
+  for (const block of x.expect) phase.hypotheses.push(...await evaluateBlock(block, samples, ctx, { ...metric, sidecar, marks }));
 }
 
 async function inject(a: Action, ctx: RunContext, tools: Tools): Promise<void> {
   let applied;
+  const start = performance.now();
   try {
     applied = await applyAction(a, ctx);
+    const kind = ACTION_KINDS.find((k) => a[k] !== undefined);
+    if (kind && !tools.marks.has(kind)) tools.marks.set(kind, { start, end: performance.now() });
   } catch (err) {
     tools.record('inject', describeAction(a), errorText(err));
     throw new Error(`inject ${describeAction(a)}: ${errorText(err)}`);
@@ -102,11 +108,11 @@ async function inject(a: Action, ctx: RunContext, tools: Tools): Promise<void> {
 
 async function evaluateBlock(
   block: ExpectBlock, samples: RequestSample[], ctx: RunContext,
-  o: { url: URL | undefined; baseline: Awaited<ReturnType<typeof baselineScrape>>; t0: number; sidecar: ReturnType<Environment['sidecar']> },
+  o: { url: URL | undefined; baseline: Awaited<ReturnType<typeof baselineScrape>>; t0: number; sidecar: ReturnType<Environment['sidecar']>; marks: SampleContext['marks'] },
 ): Promise<HypothesisResult[]> {
   const out: HypothesisResult[] = [];
   const sampleBased = block.requests || block.successRate || block.status || block.latency || block.share || block.flags;
-  if (sampleBased) out.push(...evaluateSampleHypotheses(block, samples, { labelsOf: (i) => ctx.env.labelsOf(i) }));
+  if (sampleBased) out.push(...evaluateSampleHypotheses(block, samples, { labelsOf: (i) => ctx.env.labelsOf(i), sidecars: ctx.env.proxyUrls().length, marks: o.marks }));
   for (const m of block.metrics ?? []) {
     if (m.withinMs === undefined) out.push(await checkMetric(m, { ...o, signal: ctx.signal }));
   }
@@ -124,10 +130,13 @@ async function evaluateBlock(
  * experiment, with its last log lines, and is started again so the remaining phases still mean something.
  */
 async function checkSidecarSurvived(x: Experiment, phase: PhaseRecord, ctx: RunContext): Promise<void> {
-  const sidecar = ctx.env.sidecar();
-  if (!sidecar || sidecar.running || x.inject.some((a) => a.signal !== undefined)) return;
-  const code = await sidecar.exited;
-  phase.hypotheses.push(result('sidecar process survived', false, 'still running', `exited with ${code}`, sidecar.logTail.slice(-5).join(' | ')));
+  if (x.inject.some((a) => a.signal !== undefined)) return;
+  const dead = ctx.env.sidecars().filter((s) => !s.running);
+  if (dead.length === 0) return;
+  for (const sidecar of dead) {
+    const code = await sidecar.exited;
+    phase.hypotheses.push(result('sidecar process survived', false, 'still running', `exited with ${code}`, sidecar.logTail.slice(-5).join(' | ')));
+  }
   try {
     await ctx.env.reviveSidecar();
   } catch (err) {
@@ -136,7 +145,7 @@ async function checkSidecarSurvived(x: Experiment, phase: PhaseRecord, ctx: RunC
 }
 
 export function describeAction(a: Action): string {
-  const kind = (['fault', 'toxic', 'kill', 'restart', 'degrade', 'policy', 'signal', 'wait'] as const).find((k) => a[k] !== undefined) ?? 'action';
+  const kind = ACTION_KINDS.find((k) => a[k] !== undefined) ?? 'action';
   return `${kind}${a.at > 0 ? ` at ${formatDuration(a.at)}` : ''}`;
 }
 

@@ -52,6 +52,19 @@ describe('evaluateSampleHypotheses', () => {
     expect(late).toMatchObject({ name: '[950ms–end] successRate', ok: false, observed: '0% (0/5)' });
   });
 
+  it('a window anchored to injections counts what was sent after one completed, or answered before one began', () => {
+    // The load ran 300 ms behind: request i was due at 10·i, left at 10·i + 300 and was answered i + 1 ms after it was due.
+    const late = samples().map((s) => ({ ...s, sentAt: s.scheduledAt + 300, latency: s.latency + 300 }));
+    const marks = { publish: { start: 400, end: 410 }, rollback: { start: 900, end: 905 } };
+    const check = (window: unknown) => evaluateSampleHypotheses(block({ window, requests: '>= 0' }), late, { marks })[0]!;
+    // answered at 11·i + 301 < 400: i ≤ 8
+    expect(check({ before: 'publish' })).toMatchObject({ name: '[sent from 0ms, answered before publish] requests', observed: '9' });
+    // sent at 10·i + 300 ≥ 510 (i ≥ 21), answered at 11·i + 301 < 900 (i ≤ 54)
+    expect(check({ after: 'publish', from: '100ms', before: 'rollback' })).toMatchObject({ name: '[sent after publish +100ms, answered before rollback] requests', observed: '34' });
+    expect(check({ after: 'rollback', from: 1, to: 200 })).toMatchObject({ name: '[sent after rollback +1ms, before rollback +200ms] requests', observed: '20' }); // 910…1100
+    expect(check({ after: 'kill' })).toMatchObject({ observed: '0' }); // never injected: empty, and an empty window fails
+  });
+
   it('an empty window fails instead of passing vacuously', () => {
     const [r] = evaluate({ window: { from: '1h' }, successRate: '>= 0%' });
     expect(r).toMatchObject({ ok: false, observed: 'no requests' });

@@ -21,22 +21,48 @@ export interface HypothesisResult {
 export interface SampleContext {
   /** Labels of a fake instance (for `share.by: <label>`). */
   readonly labelsOf?: (instance: string) => Readonly<Record<string, string>> | undefined;
+  /** How many sidecars the load went through (for `each: sidecar`). Default 1. */
+  readonly sidecars?: number;
+  /** When each kind of injection began and completed (its first one), ms after the load began: for `window.after`/`before`. */
+  readonly marks?: Readonly<Record<string, { readonly start: number; readonly end: number }>> | undefined;
 }
 
 export function result(name: string, ok: boolean, expected: string, observed: string, detail?: string): HypothesisResult {
   return ok ? { name, ok, expected, observed } : { name, ok, expected, observed, message: `${name}: observed ${observed}, expected ${expected}${detail ? ` (${detail})` : ''}` };
 }
 
-export function windowOf(block: ExpectBlock, samples: readonly RequestSample[]): { samples: RequestSample[]; label: string } {
-  const from = block.window?.from ?? 0;
-  const to = block.window?.to ?? Infinity;
-  if (!block.window) return { samples: [...samples], label: '' };
-  const label = `[${formatDuration(from)}–${to === Infinity ? 'end' : formatDuration(to)}] `;
-  return { samples: samples.filter((s) => s.scheduledAt >= from && s.scheduledAt < to), label };
+export function windowOf(block: ExpectBlock, samples: readonly RequestSample[], marks: SampleContext['marks'] = {}): { samples: RequestSample[]; label: string } {
+  const w = block.window;
+  if (!w) return { samples: [...samples], label: '' };
+  if (w.after === undefined && w.before === undefined) {
+    const from = w.from ?? 0;
+    const to = w.to ?? Infinity;
+    const label = `[${formatDuration(from)}–${to === Infinity ? 'end' : formatDuration(to)}] `;
+    return { samples: samples.filter((s) => s.scheduledAt >= from && s.scheduledAt < to), label };
+  }
+  // Anchored to injections, causally: a request *sent* after an injection completed saw its effect
+  // (`after`), one *answered* before an injection began did not (`before`). An injection that never
+  // happened leaves the window empty — which fails, as every empty window does.
+  const origin = w.after === undefined ? 0 : marks[w.after]?.end ?? Infinity;
+  const from = origin + (w.from ?? 0);
+  const to = w.to === undefined ? Infinity : origin + w.to;
+  const until = w.before === undefined ? Infinity : marks[w.before]?.start ?? -Infinity;
+  const sent = (s: RequestSample): number => s.sentAt ?? s.scheduledAt;
+  const answered = (s: RequestSample): number => s.scheduledAt + s.latency;
+  const at = (d: number | undefined): string => (w.after === undefined ? formatDuration(d ?? 0) : `${w.after}${d ? ` +${formatDuration(d)}` : ''}`);
+  const label = [`sent ${w.after === undefined ? 'from' : 'after'} ${at(w.from)}`, ...(w.to === undefined ? [] : [`before ${at(w.to)}`]), ...(w.before === undefined ? [] : [`answered before ${w.before}`])].join(', ');
+  return { samples: samples.filter((s) => sent(s) >= from && sent(s) < to && answered(s) < until), label: `[${label}] ` };
 }
 
 export function evaluateSampleHypotheses(block: ExpectBlock, all: readonly RequestSample[], ctx: SampleContext = {}): HypothesisResult[] {
-  const { samples, label } = windowOf(block, all);
+  if (block.each !== 'sidecar') return evaluateBlock(block, all, ctx);
+  // One verdict per sidecar, on its own traffic: "errors stop on every sidecar", not on average.
+  return Array.from({ length: ctx.sidecars ?? 1 }, (_, i) => evaluateBlock(block, all.filter((s) => (s.sidecar ?? 0) === i), ctx)
+    .map((h) => ({ ...h, name: `sidecar[${i}] ${h.name}`, ...(h.message ? { message: `sidecar[${i}] ${h.message}` } : {}) }))).flat();
+}
+
+function evaluateBlock(block: ExpectBlock, all: readonly RequestSample[], ctx: SampleContext): HypothesisResult[] {
+  const { samples, label } = windowOf(block, all, ctx.marks);
   const out: HypothesisResult[] = [];
   const n = samples.length;
   const share = (name: string, c: Comparison, matching: number, of: number, what: string): void => {

@@ -29,7 +29,7 @@ export interface PhaseRecord {
   ok: boolean;
 }
 
-export type SuiteOutcome = 'passed' | 'failed' | 'invalid' | 'environment-failed' | 'interrupted';
+export type SuiteOutcome = 'passed' | 'failed' | 'invalid' | 'environment-failed' | 'interrupted' | 'skipped';
 
 export interface SuiteJournal {
   readonly suite: string;
@@ -42,6 +42,8 @@ export interface SuiteJournal {
   outcome: SuiteOutcome;
   /** Why the suite could not run (invalid, environment), one problem a line. */
   errors?: string[];
+  /** Why it was not run: a system program it needs is missing (and what installs it). */
+  skipped?: string;
 }
 
 /** What a live reporter hears while a suite runs. */

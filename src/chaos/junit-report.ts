@@ -7,9 +7,9 @@ import type { PhaseRecord, SuiteJournal } from './journal.js';
 import { phaseTitle } from './progress-reporter.js';
 
 export function junitXml(journals: readonly SuiteJournal[]): string {
-  const suites = journals.flatMap((j) => (j.errors ? [environmentSuite(j)] : j.phases.map((p) => phaseSuite(j, p))));
+  const suites = journals.flatMap((j) => (j.skipped ? [skippedSuite(j)] : j.errors ? [environmentSuite(j)] : j.phases.map((p) => phaseSuite(j, p))));
   const sum = (f: (p: PhaseRecord) => number): number => journals.reduce((n, j) => n + (j.errors ? 0 : j.phases.reduce((m, p) => m + f(p), 0)), 0);
-  const tests = sum((p) => (p.skipped ? 1 : p.hypotheses.length)) + journals.filter((j) => j.errors).length;
+  const tests = sum((p) => (p.skipped ? 1 : p.hypotheses.length)) + journals.filter((j) => j.errors || j.skipped).length;
   const failures = sum((p) => (p.skipped ? 0 : p.hypotheses.filter((h) => !h.ok).length));
   const errors = journals.filter((j) => j.errors).length;
   const totalMs = journals.reduce((n, j) => n + j.durationMs, 0);
@@ -44,6 +44,11 @@ function phaseSuite(j: SuiteJournal, p: PhaseRecord): string {
     ...(out.length ? [`    <system-out>${text(out.join('\n'))}</system-out>`] : []),
     '  </testsuite>',
   ].join('\n');
+}
+
+function skippedSuite(j: SuiteJournal): string {
+  return `  <testsuite name="${attr(j.suite)}" tests="1" failures="0" errors="0" skipped="1" time="0" timestamp="${j.startedAt}">\n`
+    + `    <testcase classname="${attr(j.suite)}" name="environment starts" time="0"><skipped message="${attr(j.skipped ?? '')}"/></testcase>\n  </testsuite>`;
 }
 
 function environmentSuite(j: SuiteJournal): string {

@@ -14,6 +14,8 @@ import type { RequestSample } from './samples.js';
 export interface LoadOptions {
   readonly spec: LoadSpec;
   readonly target: URL;
+  /** Several sidecars (a fleet environment): request i goes to `targets[i % n]`. Default `[target]`. */
+  readonly targets?: readonly URL[];
   /** `performance.now()` of the load's start; injections are timed against the same origin. Default: now. */
   readonly t0?: number;
   /** Stops sending; requests in flight are cut. */
@@ -30,10 +32,13 @@ export async function runLoad(o: LoadOptions): Promise<RequestSample[]> {
   const abort = (): void => agent.destroy();
   o.signal?.addEventListener('abort', abort, { once: true });
   const pick = templatePicker(o.spec.requests, o.random ?? Math.random);
+  const targets = o.targets && o.targets.length > 0 ? o.targets : [o.target];
   const fire = async (seq: number, dueAt: number): Promise<void> => {
-    const sentAt = o.spec.rate !== undefined ? dueAt : performance.now();
-    const r = await sendRequest({ agent, target: o.target, template: pick(), seq, timeoutMs: o.spec.timeout, ...(o.random ? { random: o.random } : {}) });
-    const sample: RequestSample = { seq, scheduledAt: sentAt - t0, latency: performance.now() - sentAt, ...r };
+    const from = o.spec.rate !== undefined ? dueAt : performance.now();
+    const sidecar = seq % targets.length;
+    const sentAt = performance.now() - t0;
+    const r = await sendRequest({ agent, target: targets[sidecar]!, template: pick(), seq, timeoutMs: o.spec.timeout, ...(o.random ? { random: o.random } : {}) });
+    const sample: RequestSample = { seq, scheduledAt: from - t0, latency: performance.now() - from, sidecar, sentAt, ...r };
     samples.push(sample);
     o.onSample?.(sample);
   };

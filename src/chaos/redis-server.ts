@@ -9,6 +9,7 @@
  * message and another is tried.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,18 @@ export class RedisServer {
         }
       }
     }
+  }
+
+  /** Whether `program` (default redis-server) is on PATH. */
+  static installed(program = 'redis-server'): boolean {
+    for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+      if (!dir) continue;
+      try {
+        accessSync(path.join(dir, program), constants.X_OK);
+        return true;
+      } catch { /* not in this directory */ }
+    }
+    return false;
   }
 
   /** `redis://[user:password@]127.0.0.1:PORT`: what a sidecar's `--fleet` takes. */

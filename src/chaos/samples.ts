@@ -11,6 +11,10 @@ export interface RequestSample extends SendResult {
   readonly seq: number;
   /** When the request was meant to be sent, ms after the load began. */
   readonly scheduledAt: number;
+  /** Which sidecar it went through (its index in a fleet environment; 0 otherwise). */
+  readonly sidecar?: number;
+  /** When it was actually sent, ms after the load began (≥ `scheduledAt` when the load ran behind). */
+  readonly sentAt?: number;
   /**
    * ms until the answer was complete — counted from the intended send time under a constant rate, so
    * a stalled sidecar shows up as latency instead of as requests quietly not sent (coordinated omission).

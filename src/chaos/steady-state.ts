@@ -48,9 +48,9 @@ async function runProbe(probe: Probe, phase: PhaseRecord, ctx: RunContext): Prom
     const ok = value !== undefined && withinTolerance(value, tolerance);
     return [result(`${probe.name}: ${probe.metric.text}`, ok, describeTolerance(tolerance), value === undefined ? 'no series matched' : String(value))];
   }
-  const samples = await runLoad({ spec: probe.load!, target: ctx.env.proxyUrl(), signal: ctx.signal, onSample: (s) => ctx.progress.sample(s) });
+  const samples = await runLoad({ spec: probe.load!, target: ctx.env.proxyUrl(), targets: ctx.env.proxyUrls(), signal: ctx.signal, onSample: (s) => ctx.progress.sample(s) });
   phase.load = { ...summarize(samples), timeline: timeline(samples) };
-  return evaluateSampleHypotheses(probe.tolerance as ExpectBlock, samples, { labelsOf: (i) => ctx.env.labelsOf(i) })
+  return evaluateSampleHypotheses(probe.tolerance as ExpectBlock, samples, { labelsOf: (i) => ctx.env.labelsOf(i), sidecars: ctx.env.proxyUrls().length })
     .map((h) => ({ ...h, name: `${probe.name}: ${h.name}`, ...(h.message ? { message: `${probe.name}: ${h.message}` } : {}) }));
 }
 

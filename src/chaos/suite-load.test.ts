@@ -89,7 +89,7 @@ describe('parseSuite', () => {
   it('requires exactly one action per inject item and one of rate | concurrency', async () => {
     const errs = await errors(VALID.replace('        kill: reviews[0]', '        kill: reviews[0]\n        restart: reviews[0]').replace('rate: 100', 'rate: 100\n      concurrency: 4'));
     expect(errs).toEqual([
-      'suite.yaml:21:9 experiments[0].inject[1]: expected only one of fault | toxic | kill | restart | degrade | policy | signal | wait, got kill and restart',
+      'suite.yaml:21:9 experiments[0].inject[1]: expected only one of fault | toxic | kill | restart | degrade | policy | signal | wait | publish | rollback, got kill and restart',
       'suite.yaml:26:7 experiments[0].load: expected only one of rate | concurrency, got rate and concurrency',
     ]);
   });
@@ -138,6 +138,25 @@ experiments:
       'suite.yaml:8:16 experiments[0].inject[1].fault: runtime faults need environment.target.admin',
       'suite.yaml:9:24 experiments[0].expect.metrics: metric hypotheses need environment.target.metrics',
     ]);
+  });
+
+  it('publish and rollback need a fleet environment; a fleet environment refuses file swaps, signals and sidecarExit', async () => {
+    const noFleet = VALID.replace('    rollback:\n      - restart: reviews\n', '    rollback:\n      - publish: { inline: { version: 1 } }\n      - rollback: {}\n');
+    expect(await errors(noFleet)).toEqual([
+      'suite.yaml:36:18 experiments[0].rollback[0].publish: "publish" needs environment.local.fleet (a fleet of sidecars with its own redis-server)',
+      'suite.yaml:37:19 experiments[0].rollback[1].rollback: "rollback" needs environment.local.fleet (a fleet of sidecars with its own redis-server)',
+    ]);
+    const fleet = VALID.replace('  local:\n', '  local:\n    fleet: { sidecars: 2 }\n')
+      .replace('    rollback:\n      - restart: reviews\n', '    rollback:\n      - policy: { inline: { version: 1 } }\n      - signal: SIGHUP\n      - publish: { inline: { version: 1 }, message: m }\n      - rollback: { to: 1 }\n')
+      .replace('        metrics:', '        sidecarExit: { code: 0 }\n        metrics:');
+    expect(await errors(fleet)).toEqual([
+      'suite.yaml:38:17 experiments[0].rollback[0].policy: the fleet\'s policy wins over the file: use "publish" in a fleet environment',
+      'suite.yaml:39:17 experiments[0].rollback[1].signal: signals go to one sidecar process: not in a fleet environment',
+      'suite.yaml:35:22 experiments[0].expect[1].sidecarExit: sidecarExit watches one sidecar process: not in a fleet environment',
+    ]);
+    expect(await errors(VALID.replace('  local:\n', '  local:\n    fleet: { sidecars: 17 }\n'))).toEqual([expect.stringMatching(/environment\.local\.fleet\.sidecars: .*16/)]);
+    const ok = await parseSuite(VALID.replace('  local:\n', '  local:\n    fleet: {}\n').replace('      - window: { from: 1500ms }', '      - each: sidecar\n        window: { from: 1500ms }'), 'suite.yaml');
+    expect(ok.ok && ok.loaded.suite.environment.local?.fleet).toEqual({ sidecars: 3, key: 'chaos' });
   });
 
   it('validates probe tolerances by probe kind', async () => {

@@ -81,28 +81,31 @@ async function checkPolicies(suite: Suite, dir: string, at: At): Promise<Diagnos
   const replicas = Object.fromEntries(Object.entries(local.upstreams).map(([n, u]) => [n, u.replicas]));
   const table = dummyTable(local.upstreams);
   const out: Diagnostic[] = [];
+  // Policies of a fleet environment run on a fleet: what needs one (shared sessions) is valid there.
+  const fleet = local.fleet !== undefined;
   const check = async (inline: Record<string, unknown> | undefined, file: string | undefined, where: KeyPath): Promise<void> => {
-    if (inline) out.push(...checkInline(inline, table, where, at));
-    else if (file) out.push(...await checkFile(path.resolve(dir, file), replicas, table, where, at));
+    if (inline) out.push(...checkInline(inline, table, where, at, fleet));
+    else if (file) out.push(...await checkFile(path.resolve(dir, file), replicas, table, where, at, fleet));
   };
   await check(local.policy, local.policyFile, ['environment', 'local', local.policy ? 'policy' : 'policyFile']);
   for (const [i, x] of suite.experiments.entries()) {
     for (const [list, actions] of [['inject', x.inject], ['rollback', x.rollback]] as const) {
       for (const [j, a] of actions.entries()) {
         if (a.policy) await check(a.policy.inline, a.policy.file, ['experiments', i, list, j, 'policy', a.policy.inline ? 'inline' : 'file']);
+        if (a.publish) await check(a.publish.inline, a.publish.file, ['experiments', i, list, j, 'publish', a.publish.inline ? 'inline' : 'file']);
       }
     }
   }
   return out;
 }
 
-function checkInline(policy: Record<string, unknown>, table: EndpointTable, where: KeyPath, at: At): Diagnostic[] {
-  const r = parsePolicy(stringify(fillPlaceholders(policy, table)), 'policy');
+function checkInline(policy: Record<string, unknown>, table: EndpointTable, where: KeyPath, at: At, fleet: boolean): Diagnostic[] {
+  const r = parsePolicy(stringify(fillPlaceholders(policy, table)), 'policy', { fleet });
   if (r.ok) return [];
   return r.errors.map((d) => at([...where, ...parsePathString(d.path)], d.message));
 }
 
-async function checkFile(file: string, replicas: Record<string, number>, table: EndpointTable, where: KeyPath, at: At): Promise<Diagnostic[]> {
+async function checkFile(file: string, replicas: Record<string, number>, table: EndpointTable, where: KeyPath, at: At, fleet: boolean): Promise<Diagnostic[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -111,7 +114,7 @@ async function checkFile(file: string, replicas: Record<string, number>, table: 
   }
   const placeholderErrors = checkPlaceholders(text, replicas);
   if (placeholderErrors.length > 0) return placeholderErrors.map((m) => at(where, `${file}: ${m}`));
-  const r = parsePolicy(fillText(text, table), file);
+  const r = parsePolicy(fillText(text, table), file, { fleet });
   return r.ok ? [] : r.errors;
 }
 

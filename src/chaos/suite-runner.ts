@@ -4,6 +4,7 @@
  * and faults are released on success, failure and interruption alike.
  */
 import { startLocal, targetEnvironment, type Environment } from './environment.js';
+import { RedisServer } from './redis-server.js';
 import { runExperiment, type RunContext } from './experiment-runner.js';
 import { newPhase, silentProgress, type PhaseRecord, type ProgressListener, type SuiteJournal } from './journal.js';
 import { runSteadyState } from './steady-state.js';
@@ -27,6 +28,14 @@ export async function runSuite(loaded: LoadedSuite, o: RunSuiteOptions = {}): Pr
     startedAt: new Date().toISOString(), durationMs: 0, phases: [], outcome: 'passed',
   };
   const signal = o.signal ?? new AbortController().signal;
+  const missing = missingProgram(suite);
+  if (missing) {
+    // As the test suite does (test/helpers/system.ts): skipped with the reason where the program is
+    // missing, an error where PILOTFISH_REQUIRE_SYSTEM=1 says everything must run (CI).
+    if (process.env.PILOTFISH_REQUIRE_SYSTEM === '1') { journal.outcome = 'environment-failed'; journal.errors = [`PILOTFISH_REQUIRE_SYSTEM=1 but ${missing}`]; }
+    else { journal.outcome = 'skipped'; journal.skipped = missing; }
+    return journal;
+  }
   let env: Environment;
   try {
     env = suite.environment.local
@@ -49,6 +58,12 @@ export async function runSuite(loaded: LoadedSuite, o: RunSuiteOptions = {}): Pr
   journal.outcome = signal.aborted ? 'interrupted' : journal.phases.every((p) => p.ok) ? 'passed' : 'failed';
   journal.durationMs = Math.round(performance.now() - started);
   return journal;
+}
+
+/** What a suite needs that is not installed, as "needs X (install: …)"; undefined when nothing is missing. */
+function missingProgram(suite: LoadedSuite['suite']): string | undefined {
+  if (suite.environment.local?.fleet && !RedisServer.installed()) return 'needs redis-server (install: apt-get install -y redis-server)';
+  return undefined;
 }
 
 async function runPhases(loaded: LoadedSuite, journal: SuiteJournal, ctx: RunContext): Promise<void> {

@@ -27,6 +27,16 @@ const localSchema = z.strictObject({
   policy: z.record(z.string(), z.unknown()).optional(),
   /** Policy file, relative to the suite, with the same placeholders. */
   policyFile: z.string().min(1).optional(),
+  /**
+   * Several sidecars on one fleet (SPEC §9): the runner starts a redis-server of its own, runs
+   * `sidecars` sidecars with `--fleet`, publishes the policy as the fleet's first generation, and
+   * spreads the load over all of them. Needs redis-server (the suite is skipped, with the reason, where
+   * it is missing).
+   */
+  fleet: z.strictObject({
+    sidecars: z.number().int().min(1).max(16).default(3),
+    key: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'fleet keys are [A-Za-z0-9._-]').default('chaos'),
+  }).optional(),
   sidecar: z.strictObject({
     drainTimeout: duration.optional(),
     /** How long `pilotfish run` may take to log `listening`. Default 15s. */
@@ -98,3 +108,4 @@ export type Probe = z.output<typeof probeSchema>;
 export type LocalEnvironmentSpec = z.output<typeof localSchema>;
 export type TargetEnvironmentSpec = z.output<typeof targetSchema>;
 export type FakeUpstreamSpec = z.output<typeof fakeUpstreamSchema>;
+export type FleetSpec = NonNullable<LocalEnvironmentSpec['fleet']>;

@@ -11,7 +11,13 @@ const HEAD = ['suite', 'phase', 'result', 'requests', 'success', 'p50', 'p99', '
 export function summaryTable(journals: readonly SuiteJournal[]): string {
   const rows: string[][] = [];
   const failures: string[] = [];
+  const skips: string[] = [];
   for (const j of journals) {
+    if (j.skipped) {
+      rows.push([j.suite, '—', 'SKIP', '', '', '', '', '', seconds(j.durationMs)]);
+      skips.push(`${j.suite}: ${j.skipped}`);
+      continue;
+    }
     if (j.errors) {
       rows.push([j.suite, '—', j.outcome.toUpperCase(), '', '', '', '', '', seconds(j.durationMs)]);
       failures.push(...j.errors.map((e) => `${j.suite}: ${e}`));
@@ -33,7 +39,8 @@ export function summaryTable(journals: readonly SuiteJournal[]): string {
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const out = [line(HEAD), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
   const passed = journals.filter((j) => j.outcome === 'passed').length;
-  out.push('', `${passed}/${journals.length} suite(s) passed`);
+  out.push('', `${passed}/${journals.length} suite(s) passed${skips.length > 0 ? `, ${skips.length} skipped` : ''}`);
+  if (skips.length > 0) out.push('', 'skipped:', ...skips.map((s) => `  - ${s}`));
   if (failures.length > 0) out.push('', 'failures:', ...failures.map((f) => `  ✘ ${f.split('\n').join('\n      ')}`));
   return `${out.join('\n')}\n`;
 }

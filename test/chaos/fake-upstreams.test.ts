@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeEndpoint, INSTANCE_HEADER } from '../../src/chaos/fake-endpoint.js';
-import { FakeFleet } from '../../src/chaos/fake-fleet.js';
+import { FakeUpstreams } from '../../src/chaos/fake-upstreams.js';
 import { request } from '../helpers/http.js';
 
 const behaviour = { bodySize: 64, healthPath: '/healthz' };
@@ -68,9 +68,9 @@ describe('FakeEndpoint', () => {
   });
 });
 
-describe('FakeFleet', () => {
+describe('FakeUpstreams', () => {
   it('starts replicas behind toxic proxies and kills/restarts them at a stable address', async () => {
-    const fleet = await FakeFleet.start({
+    const fleet = await FakeUpstreams.start({
       blue: { replicas: 2, labels: { version: 'blue' }, bodySize: 8, healthPath: '/healthz' },
       green: { replicas: 1, labels: { version: 'green' }, bodySize: 8, healthPath: '/healthz' },
     });

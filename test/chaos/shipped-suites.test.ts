@@ -16,6 +16,7 @@ describe('shipped chaos suites', () => {
     expect(suites).toEqual(expect.arrayContaining([
       'retries-absorb-aborts.yaml', 'dead-endpoint-ejected.yaml', 'breaker-opens-and-closes.yaml', 'latency-shifts-traffic.yaml',
       'hanging-upstream-bounded.yaml', 'blue-green-flip.yaml', 'reload-storm.yaml', 'drain-on-sigterm.yaml', 'zone-failover.yaml',
+      'fleet-rollback.yaml',
     ]));
   });
 

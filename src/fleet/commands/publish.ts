@@ -5,11 +5,10 @@
  * Exit codes: 0 published, 1 invalid policy or Redis unreachable, 2 usage, 3 `--expect-generation`
  * did not match (nothing published; the message says where the fleet is).
  */
-import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { formatDiagnostic, loadPolicyFile } from '../../config/index.js';
 import { processIo, type CommandIo } from '../../kube/command-io.js';
-import { metaOf, type FleetStore, type Generation, type PublishInput } from '../store.js';
+import { metaOf, policyHash, type FleetStore, type Generation, type PublishInput } from '../store.js';
 import { EXIT, FLEET_OPTIONS, fleetTarget, openStore, publisher, shortHash } from './connect.js';
 
 export const PUBLISH_USAGE = `usage: pilotfish publish FILE --fleet URL [--fleet-key K] [--message M] [--expect-generation N] [--json]
@@ -46,7 +45,7 @@ export async function publishCommand(args: string[], io: CommandIo = processIo, 
   if (!store) return EXIT.failed;
   try {
     return await publishText(store, {
-      policy: loaded.source, hash: hashOf(loaded.source), publishedBy: publisher(env), message: values.message, rollbackOf: null,
+      policy: loaded.source, hash: policyHash(loaded.source), publishedBy: publisher(env), message: values.message, rollbackOf: null,
       expectGeneration: expect === undefined ? undefined : Number(expect),
     }, { json: values.json, command: 'publish' }, io);
   } finally {
@@ -82,8 +81,4 @@ function published(store: FleetStore, g: Generation): Record<string, unknown> {
 
 function describe(store: FleetStore, g: Generation): string {
   return `published generation ${g.generation} of fleet ${store.fleet} (${store.link.target}), sha256 ${shortHash(g.hash)}${g.message ? `: ${g.message}` : ''}\n`;
-}
-
-export function hashOf(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }

@@ -9,7 +9,7 @@ import type { EndpointTable } from './placeholders.js';
 import type { EndpointRef } from './schema-primitives.js';
 import { ToxicProxy } from './toxic-proxy.js';
 
-export interface FleetMember {
+export interface UpstreamMember {
   readonly upstream: string;
   readonly index: number;
   readonly labels: Readonly<Record<string, string>>;
@@ -17,12 +17,12 @@ export interface FleetMember {
   readonly proxy: ToxicProxy;
 }
 
-export class FakeFleet {
-  private constructor(private readonly members: readonly FleetMember[]) {}
+export class FakeUpstreams {
+  private constructor(private readonly members: readonly UpstreamMember[]) {}
 
-  static async start(specs: Readonly<Record<string, FakeUpstreamSpec>>, random?: () => number): Promise<FakeFleet> {
-    const members: FleetMember[] = [];
-    const fleet = new FakeFleet(members);
+  static async start(specs: Readonly<Record<string, FakeUpstreamSpec>>, random?: () => number): Promise<FakeUpstreams> {
+    const members: UpstreamMember[] = [];
+    const fleet = new FakeUpstreams(members);
     try {
       for (const [upstream, spec] of Object.entries(specs)) {
         for (let index = 0; index < spec.replicas; index++) {
@@ -39,10 +39,10 @@ export class FakeFleet {
     return fleet;
   }
 
-  all(): readonly FleetMember[] { return this.members; }
+  all(): readonly UpstreamMember[] { return this.members; }
 
   /** The replicas a reference names: one (`reviews[1]`) or all of an upstream (`reviews`). */
-  select(ref: EndpointRef): FleetMember[] {
+  select(ref: EndpointRef): UpstreamMember[] {
     return this.members.filter((m) => m.upstream === ref.upstream && (ref.index === undefined || m.index === ref.index));
   }
 
