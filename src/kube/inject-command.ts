@@ -9,7 +9,9 @@ import { parseDuration } from '../config/index.js';
 import { processIo, type CommandIo } from './command-io.js';
 import { formatDiagnostic, injectManifests } from './inject.js';
 import { DEFAULT_POLICY_CONFIGMAP, defaultImage, initImageFor } from './names.js';
-import type { SidecarSettings } from './sidecar-spec.js';
+import type { FleetSettings, SidecarSettings } from './sidecar-spec.js';
+import { hasCredentials, parseFleetUrl } from '../fleet/url.js';
+import { checkFleetKey } from '../fleet/keys.js';
 
 export const INJECT_USAGE = `usage: pilotfish inject -f FILE [options]
 
@@ -25,6 +27,10 @@ other objects pass through unchanged) and writes the result to stdout.
   --init-image IMAGE          init image (default: IMAGE with -init added to its name)
   --drain-timeout DURATION    the sidecar's drain timeout; sets terminationGracePeriodSeconds
                               to it plus 5s (default 20s)
+  --fleet URL                 join the fleet in that Redis (redis:// or rediss://, no credentials:
+                              a URL with a password belongs in a Secret, see --fleet-secret)
+  --fleet-secret NAME[/KEY]   take the fleet URL from key KEY (default url) of Secret NAME
+  --fleet-key K               the fleet's name in Redis (default: the sidecar's, "default")
 A workload or pod template annotated pilotfish.io/inject: "false" is left alone.
 `;
 
@@ -46,10 +52,13 @@ export async function injectCommand(args: string[], io: CommandIo = processIo): 
   const image = values.image ?? defaultImage();
   const initImage = values['init-image'] ?? initImageFor(image);
   if (initImage === undefined) return usage(`--image ${image} is pinned by digest: name the init image with --init-image`);
+  const fleet = fleetSettings(values['fleet'], values['fleet-secret'], values['fleet-key']);
+  if (typeof fleet === 'string') return usage(fleet);
   const settings: SidecarSettings = {
     image, initImage, drainTimeoutMs,
     policyConfigMap: values['policy-configmap'] ?? DEFAULT_POLICY_CONFIGMAP,
     nativeSidecar: values['native-sidecar'] ?? false,
+    fleet,
   };
 
   const outputs: string[] = [];
@@ -82,8 +91,34 @@ const OPTIONS = {
   image: { type: 'string' },
   'init-image': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  fleet: { type: 'string' },
+  'fleet-secret': { type: 'string' },
+  'fleet-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** The fleet options, checked (a string is a usage error). Credentials never go into a manifest in clear. */
+function fleetSettings(url: string | undefined, secret: string | undefined, key: string | undefined): FleetSettings | undefined | string {
+  if (url !== undefined && secret !== undefined) return 'give --fleet or --fleet-secret, not both';
+  if (url === undefined && secret === undefined) return key === undefined ? undefined : '--fleet-key needs --fleet or --fleet-secret';
+  if (key !== undefined) {
+    const bad = checkFleetKey(key);
+    if (bad) return bad;
+  }
+  if (secret !== undefined) {
+    const m = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?:\/([-._a-zA-Z0-9]+))?$/.exec(secret);
+    if (!m) return `--fleet-secret takes NAME or NAME/KEY (a Secret's name and key), got "${secret}"`;
+    return { secret: { name: m[1]!, key: m[3] ?? 'url' }, key };
+  }
+  let u: URL;
+  try {
+    u = parseFleetUrl(url!);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (hasCredentials(u)) return '--fleet URL carries credentials, which would be written into the manifests in clear: put the URL in a Secret and use --fleet-secret NAME[/KEY]';
+  return { url: url!, key };
+}
 
 /** Several files become one stream: a `---` between them unless the next one starts with its own. */
 function joinStreams(outputs: readonly string[]): string {

@@ -25,8 +25,8 @@ export interface ContainerPort {
 
 export type EnvVar =
   | { readonly name: string; readonly value: string }
-  /** The downward API: a field of the pod, e.g. `metadata.labels['topology.kubernetes.io/zone']`. */
-  | { readonly name: string; readonly valueFrom: { readonly fieldRef: { readonly fieldPath: string } } };
+  /** The downward API (a field of the pod, e.g. `metadata.labels['topology.kubernetes.io/zone']`), or a Secret's key. */
+  | { readonly name: string; readonly valueFrom: { readonly fieldRef: { readonly fieldPath: string } } | { readonly secretKeyRef: { readonly name: string; readonly key: string } } };
 
 export interface ResourceRequirements {
   readonly requests: Readonly<Record<'cpu' | 'memory', string>>;

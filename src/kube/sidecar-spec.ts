@@ -23,6 +23,25 @@ export interface SidecarSettings {
   readonly nativeSidecar: boolean;
   /** How long in-flight requests may finish after SIGTERM (ms). Default 20 000. */
   readonly drainTimeoutMs: number;
+  /** The fleet the sidecar joins (SPEC §9): its URL, or a Secret holding it (a URL with a password belongs in one). */
+  readonly fleet?: FleetSettings | undefined;
+}
+
+export interface FleetSettings {
+  readonly url?: string | undefined;
+  readonly secret?: { readonly name: string; readonly key: string } | undefined;
+  /** Default: the sidecar's own default (`default`). */
+  readonly key?: string | undefined;
+}
+
+/** PILOTFISH_FLEET (a value, or from the Secret), PILOTFISH_FLEET_KEY, and POD_IP for the address the sidecar reports. */
+function fleetEnv(f: FleetSettings | undefined): EnvVar[] {
+  if (!f || (!f.url && !f.secret)) return [];
+  return [
+    f.secret ? { name: 'PILOTFISH_FLEET', valueFrom: { secretKeyRef: { name: f.secret.name, key: f.secret.key } } } : { name: 'PILOTFISH_FLEET', value: f.url! },
+    ...(f.key ? [{ name: 'PILOTFISH_FLEET_KEY', value: f.key }] : []),
+    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+  ];
 }
 
 /**
@@ -61,7 +80,7 @@ export function sidecarContainer(s: SidecarSettings, locality?: string): Contain
     imagePullPolicy: 'IfNotPresent',
     args: ['--drain-timeout', formatDuration(s.drainTimeoutMs)],
     ...(s.nativeSidecar ? { restartPolicy: 'Always' as const } : {}),
-    env: [{ name: 'PILOTFISH_POLICY', value: POLICY_FILE }, ...localityEnv(locality)],
+    env: [{ name: 'PILOTFISH_POLICY', value: POLICY_FILE }, ...localityEnv(locality), ...fleetEnv(s.fleet)],
     ports: [
       { name: 'pf-outbound', containerPort: PORTS.outbound, protocol: 'TCP' },
       { name: 'pf-inbound', containerPort: PORTS.inbound, protocol: 'TCP' },

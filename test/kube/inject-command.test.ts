@@ -25,6 +25,40 @@ const write = async (name: string, text: string): Promise<string> => {
 const POD = 'apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec:\n  containers: [{ name: app, image: app }]\n';
 
 describe('pilotfish inject', () => {
+  it('--fleet sets the fleet on the sidecar; a URL with credentials is refused in favour of --fleet-secret', async () => {
+    const file = await write('fleet-pod.yaml', POD);
+    const env = async (...args: string[]): Promise<unknown> => {
+      const o = io();
+      expect(await injectCommand(['-f', file, ...args], o), o.err).toBe(0);
+      return parseObjects(o.out)[0]!.spec.containers[1].env;
+    };
+    const podIp = { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } };
+    expect(await env('--fleet', 'rediss://redis.mesh.svc:6380', '--fleet-key', 'shop')).toEqual([
+      { name: 'PILOTFISH_POLICY', value: '/etc/pilotfish/policy.yaml' },
+      { name: 'PILOTFISH_FLEET', value: 'rediss://redis.mesh.svc:6380' },
+      { name: 'PILOTFISH_FLEET_KEY', value: 'shop' },
+      podIp,
+    ]);
+    expect(await env('--fleet-secret', 'mesh-redis')).toEqual([
+      { name: 'PILOTFISH_POLICY', value: '/etc/pilotfish/policy.yaml' },
+      { name: 'PILOTFISH_FLEET', valueFrom: { secretKeyRef: { name: 'mesh-redis', key: 'url' } } },
+      podIp,
+    ]);
+    expect(await env('--fleet-secret', 'mesh-redis/fleet-url')).toContainEqual({ name: 'PILOTFISH_FLEET', valueFrom: { secretKeyRef: { name: 'mesh-redis', key: 'fleet-url' } } });
+    for (const [args, message] of [
+      [['--fleet', 'redis://:hunter2@redis:6379'], /carries credentials.*--fleet-secret/],
+      [['--fleet', 'http://redis'], /unsupported scheme http:/],
+      [['--fleet-key', 'k'], /--fleet-key needs --fleet or --fleet-secret/],
+      [['--fleet', 'redis://r', '--fleet-secret', 's'], /not both/],
+      [['--fleet-secret', 'Bad_Name'], /NAME or NAME\/KEY/],
+    ] as const) {
+      const o = io();
+      expect(await injectCommand(['-f', file, ...args], o)).toBe(2);
+      expect(o.err).toMatch(message);
+      expect(o.err + o.out).not.toContain('hunter2');
+    }
+  });
+
   it('writes the injected manifests to stdout with the flags applied', async () => {
     const o = io();
     const code = await injectCommand(['-f', FIXTURE, '--policy-configmap', 'shop-policy', '--image', 'reg.example/team/pilotfish:2.0', '--drain-timeout', '30s'], o);
