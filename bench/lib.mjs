@@ -44,15 +44,20 @@ export const LISTENERS = `listeners:
 `;
 
 export function sidecar(upstreamPort, { args = [], env = {} } = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-bench-'));
-  dirs.push(dir);
-  const policy = path.join(dir, 'policy.yaml');
-  writeFileSync(policy, `version: 1
+  return sidecarWithPolicy(`version: 1
 ${LISTENERS}upstreams:
   bench: { endpoints: [{ address: "127.0.0.1:${upstreamPort}" }] }
 routes:
   - { name: bench, match: { host: bench, path: { prefix: / } }, to: [{ upstream: bench }] }
-`);
+`, args, env);
+}
+
+/** `pilotfish run` on the given policy text (written to a temporary file); resolves with its outbound port. */
+export function sidecarWithPolicy(text, args = [], env = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-bench-'));
+  dirs.push(dir);
+  const policy = path.join(dir, 'policy.yaml');
+  writeFileSync(policy, text);
   return start(['dist/cli/main.js', 'run', '--policy', policy, ...args], { sidecar: true, env, stdoutFile: path.join(dir, 'access.log') });
 }
 
