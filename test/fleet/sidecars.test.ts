@@ -9,7 +9,7 @@ import { ToxicProxy } from '../../src/chaos/toxic-proxy.js';
 import { fleetCommand, publishCommand, readStatus, type FleetStatus } from '../../src/fleet/commands/index.js';
 import { FleetStore } from '../../src/fleet/store.js';
 import { request, waitFor } from '../helpers/http.js';
-import { adminJson, colorPolicy, colorThrough, colorUpstream, metric, publish, spawnFleet, steadyLoad, waitColor } from '../helpers/fleet.js';
+import { adminJson, colorPolicy, colorThrough, colorUpstream, metric, publish, spawnFleet, steadyLoad, tracked, waitColor } from '../helpers/fleet.js';
 import { redisLink, startRedis, useRedis } from '../helpers/redis.js';
 import { REDIS_SERVER, needs } from '../helpers/system.js';
 import type { Upstream } from '../helpers/upstream.js';
@@ -115,6 +115,8 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
       expect(behind.converged).toBe(false);
       await proxy.enable();
       await waitColor([cut!], 'blue', 8000); // reconnect (backoff ≤ ~2 s) → re-read → apply
+      // Both connections (commands and the subscriber) reconnect on their own backoff.
+      await waitFor(async () => (await adminJson(cut!, '/config_dump')).fleet.connected, { timeoutMs: 8000, what: 'both connections back' });
       expect(await adminJson(cut!, '/config_dump')).toMatchObject({ fleet: { connected: true, generation: gen } });
       await waitFor(async () => (await status(redis.url, 'partition')).converged, { timeoutMs: 8000, what: 'the fleet to converge' });
     } finally {
@@ -182,14 +184,12 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
     const hook = "--import=data:text/javascript,import{registerHooks}from'node:module';registerHooks({resolve(s,c,n){if(s==='ioredis')process.stderr.write(JSON.stringify({msg:'ioredis-imported'})+String.fromCharCode(10));return(n(s,c))}})";
     const up = await colors();
     const policy = colorPolicy('blue', up);
-    const [without, [withFleet]] = await Promise.all([spawnSidecar(policy, ['--no-access-log'], { NODE_OPTIONS: hook }), spawnFleet(1, policy, redis.url, 'rss', { NODE_OPTIONS: hook })]);
+    const [without, [withFleet]] = await Promise.all([tracked(spawnSidecar(policy, ['--no-access-log'], { NODE_OPTIONS: hook })), spawnFleet(1, policy, redis.url, 'rss', { NODE_OPTIONS: hook })]);
     expect(await colorThrough(without.ports.outbound)).toBe('blue');
     expect(await colorThrough(withFleet!.ports.outbound)).toBe('blue');
     const imported = (p: typeof without): boolean => p.logs.some((l) => l.msg === 'ioredis-imported');
     expect(imported(withFleet!)).toBe(true);
     expect(imported(without)).toBe(false);
-    without.child.kill('SIGTERM');
-    await without.exited;
   }, 30_000);
 
   it('credentials never appear in logs, /config_dump, /metrics or fleet status — not even when Redis fails', async () => {

@@ -57,14 +57,20 @@ export async function metric(s: SidecarProcess, series: string): Promise<number 
 }
 
 const running = new Set<SidecarProcess>();
-let hooked = false;
+// Registered when a test file imports this module (a hook registered inside a running test never runs).
+afterAll(async () => { await Promise.all([...running].map(stopSidecar)); });
+process.on('exit', () => { for (const s of running) s.child.kill('SIGKILL'); });
 
 /** `n` sidecars on fleet `key`, each started on `policy` (its file); stopped after the test file. */
 export async function spawnFleet(n: number, policy: string, fleetUrl: string, key: string, env: NodeJS.ProcessEnv = {}): Promise<SidecarProcess[]> {
-  if (!hooked) { hooked = true; afterAll(async () => { await Promise.all([...running].map(stopSidecar)); }); }
-  const all = await Promise.all(Array.from({ length: n }, () => spawnSidecar(policy, ['--fleet', fleetUrl, '--fleet-key', key, '--no-access-log'], env)));
-  for (const s of all) running.add(s);
-  return all;
+  return Promise.all(Array.from({ length: n }, () => tracked(spawnSidecar(policy, ['--fleet', fleetUrl, '--fleet-key', key, '--no-access-log'], env))));
+}
+
+/** A sidecar process that is stopped after the test file, whatever happens. */
+export async function tracked(p: Promise<SidecarProcess>): Promise<SidecarProcess> {
+  const s = await p;
+  running.add(s);
+  return s;
 }
 
 export async function stopSidecar(s: SidecarProcess): Promise<void> {

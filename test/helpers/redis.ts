@@ -21,18 +21,17 @@ export { RedisServer, type RedisServerOptions };
 
 const started = new Set<RedisServer>();
 const links = new Set<RedisLink>();
-let hooked = false;
 
-function cleanupAfterAll(): void {
-  if (hooked) return;
-  hooked = true;
-  afterAll(async () => {
-    await Promise.all([...links].map((l) => l.close()));
-    links.clear();
-    await Promise.all([...started].map((s) => s.stop()));
-    started.clear();
-  });
-}
+// Registered when a test file imports this module (collection time): a hook registered from inside
+// a running test would never run, and the servers would outlive the file.
+afterAll(async () => {
+  await Promise.all([...links].map((l) => l.close()));
+  links.clear();
+  await Promise.all([...started].map((s) => s.stop()));
+  started.clear();
+});
+// A worker that ends without its hooks (a timeout, a crash) still takes its servers along.
+process.on('exit', () => { for (const s of started) s.killNow(); });
 
 /** Starts a redis-server now; it is stopped when the test file ends. Call it inside a test or hook. */
 export async function startRedis(o: RedisServerOptions = {}): Promise<RedisServer> {
@@ -49,7 +48,6 @@ export interface UsedRedis {
 
 /** One redis-server for the enclosing describe block: started in beforeAll, stopped in afterAll. */
 export function useRedis(o: RedisServerOptions = {}): UsedRedis {
-  cleanupAfterAll();
   let server: RedisServer | undefined;
   beforeAll(async () => { server = await startRedis(o); });
   return {
@@ -60,7 +58,6 @@ export function useRedis(o: RedisServerOptions = {}): UsedRedis {
 
 /** A connected client (our wrapper) for assertions and for writing around `publish`; closed after the file. */
 export async function redisLink(url: string): Promise<RedisLink> {
-  cleanupAfterAll();
   const link = await RedisLink.open(url, { name: 'test' });
   links.add(link);
   if (!await link.whenReady(5000)) throw new Error(`test client could not reach ${link.target}: ${link.lastError}`);
