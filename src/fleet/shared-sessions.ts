@@ -80,7 +80,12 @@ export class SharedSessions implements SharedSessionStore {
     try {
       const stored = await Promise.race([
         this.resolveScript([slot], [Math.max(1, Math.round(q.ttlMs)), candidate.address, ...q.eligible.map((e) => e.address)]),
-        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${SESSION_TIMEOUT_MS}ms`)), SESSION_TIMEOUT_MS); }),
+        new Promise<never>((_, reject) => {
+          // The timer phase runs before the I/O phase: after a long stall of this process both are
+          // due, and an answer already waiting on the socket must still win. setImmediate runs
+          // after the I/O phase of the same turn.
+          timer = setTimeout(() => setImmediate(() => reject(new Error(`no answer within ${SESSION_TIMEOUT_MS}ms`))), SESSION_TIMEOUT_MS);
+        }),
       ]);
       this.recover();
       return String(stored);

@@ -135,7 +135,7 @@ describe.skipIf(!req.ok)(`fleet commands${req.label}`, () => {
     const status = await cli('fleet', 'status', ...args);
     expect(status.code).toBe(1);
     for (const r of [status]) expect(r.stdout + r.stderr).not.toContain(SECRET);
-  });
+  }, 60_000);
 });
 
 function spawnCli(args: string[]): Promise<Run> {

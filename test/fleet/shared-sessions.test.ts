@@ -42,7 +42,8 @@ ${testListeners()}upstreams:
   web:
     endpoints: [${endpoints.map((e) => `{ address: "${e.address}" }`).join(', ')}]
     loadBalancer: least-request
-    healthCheck: { path: /healthz, interval: 100ms, timeout: 100ms, unhealthyThreshold: 1, healthyThreshold: 1 }
+    # Quick to see a dead endpoint (refused at once), but no flapping on a slow machine.
+    healthCheck: { path: /healthz, interval: 200ms, timeout: 2s, unhealthyThreshold: 2, healthyThreshold: 1 }
 routes:
   - name: web
     match: { host: web }
