@@ -22,6 +22,8 @@ export interface RedisServerOptions {
   readonly user?: { readonly name: string; readonly password: string };
   /** Port on 127.0.0.1. Default: a random free one in 20000–32767. */
   readonly port?: number;
+  /** Serve TLS only (`rediss://`): PEM files of the server's certificate and key, and the CA clients are checked against. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
   /** How long redis-server may take to accept connections, ms. Default 10 000. */
   readonly startTimeoutMs?: number;
   /** The program; default `redis-server` on PATH. */
@@ -70,7 +72,7 @@ export class RedisServer {
   get url(): string {
     const auth = this.o.user ? `${encodeURIComponent(this.o.user.name)}:${encodeURIComponent(this.o.user.password)}@`
       : this.o.password ? `:${encodeURIComponent(this.o.password)}@` : '';
-    return `redis://${auth}127.0.0.1:${this.port}`;
+    return `${this.o.tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${this.port}`;
   }
 
   get running(): boolean {
@@ -103,7 +105,11 @@ export class RedisServer {
   }
 
   private args(): string[] {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no'];
+    const t = this.o.tls;
+    const listen = t
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', t.certFile, '--tls-key-file', t.keyFile, '--tls-ca-cert-file', t.caFile, '--tls-auth-clients', 'no']
+      : ['--port', String(this.port)];
+    const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no'];
     if (this.o.password) args.push('--requirepass', this.o.password);
     if (this.o.user) args.push('--user', this.o.user.name, 'on', `>${this.o.user.password}`, '~*', '&*', '+@all');
     return args;

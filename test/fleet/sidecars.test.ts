@@ -3,7 +3,10 @@
  * reaches every sidecar, a partitioned one catches up, Redis dying under load costs nothing, an
  * invalid generation is refused everywhere, a store restarted empty reverts nothing.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ToxicProxy } from '../../src/chaos/toxic-proxy.js';
 import { fleetCommand, publishCommand, readStatus, type FleetStatus } from '../../src/fleet/commands/index.js';
@@ -11,11 +14,12 @@ import { FleetStore } from '../../src/fleet/store.js';
 import { request, waitFor } from '../helpers/http.js';
 import { adminJson, colorPolicy, colorThrough, colorUpstream, metric, publish, spawnFleet, steadyLoad, tracked, waitColor } from '../helpers/fleet.js';
 import { redisLink, startRedis, useRedis } from '../helpers/redis.js';
-import { REDIS_SERVER, needs } from '../helpers/system.js';
+import { OPENSSL, REDIS_SERVER, needs } from '../helpers/system.js';
 import type { Upstream } from '../helpers/upstream.js';
-import { spawnSidecar, writePolicy } from '../helpers/sidecar.js';
+import { CLI, spawnSidecar, writePolicy } from '../helpers/sidecar.js';
 
 const req = needs(REDIS_SERVER);
+const tls = needs(REDIS_SERVER, OPENSSL);
 
 async function colors(): Promise<Record<string, Upstream>> {
   const [blue, green] = await Promise.all([colorUpstream('blue'), colorUpstream('green')]);
@@ -219,4 +223,50 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
     expect(everything).not.toContain(SECRET.slice(3));
     expect(everything).not.toContain(USER);
   }, 40_000);
+
+  it.skipIf(!tls.ok)(`rediss:// with a password: sidecars, publish and fleet status over TLS${tls.label}`, async () => {
+    const certs = await testCertificates();
+    const SECRET = 'pf-tls-Secret-91';
+    const own = await startRedis({ password: SECRET, tls: certs });
+    expect(own.url).toMatch(/^rediss:\/\//);
+    // The test CA is trusted the way an operator would trust a private CA: NODE_EXTRA_CA_CERTS.
+    const env = { NODE_EXTRA_CA_CERTS: certs.caFile };
+    const up = await colors();
+    const [s] = await spawnFleet(1, colorPolicy('blue', up), own.url, 'tls', env);
+    const file = await writePolicy(colorPolicy('green', up));
+    const published = await cliProcess(['publish', file, '--fleet', own.url, '--fleet-key', 'tls'], env);
+    expect(published.code, published.stderr).toBe(0);
+    await waitColor([s!], 'green');
+    expect(await adminJson(s!, '/config_dump')).toMatchObject({ source: 'fleet', fleet: { connected: true, url: `rediss://127.0.0.1:${own.port}` } });
+    const st = await waitFor(async () => { const r = await cliProcess(['fleet', 'status', '--fleet', own.url, '--fleet-key', 'tls'], env); return r.code === 0 ? r : undefined; }, { timeoutMs: 15_000, what: 'status over TLS' });
+    expect(st.stdout + st.stderr + published.stdout + published.stderr + s!.stderr.join('\n')).not.toContain(SECRET);
+    // Without the CA the server's certificate is refused: TLS is verified, not merely on.
+    const refused = await cliProcess(['fleet', 'status', '--fleet', own.url, '--fleet-key', 'tls'], {});
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/cannot reach Redis at rediss:\/\/127\.0\.0\.1:\d+: .*(certificate|self.signed|issuer)/i);
+  }, 60_000);
 });
+
+/** A CA and a server certificate for 127.0.0.1 (openssl), in a temporary directory. */
+async function testCertificates(): Promise<{ certFile: string; keyFile: string; caFile: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pilotfish-tls-'));
+  const f = (name: string): string => path.join(dir, name);
+  const openssl = (...args: string[]): void => { execFileSync('openssl', args, { stdio: 'pipe' }); };
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=pilotfish test CA');
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1');
+  await writeFile(f('ext'), 'subjectAltName=IP:127.0.0.1\n');
+  openssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '1', '-extfile', f('ext'));
+  return { certFile: f('server.crt'), keyFile: f('server.key'), caFile: f('ca.crt') };
+}
+
+function cliProcess(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c; });
+    child.stderr.on('data', (c: Buffer) => { stderr += c; });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}

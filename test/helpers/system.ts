@@ -20,9 +20,10 @@ export const IPTABLES: SystemProgram = { program: 'iptables', apt: 'iptables' };
 export const IP: SystemProgram = { program: 'ip', apt: 'iproute2' };
 export const SETPRIV: SystemProgram = { program: 'setpriv', apt: 'util-linux' };
 export const REDIS_SERVER: SystemProgram = { program: 'redis-server', apt: 'redis-server' };
+export const OPENSSL: SystemProgram = { program: 'openssl', apt: 'openssl' };
 
 /** Every system program a test of this repository may need: what `.ci/run` installs. */
-export const ALL_PROGRAMS: readonly SystemProgram[] = [IPTABLES, IP, SETPRIV, REDIS_SERVER];
+export const ALL_PROGRAMS: readonly SystemProgram[] = [IPTABLES, IP, SETPRIV, REDIS_SERVER, OPENSSL];
 
 /** The marker a skipped suite's name carries; the skip reporter groups skips by it. */
 export const SKIP_MARK = '[skipped: ';
