@@ -156,7 +156,7 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
     for (const s of sidecars) expect((await adminJson(s, '/config_dump')).fleet.warning).toBeNull();
   }, 60_000);
 
-  it('the file is the bootstrap and the fallback; the fleet wins while it holds a policy; listeners come from the file only', async () => {
+  it('the file is the bootstrap and the fallback; the fleet wins while it holds a policy; listeners and locality come from the file only', async () => {
     const own = await startRedis();
     const port = own.port;
     await own.kill(); // nothing listens there: the sidecar starts on its file
@@ -167,13 +167,15 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
     expect(await colorThrough(s!.ports.outbound)).toBe('blue');
     expect(await adminJson(s!, '/config_dump')).toMatchObject({ source: 'file', fleet: { connected: false, generation: null } });
     await own.restart();
-    // The published policy asks for other listeners: ignored, the file's stay.
-    const fleetPolicy = colorPolicy('green', up).replace('admin: { port: 0 }', 'admin: { port: 1, token: stolen }');
+    // The published policy asks for other listeners and another place: ignored, the file's stay.
+    const fleetPolicy = `locality: { region: elsewhere, zone: z }\n${colorPolicy('green', up).replace('admin: { port: 0 }', 'admin: { port: 1, token: stolen }')}`;
     await publish(own.url, 'fallback', fleetPolicy);
     await waitColor([s!], 'green', 8000);
     const dump = await adminJson(s!, '/config_dump'); // no token needed: the admin listener is still the file's
     expect(dump.source).toBe('fleet');
     expect(dump.policy.listeners.admin).toEqual({ port: 0, address: '127.0.0.1' });
+    expect(dump.locality).toBeNull();
+    expect(dump.policy.locality).toBeUndefined();
     // An edited file does not displace the fleet's policy.
     const file = dump.file as string;
     await writeFile(file, (await readFile(file, 'utf8')).replace('to: [{ upstream: blue }]', 'to: [{ upstream: blue }] # edited'));

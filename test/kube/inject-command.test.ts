@@ -33,17 +33,17 @@ describe('pilotfish inject', () => {
       return parseObjects(o.out)[0]!.spec.containers[1].env;
     };
     const podIp = { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } };
-    expect(await env('--fleet', 'rediss://redis.mesh.svc:6380', '--fleet-key', 'shop')).toEqual([
-      { name: 'PILOTFISH_POLICY', value: '/etc/pilotfish/policy.yaml' },
+    const fleetVars = (list: unknown): unknown[] => (list as Array<{ name: string }>).filter((e) => /^PILOTFISH_FLEET|^POD_IP$/.test(e.name));
+    expect(fleetVars(await env('--fleet', 'rediss://redis.mesh.svc:6380', '--fleet-key', 'shop'))).toEqual([
       { name: 'PILOTFISH_FLEET', value: 'rediss://redis.mesh.svc:6380' },
       { name: 'PILOTFISH_FLEET_KEY', value: 'shop' },
       podIp,
     ]);
-    expect(await env('--fleet-secret', 'mesh-redis')).toEqual([
-      { name: 'PILOTFISH_POLICY', value: '/etc/pilotfish/policy.yaml' },
+    expect(fleetVars(await env('--fleet-secret', 'mesh-redis'))).toEqual([
       { name: 'PILOTFISH_FLEET', valueFrom: { secretKeyRef: { name: 'mesh-redis', key: 'url' } } },
       podIp,
     ]);
+    expect(fleetVars(await env())).toEqual([]);
     expect(await env('--fleet-secret', 'mesh-redis/fleet-url')).toContainEqual({ name: 'PILOTFISH_FLEET', valueFrom: { secretKeyRef: { name: 'mesh-redis', key: 'fleet-url' } } });
     for (const [args, message] of [
       [['--fleet', 'redis://:hunter2@redis:6379'], /carries credentials.*--fleet-secret/],
