@@ -38,7 +38,7 @@ import type { OfferResult, PolicyOffer, PolicyOrigin, PolicySink, PolicySource }
 import { withStateLogs } from './core/logged-events.js';
 import { BucketTicker, RuntimeFaults } from './resilience/index.js';
 import type { Locality, SharedSessionStore } from './routing/index.js';
-import { RateLimiterRegistry } from './ratelimit/index.js';
+import { RateLimiterRegistry, type LimiterFactories } from './ratelimit/index.js';
 
 export interface SidecarOptions {
   readonly policyFile: string;
@@ -66,6 +66,8 @@ export interface SidecarOptions {
 export interface FleetAttachment {
   readonly source: PolicySource;
   readonly sessions: SharedSessionStore;
+  /** Makes the limiters of `scope: fleet` rate limits (shared through the fleet's Redis). */
+  readonly limiters?: LimiterFactories['fleet'];
 }
 
 type ListenerName = 'outbound' | 'inbound' | 'admin' | 'telemetry';
@@ -96,7 +98,7 @@ export class Sidecar {
   private readonly observer: RequestObserver;
   private readonly registry: UpstreamRegistry;
   readonly faults = new RuntimeFaults();
-  private readonly rateLimits = new RateLimiterRegistry();
+  private readonly rateLimits: RateLimiterRegistry;
   private readonly engine: ForwardingEngine;
   private readonly servers = new Map<ListenerName, http.Server>();
   private readonly watcher: PolicyWatcher | undefined;
@@ -124,6 +126,7 @@ export class Sidecar {
     this.events = withStateLogs(options.events ?? options.telemetry ?? NO_EVENTS, options.log);
     this.observer = options.telemetry ?? NO_OBSERVER;
     this.engine = options.engine === 'node' ? new NodeHttpEngine() : new HttpProxyEngine();
+    this.rateLimits = new RateLimiterRegistry(options.fleet?.limiters ? { fleet: options.fleet.limiters } : {});
     const t = options.telemetry;
     if (t) {
       t.metrics.pendingRequests(() => [...this.registry.all()].map((u) => [u.name, u.pool.pending] as const));

@@ -23,10 +23,21 @@ describe('rateLimit in the policy', () => {
     ['a zero window', '{ requests: 1, per: 0 }', 'p.yaml:6:36 routes[0].rateLimit.per: per must be longer than 0'],
     ['a bad duration', '{ requests: 1, per: soon }', 'p.yaml:6:36 routes[0].rateLimit.per: invalid duration "soon" (use e.g. 250ms, 1s, 2m, or milliseconds)'],
     ['an unknown key', '{ requests: 1, per: 1s, window: 5 }', 'p.yaml:6:40 routes[0].rateLimit.window: unknown key "window"'],
-    ['a fleet scope (not yet)', '{ requests: 1, per: 1s, scope: fleet }', "p.yaml:6:47 routes[0].rateLimit.scope: scope: fleet (one bucket shared through the fleet's Redis) is not available yet; use scope: local (a bucket per sidecar)"],
   ])('rejects %s with its position', (_name, rl, want) => {
     const r = parsePolicy(route(rl), 'p.yaml');
     expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual([want]);
+  });
+
+  it('scope: fleet needs a fleet: an error for run without one, fine with one, a warning when it cannot be told (validate)', () => {
+    const text = route('{ requests: 1, per: 1s, scope: fleet }');
+    const without = parsePolicy(text, 'p.yaml', { fleet: false });
+    expect(without.ok ? [] : without.errors.map(formatDiagnostic)).toEqual(['p.yaml:6:47 routes[0].rateLimit.scope: fleet-wide rate limits need a fleet (pilotfish run --fleet URL)']);
+    const withFleet = parsePolicy(text, 'p.yaml', { fleet: true });
+    expect(withFleet.ok && withFleet.warnings).toEqual([]);
+    expect(withFleet.ok && withFleet.policy.routes[0]!.rateLimit).toEqual({ requests: 1, per: 1000, burst: 1, scope: 'fleet', maxKeys: 10_000 });
+    const unknown = parsePolicy(text, 'p.yaml');
+    expect(unknown.ok).toBe(true);
+    expect(unknown.warnings.map(formatDiagnostic)).toEqual(['p.yaml:6:47 routes[0].rateLimit.scope: warning: fleet-wide rate limits need a fleet: valid for `publish` and `run --fleet`, an error for `run` without one']);
   });
 
   it('warns about a key naming a hop-by-hop header', () => {

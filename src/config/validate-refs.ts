@@ -39,7 +39,7 @@ export function validateRefs(policy: Policy, context: PolicyContext = {}): Probl
   }
   checkRetryArithmetic(policy, problems);
   checkLocality(policy, problems);
-  checkRateLimits(policy, problems);
+  checkRateLimits(policy, context, problems);
   for (const [name, up] of Object.entries(policy.upstreams)) {
     for (const [subset, selector] of Object.entries(up.subsets)) {
       const selects = up.endpoints.some((e) => Object.entries(selector).every(([k, v]) => e.labels[k] === v));

@@ -6,6 +6,7 @@
 import type { Direction, Policy } from '../config/index.js';
 import type { Handler } from './context.js';
 import type { MatchInput, RouteExplanation, TierView } from '../routing/index.js';
+import type { FleetLimiterState } from '../ratelimit/index.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -38,6 +39,12 @@ export interface RateLimitDecision {
   readonly maxKeys: number;
   /** Buckets not yet refilled that were forgotten to make room for new keys. */
   readonly evictedLive: number;
+  /**
+   * `scope: fleet` only: whether the fleet's shared bucket decides (`shared`) or a local one at
+   * `requests / N` (`fallback`, and why), N, the lease batch; `remaining` is then the local
+   * allowance (shared) or the fallback bucket's count.
+   */
+  readonly fleet?: FleetLimiterState;
 }
 
 export interface DestinationDecision {

@@ -92,11 +92,21 @@ export function renderExplanation(x: ExplainResult): string {
   const rl = x.rateLimit;
   if (rl) {
     const bucket = rl.key === null ? 'one bucket for the route' : `a bucket per ${rl.bucket} (this request's: ${rl.key === '' ? 'none given, the shared one' : JSON.stringify(rl.key)})`;
-    out.push('', `rate limit: ${rl.requests} requests per ${formatDuration(rl.per)}, burst ${rl.burst}, ${rl.scope}; ${bucket}: ${rl.remaining} left now${rl.key === null ? '' : `; ${rl.keys}/${rl.maxKeys} keys tracked`}`);
+    const left = rl.fleet?.state === 'shared' ? `${rl.remaining} leased to this sidecar now` : `${rl.remaining} left now`;
+    out.push('', `rate limit: ${rl.requests} requests per ${formatDuration(rl.per)}, burst ${rl.burst}, ${rl.scope}; ${bucket}: ${left}${rl.key === null ? '' : `; ${rl.keys}/${rl.maxKeys} keys tracked`}`);
+    if (rl.fleet) out.push(`  ${fleetLine(rl.fleet)}`);
   }
   if (x.policy) {
     out.push('', 'effective policy:');
     for (const [k, v] of Object.entries(x.policy)) if (v !== undefined) out.push(`  ${k}: ${JSON.stringify(v)}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** A fleet-wide limit's state in words. */
+function fleetLine(f: NonNullable<RateLimitDecision['fleet']>): string {
+  const local = `a local bucket of ${+f.fallbackRate.requests.toFixed(3)} requests per ${formatDuration(f.fallbackRate.per)}, burst ${f.fallbackRate.burst} (requests / ${f.sidecars} live sidecars)`;
+  if (f.state === 'shared') return `shared through the fleet's Redis by ${f.sidecars} live sidecars, leased in batches of ${f.batch}; if Redis is lost: ${local}`;
+  if (f.state === 'fallback') return `FALLBACK (${f.reason ?? 'the fleet\'s Redis is unreachable'}): ${local} decides until Redis answers again`;
+  return 'shared through the fleet\'s Redis under `run --fleet`; without a fleet (as here) a sidecar uses a local bucket at requests / N';
 }

@@ -9,6 +9,7 @@ import { buildSnapshot } from '../pipeline/build.js';
 import { HttpProxyEngine } from '../proxy/http-proxy-engine.js';
 import { BucketTicker, RuntimeFaults } from '../resilience/index.js';
 import { UpstreamRegistry } from '../upstreams/index.js';
+import { detachedFleetLimiter, RateLimiterRegistry } from '../ratelimit/index.js';
 import type { Locality } from '../routing/index.js';
 import { explainRequest, type ExplainRequest, type ExplainResult } from './explain.js';
 
@@ -22,7 +23,9 @@ export async function explainFile(file: string, req: ExplainRequest, locality?: 
   const plan = new UpstreamRegistry({ ticker, events: NO_EVENTS, locality }).plan(loaded.policy);
   try {
     await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
-    const snapshot = buildSnapshot(loaded.policy, loaded.source, 1, { states: plan.states, engine, log: createLogger('silent'), events: NO_EVENTS, faults });
+    // A fleet-wide limit is explained without a fleet: its scope, and the local bucket it falls back to.
+    const rateLimits = new RateLimiterRegistry({ fleet: detachedFleetLimiter });
+    const snapshot = buildSnapshot(loaded.policy, loaded.source, 1, { states: plan.states, engine, log: createLogger('silent'), events: NO_EVENTS, faults, rateLimits });
     return { ok: true, result: explainRequest(snapshot, req) };
   } finally {
     plan.abort(); // nothing was committed: dispose every state the plan made

@@ -12,6 +12,7 @@
  * | `pilotfish:{K}:sidecars` | sorted set | sidecar id → last report, scored by the server's clock (ms) |
  * | `pilotfish:{K}:report:<id>` | string | that sidecar's last report (JSON), expiring with it |
  * | `pilotfish:{K}:session:<scope>:<key>` | string | shared sticky sessions: session → endpoint, expiring with the cookie's ttl |
+ * | `pilotfish:{K}:ratelimit:<route>:<rate>[:k:<key>]` | string | a fleet-wide rate limit's bucket (its `tat`, server ms), expiring when full |
  */
 
 /** Fleet keys: letters, digits, `.`, `_`, `-`; at most 64. */
@@ -39,6 +40,8 @@ export interface FleetKeys {
   report(id: string): string;
   /** Prefix of the shared-session keys. */
   readonly sessionPrefix: string;
+  /** Prefix of the fleet-wide rate-limit buckets. */
+  readonly rateLimitPrefix: string;
 }
 
 export function fleetKeys(fleet: string): FleetKeys {
@@ -47,5 +50,6 @@ export function fleetKeys(fleet: string): FleetKeys {
     fleet,
     generation: `${p}generation`, epoch: `${p}epoch`, current: `${p}current`, history: `${p}history`, events: `${p}events`,
     sidecars: `${p}sidecars`, reportPrefix: `${p}report:`, report: (id) => `${p}report:${id}`, sessionPrefix: `${p}session:`,
+    rateLimitPrefix: `${p}ratelimit:`,
   };
 }

@@ -93,6 +93,11 @@ export class RedisLink {
     return this.up && (this.subscriber === undefined || this.subUp);
   }
 
+  /** Whether the command connection is up (commands can be sent; the subscriber may be away). */
+  get commandReady(): boolean {
+    return this.up;
+  }
+
   /**
    * Runs `fn` after every (re)connection of the command connection and every confirmed
    * re-subscription — the moments something may have been missed. Returns an unsubscribe.

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { PolicySink, PolicySource } from '../core/policy-source.js';
+import type { FleetRateLimits } from './rate-limits.js';
 import { Reporter, type SidecarReport } from './report.js';
 import type { FleetStore, Generation } from './store.js';
 import { FleetWatcher, type UnreadableGeneration } from './watcher.js';
@@ -21,6 +22,8 @@ export interface FleetSourceOptions {
   readonly pollMs?: number | undefined;
   /** How long the sidecar's start waits for Redis, ms. Default 1 000. */
   readonly startTimeoutMs?: number | undefined;
+  /** The fleet-wide rate limits on the same connection: shown in `describe()`, stopped with the source. */
+  readonly rateLimits?: FleetRateLimits | undefined;
 }
 
 export class FleetSource implements PolicySource {
@@ -58,6 +61,7 @@ export class FleetSource implements PolicySource {
 
   async stop(): Promise<void> {
     this.watcher?.stop();
+    this.o.rateLimits?.stop();
     await this.reporter?.stop();
     await this.o.store.link.close();
   }
@@ -75,6 +79,7 @@ export class FleetSource implements PolicySource {
       warning: w?.warningText ?? null,
       lastError: w?.lastError ? { ...w.lastError, at: w.lastError.at.toISOString() } : null,
       sidecarId: this.id,
+      ...(this.o.rateLimits ? { rateLimits: this.o.rateLimits.describe() } : {}),
     };
   }
 

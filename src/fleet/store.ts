@@ -85,6 +85,13 @@ end
 return out
 `;
 
+// How many sidecars reported within the ttl, by the server's clock: one ZCOUNT, however large the reports.
+const LIVE_COUNT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+`;
+
 export interface LiveReport<R> {
   readonly id: string;
   /** When it last reported, by the server's clock (ms since the epoch). */
@@ -97,12 +104,14 @@ export class FleetStore {
   private readonly publishScript: ScriptCall;
   private readonly heartbeatScript: ScriptCall;
   private readonly liveScript: ScriptCall;
+  private readonly liveCountScript: ScriptCall;
 
   constructor(readonly link: RedisLink, fleet: string) {
     this.keys = fleetKeys(fleet);
     this.publishScript = link.script(PUBLISH);
     this.heartbeatScript = link.script(HEARTBEAT);
     this.liveScript = link.script(LIVE);
+    this.liveCountScript = link.script(LIVE_COUNT);
   }
 
   get fleet(): string { return this.keys.fleet; }
@@ -148,6 +157,11 @@ export class FleetStore {
   async leave(id: string): Promise<void> {
     await this.link.command('ZREM', this.keys.sidecars, id);
     await this.link.command('DEL', this.keys.report(id));
+  }
+
+  /** How many sidecars reported within `ttlMs`, by the server's clock (fleet-wide rate limits' N). */
+  async liveCount(ttlMs: number): Promise<number> {
+    return Number(await this.liveCountScript([this.keys.sidecars], [Math.round(ttlMs)]));
   }
 
   /** Sidecars that reported within `ttlMs` by the server's clock, with their reports. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRate, gcraRemaining, gcraTake } from './gcra.js';
+import { compileRate, gcraLease, gcraRemaining, gcraTake } from './gcra.js';
 
 /** Drives one bucket through requests at the given times (ms); returns which passed. */
 function run(rate: { requests: number; per: number; burst: number }, times: number[]): boolean[] {
@@ -50,5 +50,21 @@ describe('GCRA token bucket', () => {
     expect(-gcraTake(g, tat, 40)).toBeCloseTo(60, 6);
     expect(gcraRemaining(g, tat, 250)).toBe(2);
     expect(gcraRemaining(g, tat, 10_000)).toBe(3);
+  });
+
+  it('a lease of n grants what n takes in a row would, and says when n more fit', () => {
+    const g = compileRate({ requests: 10, per: 1000, burst: 5 });
+    for (const [tat0, now, want] of [[0, 0, 3], [0, 0, 9], [250, 0, 4], [700, 200, 2], [0, 50, 0], [1000, 0, 1]] as const) {
+      let tat: number = tat0;
+      let took = 0;
+      for (let i = 0; i < want; i++) { const r = gcraTake(g, tat, now); if (r < 0) break; tat = r; took++; }
+      const lease = gcraLease(g, tat0, now, want);
+      expect([lease.granted, lease.tat]).toEqual([took, Math.max(tat, now)]);
+      // `want` more fit exactly after retryMs, and not a moment before (when it has to wait at all).
+      const next = Math.min(want, g.burst);
+      const fits = (t: number): boolean => gcraLease(g, lease.tat, t, next).granted === next;
+      expect(fits(now + lease.retryMs)).toBe(true);
+      if (lease.retryMs > 0) expect(fits(now + lease.retryMs - 1)).toBe(false);
+    }
   });
 });

@@ -52,3 +52,26 @@ export function gcraRemaining(g: Gcra, tat: number, now: number): number {
   if (used - g.tolerance > EPSILON) return 0;
   return Math.min(g.burst, Math.floor((g.tolerance - used + EPSILON) / g.interval) + 1);
 }
+
+/** What a lease of `want` tokens at once does to a bucket (the fleet store's script does the same in Lua). */
+export interface LeaseOutcome {
+  /** Tokens granted: as many of `want` as fit now. */
+  readonly granted: number;
+  /** The bucket's `tat` afterwards. */
+  readonly tat: number;
+  /** ms until `want` more would fit (0: they do now); `burst` more, when `want` exceeds it. */
+  readonly retryMs: number;
+}
+
+/**
+ * Takes up to `want` tokens from a bucket at once: `n` fit while `tat − now + (n − 1) × T ≤ τ`. The
+ * reference for the fleet store's Lua script (src/fleet/rate-limits.ts), which a test holds to it.
+ */
+export function gcraLease(g: Gcra, tat: number, now: number, want: number): LeaseOutcome {
+  const start = tat > now ? tat : now;
+  const fit = Math.max(0, Math.floor((g.tolerance - (start - now)) / g.interval + EPSILON) + 1);
+  const granted = Math.min(want, fit);
+  const after = start + granted * g.interval;
+  const next = Math.min(want, g.burst);
+  return { granted, tat: after, retryMs: Math.max(0, after - now - g.tolerance + (next - 1) * g.interval) };
+}

@@ -103,7 +103,7 @@ export class KeyedBuckets {
   }
 }
 
-/** Long keys become a hash (NUL-prefixed: no header value or address contains NUL). */
-function stored(key: string): string {
+/** How a key is kept: as given, or a long one as a hash (NUL-prefixed: no header value or address contains NUL). */
+export function stored(key: string): string {
   return key.length <= MAX_KEY_LENGTH ? key : `\u0000${hash53(key).toString(36)}`;
 }

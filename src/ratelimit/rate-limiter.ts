@@ -8,6 +8,7 @@
  */
 import { compileRate, gcraRemaining, gcraTake, type Gcra, type Rate } from './gcra.js';
 import { KeyedBuckets } from './keyed-buckets.js';
+import type { FleetLimiterState } from './fleet-limiter.js';
 
 export interface RateLimiter {
   readonly rate: Rate;
@@ -29,6 +30,8 @@ export interface LimiterStats {
   readonly maxKeys: number;
   /** Buckets not yet refilled that were dropped to make room for new keys. */
   readonly evictedLive: number;
+  /** A fleet-wide limit's state: shared or fallen back, N, the batch (fleet-limiter.ts). */
+  readonly fleet?: FleetLimiterState;
 }
 
 export interface LocalLimiterOptions extends Rate {
