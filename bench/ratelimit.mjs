@@ -7,7 +7,8 @@
  *
  * 1. Micro: ns per `take` of the compiled limiter (dist/ratelimit) — the route's one bucket, a
  *    bucket per key over 100 hot keys, and 100,000 distinct keys cycling through a table capped at
- *    10,000 (every take an eviction: the attacker's case). Bulk loops timed with performance.now.
+ *    10,000 (every take an eviction: the attacker's case), and a `scope: fleet` route bucket
+ *    answering from its leased allowance. Bulk loops timed with performance.now.
  * 2. Memory: a real sidecar (in this process, so its heap can be read after a full GC) whose route
  *    is limited per `x-client`, fed BENCH_KEYS (100,000) requests each with a new key; its heap
  *    before and after, against a route without a limit and one capped at 1,000,000 keys. The limit
@@ -23,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { LISTENERS, start, stopAll } from './lib.mjs';
 
-const { LocalRateLimiter } = await import(new URL('../dist/ratelimit/index.js', import.meta.url).href);
+const { LocalRateLimiter, FleetRateLimiter, FallbackSwitch } = await import(new URL('../dist/ratelimit/index.js', import.meta.url).href);
 const TAKES = Number(process.env.BENCH_TAKES ?? 5_000_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
 
@@ -42,6 +43,12 @@ const hot = Array.from({ length: 100 }, (_, i) => `client-${i}`);
 micro('bucket per key, 100 hot keys', new LocalRateLimiter({ ...fast, maxKeys: 10_000 }), (i) => hot[i % 100]);
 const cold = Array.from({ length: 100_000 }, (_, i) => `client-${i}`);
 micro('bucket per key, 100,000 keys cycling, cap 10,000', new LocalRateLimiter({ ...fast, maxKeys: 10_000 }), (i) => cold[i % 100_000]);
+// scope: fleet, what a request costs while the sidecar's allowance lasts (a store that grants every
+// batch at once: the batch here is 10^8 tokens, so the loop never leases again).
+const instant = { lease: async (_key, want) => ({ granted: want, retryMs: 0 }) };
+const fleet = new FleetRateLimiter({ ...fast, maxKeys: 10_000, buckets: instant, view: { connected: () => true, sidecars: () => 1 }, fallback: new FallbackSwitch() });
+await fleet.take(undefined);
+micro('fleet-wide route bucket, from the local allowance', fleet, () => undefined);
 
 const { Sidecar } = await import(new URL('../dist/sidecar.js', import.meta.url).href);
 const { createLogger } = await import(new URL('../dist/log.js', import.meta.url).href);

@@ -10,7 +10,8 @@
  *   changed limit starts afresh fleet-wide, and two generations live at once during a rollout do not
  *   share a bucket with different rates.
  * - **N**: live sidecars of the fleet, counted from their reports (one ZCOUNT by the server's clock
- *   every 2 s); the last count stays while Redis is unreachable, which is when the fallback needs it.
+ *   every 2 s; a drop believed when two counts agree); the last count stays while Redis is
+ *   unreachable, which is when the fallback needs it.
  * - **The fallback episode**, one for all of this sidecar's fleet limits: logged once when it begins
  *   and once when it ends; `pilotfish_rate_limit_fallback_active` (0/1) and
  *   `pilotfish_rate_limit_fallback_total{route}` (requests decided by local buckets) count it.
@@ -56,6 +57,8 @@ export class FleetRateLimits {
   private readonly fallback: FallbackSwitch;
   private readonly leaseScript: ScriptCall;
   private live = 0;
+  /** The last count was lower than `live` (not yet believed). */
+  private lower = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private decisions: Counter<'route'> | undefined;
@@ -102,13 +105,22 @@ export class FleetRateLimits {
   private start(): void {
     if (this.timer || this.stopped) return;
     const refresh = (): void => {
-      this.store.liveCount(REPORT_TTL_MS).then((n) => { this.live = n; }, () => { /* unreachable: keep the last count */ });
+      this.store.liveCount(REPORT_TTL_MS).then((n) => this.counted(n), () => { /* unreachable: keep the last count */ });
     };
     this.timer = setInterval(refresh, REPORT_EVERY_MS);
     this.timer.unref();
     refresh();
     // Back after an outage: count again, and let the next request probe the shared buckets at once.
     this.store.link.onReady(() => { this.fallback.probeSoon(); refresh(); });
+  }
+
+  /**
+   * A higher count is taken at once; a lower one only when the next count agrees. Sidecars report
+   * every 2 s, so a Redis that just restarted (empty) holds a few reports before it holds them all:
+   * one low reading must not make every batch — and the next fallback's share — too large.
+   */
+  private counted(n: number): void {
+    if (n >= this.live || this.lower) { this.live = n; this.lower = false; } else this.lower = true;
   }
 
   private buckets(route: string, spec: RateLimitSpec): SharedBuckets {

@@ -8,6 +8,8 @@ import { stored } from './keyed-buckets.js';
 export class Allowance {
   /** Leased tokens not yet spent. */
   tokens = 0;
+  /** Requests a local bucket admitted while a lease was late: the next tokens leased pay for them. */
+  debt = 0;
   /** When tokens last arrived (they are dropped `LEASE_TTL_MS` later), ms. */
   grantedAt = Number.NEGATIVE_INFINITY;
   /** Not before this (ms): the shared bucket cannot grant a batch earlier (it said so). */
@@ -16,13 +18,13 @@ export class Allowance {
   askedAt = Number.NEGATIVE_INFINITY;
   /** A lease is in flight (at most one per bucket). */
   asking = false;
-  /** Counts leases asked for: a deadline belongs to the round it was set in. */
-  round = 0;
-  /** Tokens the lease in flight asked for: no more requests than that may wait on it. */
+  /** Tokens the lease in flight asked for. */
   asked = 0;
-  /** Requests waiting for the lease in flight, oldest first. */
+  /** Requests waiting for a lease, oldest first: one waiting group, with one deadline. */
   readonly waiters: Array<(waitMs: number) => void> = [];
-  /** The deadline timer of the waiters, if any wait. */
+  /** Counts waiting groups: a deadline belongs to the group it was set for. */
+  group = 0;
+  /** The deadline timer of the waiting group, if one waits. */
   deadline: NodeJS.Timeout | undefined;
 
   /** `key` as the store names it (undefined: the route's one bucket). */
@@ -30,7 +32,7 @@ export class Allowance {
 
   /** Whether dropping it would lose something (tokens held, a lease or requests pending). */
   get live(): boolean {
-    return this.tokens > 0 || this.asking;
+    return this.tokens > 0 || this.debt > 0 || this.asking || this.waiters.length > 0;
   }
 }
 

@@ -10,8 +10,11 @@
  * of the burst (`burst / N`). A sidecar that spent its previous batch quickly (asked again within
  * `LEASE_TTL_MS / 2`) leases the next one *before* it runs out — when half a batch is left — so a
  * busy route's requests never wait. An idle or slow route leases on demand: its first request waits
- * for the lease (one round trip; never longer than `LEASE_WAIT_MS`). Tokens unspent after
- * `LEASE_TTL_MS` are dropped.
+ * for the lease (one round trip), and so do requests arriving meanwhile, up to a burst — when the
+ * lease brings all it asked for and more wait, the rest is asked for at once, so a burst at a quiet
+ * sidecar passes as it would a local bucket. No request waits longer than `LEASE_WAIT_MS`: one that
+ * would is decided by the local fallback bucket (and counted). Tokens unspent after `LEASE_TTL_MS`
+ * are dropped.
  *
  * **Overshoot.** The store never grants more than the exact bucket would (`burst + rate × t` by its
  * clock); a sidecar only spends what it was granted. Tokens are admitted later than they were
@@ -20,12 +23,13 @@
  * (never more than 1.5 × the burst, or N tokens when batches are single tokens). Dropped tokens are
  * the other way: the limit errs on the strict side by at most a batch per sidecar when demand stops.
  *
- * **When the store is gone** (not connected, a lease failed, or a request would have waited longer
- * than `LEASE_WAIT_MS`) the `FallbackSwitch` starts an episode: every request is decided by a local
+ * **When the store is gone** (not connected, or a lease failed — an unanswered one fails after the
+ * link's command timeout) the `FallbackSwitch` starts an episode: every request is decided by a local
  * bucket at `requests / N` and `burst / N` (N the last count of live sidecars, at least 1), so the
  * fleet as a whole keeps about the limit; admitted requests go on as usual. A probe (a lease of no
- * tokens) at most every 250 ms, and at once after a reconnection, ends the episode when it is
- * answered in time. A sidecar that falls back alone adds at most its share to what the shared bucket
+ * tokens) at most every 250 ms, and at once after a reconnection, ends the episode when Redis
+ * answers it. A merely slow Redis starts no episode: the requests that would wait longer than
+ * `LEASE_WAIT_MS` are decided locally, one by one (and counted). A sidecar that falls back alone adds at most its share to what the shared bucket
  * grants the others; fresh local buckets start full, so the switch itself can admit one burst more.
  */
 import { AllowanceTable, Allowance } from './allowance.js';
@@ -123,7 +127,7 @@ export class FleetRateLimiter implements RateLimiter {
       if (a.tokens <= batch >> 1 && !a.asking && now >= a.nextAt && now - a.askedAt < LEASE_TTL_MS / 2) this.ask(a, now, batch);
       return 0;
     }
-    if (a.asking) return this.join(a, now);
+    if (a.asking || a.waiters.length > 0) return this.join(a, now);
     if (now < a.nextAt) return a.nextAt - now; // the store said: no batch before then
     this.ask(a, now, this.batch());
     return this.join(a, now);
@@ -165,79 +169,105 @@ export class FleetRateLimiter implements RateLimiter {
     const { fallback, view, buckets } = this.o;
     if (!buckets) return this.localLimiter().take(key);
     if (!fallback.active) fallback.enter('the fleet\'s Redis is not connected');
-    else if (view.connected() && fallback.claimProbe(now)) this.probe(buckets, key, now);
+    else if (view.connected() && fallback.claimProbe(now)) this.probe(buckets, key);
     this.o.onFallbackDecision?.();
     return this.localLimiter().take(key);
   }
 
-  /** A lease of nothing: answered in time, it ends the episode. */
-  private probe(buckets: SharedBuckets, key: string | undefined, sent: number): void {
-    buckets.lease(key, 0).then(() => {
-      if (this.now() - sent <= LEASE_WAIT_MS) this.o.fallback.leave();
-    }, () => { /* still unreachable: the next probe tries again */ });
+  /** A lease of nothing: answered, it ends the episode. */
+  private probe(buckets: SharedBuckets, key: string | undefined): void {
+    buckets.lease(key, 0).then(() => this.o.fallback.leave(), () => { /* still unreachable: the next probe tries again */ });
   }
 
   private ask(a: Allowance, now: number, want: number): void {
     a.asking = true;
-    a.round++;
     a.asked = want;
     a.askedAt = now;
     this.o.buckets!.lease(a.key, want).then((lease) => this.granted(a, lease), (err: unknown) => this.failed(a, err));
   }
 
-  /** A request waits for the lease in flight, if it can still be served by it; else it is refused. */
+  /**
+   * A request waits for the lease in flight — at most LEASE_WAIT_MS from the moment the first of the
+   * waiting group joined. More waiters than a burst could never pass at once: refused.
+   */
   private join(a: Allowance, now: number): number | Promise<number> {
-    if (a.waiters.length >= a.asked) return Math.max(this.interval, a.nextAt - now);
-    const round = a.round;
-    a.deadline ??= setTimeout(() => {
-      // The timer phase runs before the I/O phase: after a stall of this process both are due, and
-      // an answer already on the socket must win (setImmediate runs after that turn's I/O).
-      setImmediate(() => this.expired(a, round));
-    }, Math.max(0, a.askedAt + LEASE_WAIT_MS - now));
+    if (a.waiters.length >= this.rate.burst) return Math.max(this.interval, a.nextAt - now);
+    if (a.waiters.length === 0) {
+      const group = ++a.group;
+      a.deadline = setTimeout(() => {
+        // The timer phase runs before the I/O phase: after a stall of this process both are due, and
+        // an answer already on the socket must win (setImmediate runs after that turn's I/O).
+        setImmediate(() => this.expired(a, group));
+      }, LEASE_WAIT_MS);
+    }
     return new Promise<number>((resolve) => { a.waiters.push(resolve); });
   }
 
   private granted(a: Allowance, lease: Lease): void {
     const now = this.now();
     a.asking = false;
-    this.clearDeadline(a);
-    if (lease.granted > 0) {
-      a.tokens += lease.granted;
+    const paid = Math.min(a.debt, lease.granted);
+    a.debt -= paid;
+    if (lease.granted > paid) {
+      a.tokens += lease.granted - paid;
       a.grantedAt = now;
     }
     // Every sidecar the store refused hears the same time; jitter keeps them from asking in
     // lockstep ever after (the first to ask would win every round). Nothing is lost meanwhile:
     // unclaimed tokens stay in the shared bucket, which holds a batch for each sidecar.
-    a.nextAt = now + lease.retryMs * (1 + this.random() / 2);
-    if (now - a.askedAt <= LEASE_WAIT_MS) this.o.fallback.leave();
-    const waiters = a.waiters.splice(0);
-    for (const resolve of waiters) {
-      if (a.tokens > 0) { a.tokens--; resolve(0); } else resolve(Math.max(this.interval, a.nextAt - now));
-    }
+    // The store answered for `asked` tokens; the next lease asks for a batch (fewer, after a burst).
+    const retry = Math.max(0, lease.retryMs - Math.max(0, a.asked - this.batch()) * this.interval);
+    a.nextAt = now + retry * (1 + this.random() / 2);
+    this.o.fallback.leave(); // Redis answers: whatever was wrong is over
+    const w = a.waiters;
+    let served = 0;
+    while (served < w.length && a.tokens > 0) { a.tokens--; w[served++]!(0); }
+    w.splice(0, served);
+    if (w.length === 0) { this.endGroup(a); return; }
+    // More waiting than this lease asked for (a burst met a dry allowance): if the shared bucket
+    // holds another token now (it gave all it was asked, and one more fits at once), ask for the
+    // rest; they keep waiting, within the deadline.
+    const oneMore = lease.retryMs - (a.asked - 1) * this.interval;
+    if (lease.granted === a.asked && oneMore <= 1e-6) { this.ask(a, now, Math.min(w.length, this.rate.burst)); return; }
+    const wait = Math.max(this.interval, a.nextAt - now);
+    for (const resolve of w.splice(0)) resolve(wait);
+    this.endGroup(a);
   }
 
   private failed(a: Allowance, err: unknown): void {
     a.asking = false;
-    this.clearDeadline(a);
     this.o.fallback.enter(`a lease from the fleet's Redis failed: ${err instanceof Error ? err.message : String(err)}`);
-    this.decideLocally(a);
+    a.debt = 0; // an episode decides locally by design; nothing is owed to a bucket it cannot reach
+    this.decideLocally(a, false);
   }
 
-  /** Nobody waits longer than LEASE_WAIT_MS: the waiters are decided locally (the lease, if it comes, still counts). */
-  private expired(a: Allowance, round: number): void {
-    if (a.round !== round || !a.asking) return; // answered meanwhile
-    a.deadline = undefined;
-    if (a.waiters.length === 0) return;
-    this.o.fallback.enter(`the fleet's Redis granted no lease within ${LEASE_WAIT_MS} ms`);
-    this.decideLocally(a);
+  /**
+   * Nobody waits longer than LEASE_WAIT_MS: the waiters are decided locally. What the local bucket
+   * admits is *owed* to the shared one — the next tokens leased pay it back first — so a slow Redis
+   * does not lift the fleet's limit by a local bucket per sidecar. A slow answer is not a lost Redis
+   * (a stall of this machine looks the same), so no episode starts: an unanswered command fails after
+   * the link's command timeout (1 s), and that does.
+   */
+  private expired(a: Allowance, group: number): void {
+    if (a.group !== group || a.waiters.length === 0) return; // answered meanwhile
+    this.decideLocally(a, true);
   }
 
-  private decideLocally(a: Allowance): void {
+  private decideLocally(a: Allowance, owed: boolean): void {
     const waiters = a.waiters.splice(0);
+    this.endGroup(a);
     for (const resolve of waiters) {
       this.o.onFallbackDecision?.();
-      resolve(this.localLimiter().take(a.key));
+      const wait = this.localLimiter().take(a.key);
+      if (wait === 0 && owed) a.debt++;
+      resolve(wait);
     }
+  }
+
+  /** The waiting group is over: its deadline goes, and a later one is a new group. */
+  private endGroup(a: Allowance): void {
+    a.group++;
+    this.clearDeadline(a);
   }
 
   private clearDeadline(a: Allowance): void {
