@@ -9,6 +9,7 @@ import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LEASE_SCRIPT } from '../../src/fleet/rate-limits.js';
 import { openFleet } from '../../src/fleet/index.js';
+import { explainFile, renderExplanation } from '../../src/explain/index.js';
 import { createLogger } from '../../src/log.js';
 import { compileRate, gcraLease } from '../../src/ratelimit/index.js';
 import { PolicyLoadError, Sidecar } from '../../src/sidecar.js';
@@ -41,6 +42,14 @@ describe('fleet-wide rate limits without a fleet', () => {
     const err = await Sidecar.start({ policyFile: file, log: createLogger('silent'), watch: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PolicyLoadError);
     expect((err as Error).message).toMatch(/:13:48 routes\[0\]\.rateLimit\.scope: fleet-wide rate limits need a fleet \(pilotfish run --fleet URL\)$/m);
+  });
+
+  it('`explain FILE` explains a fleet-wide limit without a fleet: its scope, and the local bucket a sidecar falls back to', async () => {
+    const file = await writePolicy(policy(await upstream(), '{ requests: 90, per: 1s, burst: 9, scope: fleet }'));
+    const r = await explainFile(file, { url: 'http://api/' });
+    if (!r.ok) throw new Error('explain failed');
+    expect(r.result.rateLimit).toMatchObject({ scope: 'fleet', remaining: 9, fleet: { state: 'detached', sidecars: 1, fallbackRate: { requests: 90, burst: 9 } } });
+    expect(renderExplanation(r.result)).toContain('rate limit: 90 requests per 1s, burst 9, fleet; one bucket for the route: 9 left now\n  shared through the fleet\'s Redis under `run --fleet`; without a fleet (as here) a sidecar uses a local bucket at requests / N');
   });
 });
 
@@ -178,6 +187,9 @@ describe.skipIf(!req.ok)(`fleet-wide rate limits${req.label}`, () => {
       await redis.kill();
       const killed = performance.now();
       for (let i = 0; i < 3; i++) await waitFor(async () => (await active(i)) === 1, { what: `sidecar ${i} to fall back` });
+      const x = await adminJson(sidecars[0]!, '/explain?url=http://api/');
+      expect(x.rateLimit).toMatchObject({ scope: 'fleet', fleet: { state: 'fallback', sidecars: 3, fallbackRate: { requests: 20, per: 1000, burst: 3 } } });
+      expect(renderExplanation(x)).toMatch(/\n {2}FALLBACK \(.+\): a local bucket of 20 requests per 1s, burst 3 \(requests \/ 3 live sidecars\) decides until Redis answers again\n/);
       await sleepUntil(killed + 2500);
       const each = [0, 1, 2].map((i) => load.admitted(killed + 700, killed + 2500, i));
       for (const rate of each) { expect(rate).toBeGreaterThan(20 * 0.8); expect(rate).toBeLessThan(20 * 1.2); }
