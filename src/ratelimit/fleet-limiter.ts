@@ -12,25 +12,27 @@
  * busy route's requests never wait. An idle or slow route leases on demand: its first request waits
  * for the lease (one round trip), and so do requests arriving meanwhile, up to a burst — when the
  * lease brings all it asked for and more wait, the rest is asked for at once, so a burst at a quiet
- * sidecar passes as it would a local bucket. No request waits longer than `LEASE_WAIT_MS`: one that
- * would is decided by the local fallback bucket (and counted). Tokens unspent after `LEASE_TTL_MS`
- * are dropped.
+ * sidecar passes as it would a local bucket. Tokens unspent after `LEASE_TTL_MS` are dropped.
  *
  * **Overshoot.** The store never grants more than the exact bucket would (`burst + rate × t` by its
- * clock); a sidecar only spends what it was granted. Tokens are admitted later than they were
- * granted, so over any window the fleet admits at most the exact bucket's count plus the tokens the
- * sidecars held when the window began: at most `N × (batch + ⌊batch / 2⌋)`, about 150 ms of the rate
- * (never more than 1.5 × the burst, or N tokens when batches are single tokens). Dropped tokens are
- * the other way: the limit errs on the strict side by at most a batch per sidecar when demand stops.
+ * clock); a sidecar only spends what it was granted, later than it was granted. So over any window
+ * the fleet admits at most the exact bucket's count plus the tokens the sidecars held when the window
+ * began: `N × (batch + ⌊batch / 2⌋)`, about 150 ms of the rate (never more than 1.5 × the burst, or N
+ * tokens when batches are single tokens). Dropped tokens err the other way, by at most a batch per
+ * sidecar when demand stops.
  *
- * **When the store is gone** (not connected, or a lease failed — an unanswered one fails after the
- * link's command timeout) the `FallbackSwitch` starts an episode: every request is decided by a local
- * bucket at `requests / N` and `burst / N` (N the last count of live sidecars, at least 1), so the
- * fleet as a whole keeps about the limit; admitted requests go on as usual. A probe (a lease of no
- * tokens) at most every 250 ms, and at once after a reconnection, ends the episode when Redis
- * answers it. A merely slow Redis starts no episode: the requests that would wait longer than
- * `LEASE_WAIT_MS` are decided locally, one by one (and counted). A sidecar that falls back alone adds at most its share to what the shared bucket
- * grants the others; fresh local buckets start full, so the switch itself can admit one burst more.
+ * **A slow store.** No request waits longer than `LEASE_WAIT_MS`: one that would is decided by the
+ * local fallback bucket, and what that admits is owed — paid back from the next tokens leased — so a
+ * slow Redis does not lift the limit. Slow is not gone (a stall of a busy machine looks the same): it
+ * starts no episode.
+ *
+ * **A store gone** (not connected, or a lease failed; an unanswered one fails after the link's
+ * command timeout) starts an episode of the `FallbackSwitch`: every request is decided at once by a
+ * local bucket at `requests / N` and `burst / N` (N the last count of live sidecars, at least 1), so
+ * the fleet as a whole keeps about the limit; admitted requests go on as usual. A probe (a lease of
+ * no tokens) at most every 250 ms, and at once after a reconnection, ends the episode when Redis
+ * answers it. A sidecar that falls back alone adds at most its share to what the shared bucket grants
+ * the others; fresh local buckets start full, so the switch itself can admit `burst / N` more.
  */
 import { AllowanceTable, Allowance } from './allowance.js';
 import { FallbackSwitch } from './fallback-switch.js';
