@@ -1,8 +1,12 @@
 import { defineConfig } from 'vitest/config';
+import { DEFAULT_ENGINE, ENGINES } from './src/proxy/engine.js';
 
 // Integration suites start real sidecars and upstreams on loopback; two workers match the
 // two cores of the CI machine without the suites starving each other of CPU.
-// The data-plane suites run a second time on the second forwarding engine (`--engine node`).
+// The first project runs everything on the default engine; the data-plane suites (and the engine
+// contract suite) run once more on every other engine, so each engine carries every one of them.
+const DATA_PLANE = ['test/proxy.test.ts', 'test/connections.test.ts', 'test/resilience.test.ts', 'test/engine-contract.test.ts'];
+
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -13,14 +17,10 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     projects: [
-      { test: { name: 'pilotfish', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] } },
-      {
-        test: {
-          name: 'engine: node',
-          include: ['test/proxy.test.ts', 'test/connections.test.ts', 'test/resilience.test.ts'],
-          env: { PILOTFISH_ENGINE: 'node' },
-        },
-      },
+      { test: { name: 'pilotfish', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], env: { PILOTFISH_ENGINE: DEFAULT_ENGINE } } },
+      ...ENGINES.filter((e) => e !== DEFAULT_ENGINE).map((engine) => ({
+        test: { name: `engine: ${engine}`, include: DATA_PLANE, env: { PILOTFISH_ENGINE: engine } },
+      })),
     ],
   },
 });

@@ -21,9 +21,7 @@ import type { Logger } from 'pino';
 import { formatDiagnostic, loadPolicyFile, parsePolicy, type Diagnostic, type Direction, type Policy } from './config/index.js';
 import type { Snapshot } from './core/snapshot.js';
 import { buildSnapshot } from './pipeline/build.js';
-import { HttpProxyEngine } from './proxy/http-proxy-engine.js';
-import { NodeHttpEngine } from './proxy/node-http-engine.js';
-import type { EngineKind, ForwardingEngine } from './proxy/engine.js';
+import { createEngine, DEFAULT_ENGINE, type EngineKind, type ForwardingEngine } from './proxy/engine.js';
 import { createListener } from './proxy/listener.js';
 import { PolicyWatcher } from './reload/index.js';
 import { createHealthServer, metricsRoute, type Telemetry } from './telemetry/index.js';
@@ -45,7 +43,7 @@ export interface SidecarOptions {
   readonly log: Logger;
   /** How long in-flight requests may take to finish on SIGTERM (ms). Default 20s. */
   readonly drainTimeoutMs?: number;
-  /** The forwarding engine: `http-proxy-3` (default) or `node` (node:http directly). */
+  /** The forwarding engine (`DEFAULT_ENGINE` unless set): `undici`, `node` (node:http directly) or `http-proxy-3`. */
   readonly engine?: EngineKind;
   /** Watch the policy file and reload on change. Default true. */
   readonly watch?: boolean;
@@ -122,10 +120,10 @@ export class Sidecar {
   /** Called after each reload attempt (telemetry hooks in here). */
   onReload: ((r: ReloadResult, trigger: ReloadTrigger) => void) | undefined;
 
-  private constructor(readonly options: SidecarOptions) {
+  private constructor(readonly options: SidecarOptions, engine: ForwardingEngine) {
     this.events = withStateLogs(options.events ?? options.telemetry ?? NO_EVENTS, options.log);
     this.observer = options.telemetry ?? NO_OBSERVER;
-    this.engine = options.engine === 'node' ? new NodeHttpEngine() : new HttpProxyEngine();
+    this.engine = engine;
     this.rateLimits = new RateLimiterRegistry(options.fleet?.limiters ? { fleet: options.fleet.limiters } : {});
     const t = options.telemetry;
     if (t) {
@@ -133,7 +131,7 @@ export class Sidecar {
       this.onReload = (r) => t.reloaded(r.result, this.current.generation, this.routeNames(), this.upstreamNames());
     }
     this.registry = new UpstreamRegistry({
-      ticker: this.ticker, events: this.events, log: options.log, locality: options.locality, ...(options.resolver ? { resolver: options.resolver } : {}),
+      ticker: this.ticker, engine, events: this.events, log: options.log, locality: options.locality, ...(options.resolver ? { resolver: options.resolver } : {}),
     });
     if (options.watch !== false) {
       this.watcher = new PolicyWatcher(options.policyFile, () => void this.reload('file'), {}, (err) => options.log.warn({ err }, 'policy watch failed'));
@@ -143,7 +141,7 @@ export class Sidecar {
   static async start(options: SidecarOptions): Promise<Sidecar> {
     const loaded = await loadPolicyFile(options.policyFile, { fleet: options.fleet !== undefined });
     if (!loaded.ok) throw new PolicyLoadError(loaded.errors);
-    const sidecar = new Sidecar(options);
+    const sidecar = new Sidecar(options, await createEngine(options.engine ?? DEFAULT_ENGINE));
     sidecar.warn(loaded.warnings);
     sidecar.filePolicy = loaded.policy;
     await sidecar.apply(loaded.policy, loaded.source, 'file');
@@ -350,7 +348,7 @@ export class Sidecar {
     const port = (name: ListenerName): number => (this.servers.get(name)!.address() as AddressInfo).port;
     this.bound = { outbound: port('outbound'), inbound: port('inbound'), admin: port('admin'), telemetry: port('telemetry') };
     this.listening = true;
-    this.options.log.info({ ports: this.ports, generation: this.current.generation, engine: this.options.engine ?? 'http-proxy-3' }, 'listening');
+    this.options.log.info({ ports: this.ports, generation: this.current.generation, engine: this.options.engine ?? DEFAULT_ENGINE }, 'listening');
   }
 
   /**

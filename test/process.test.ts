@@ -7,6 +7,7 @@ import http from 'node:http';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request, waitFor } from './helpers/http.js';
+import { ENGINES } from '../src/proxy/engine.js';
 import { CLI, ROOT, spawnSidecar, testListeners, writePolicy } from './helpers/sidecar.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 
@@ -77,7 +78,7 @@ describe('pilotfish validate', () => {
     expect((await cli('validate')).code).toBe(2);
     const engine = await cli('run', '--engine', 'bogus');
     expect(engine.code).toBe(2);
-    expect(engine.stderr).toContain('invalid --engine bogus (one of http-proxy-3, node)');
+    expect(engine.stderr).toContain(`invalid --engine bogus (one of ${ENGINES.join(', ')})`);
   });
 
   it('refuses to run on an invalid policy, exit 1, naming the error', async () => {
@@ -92,7 +93,7 @@ describe('pilotfish run --engine', () => {
   let up: Upstream | undefined;
   afterEach(async () => { await up?.close(); });
 
-  it.each(['http-proxy-3', 'node'])('%s carries a request and its body through the real process', async (engine) => {
+  it.each(ENGINES)('%s carries a request and its body through the real process', async (engine) => {
     up = await startUpstream((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

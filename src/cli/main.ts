@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { formatDiagnostic, loadPolicyFile, parseDuration } from '../config/index.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { PolicyLoadError, Sidecar } from '../sidecar.js';
-import { ENGINES } from '../proxy/engine.js';
+import { DEFAULT_ENGINE, ENGINES, isEngineKind } from '../proxy/engine.js';
 import { Telemetry } from '../telemetry/index.js';
 import { startEchoServer } from '../demo/echo-server.js';
 import { injectCommand, iptablesCommand } from '../kube/index.js';
@@ -18,7 +18,7 @@ import { parseLocality, type Locality } from '../routing/index.js';
 const USAGE = `usage: pilotfish <command> [options]
 
 commands:
-  run [--policy FILE] [--fleet URL [--fleet-key K]] [--demo] [--log-level LEVEL] [--drain-timeout DURATION] [--no-access-log] [--engine http-proxy-3|node]
+  run [--policy FILE] [--fleet URL [--fleet-key K]] [--demo] [--log-level LEVEL] [--drain-timeout DURATION] [--no-access-log] [--engine ${ENGINES.join('|')}]
         run the sidecar (policy default: $PILOTFISH_POLICY or config/policy.yaml);
         --fleet joins fleet K (default "default") in that Redis ($PILOTFISH_FLEET, $PILOTFISH_FLEET_KEY):
         its published policy wins over the file, which is the bootstrap and the fallback;
@@ -110,7 +110,7 @@ async function run(args: string[]): Promise<number> {
       'log-level': { type: 'string', default: process.env.PILOTFISH_LOG_LEVEL ?? 'info' },
       'drain-timeout': { type: 'string', default: process.env.PILOTFISH_DRAIN_TIMEOUT ?? '20s' },
       'access-log': { type: 'boolean', default: process.env.PILOTFISH_ACCESS_LOG !== 'off' },
-      engine: { type: 'string', default: process.env.PILOTFISH_ENGINE ?? 'http-proxy-3' },
+      engine: { type: 'string', default: process.env.PILOTFISH_ENGINE ?? DEFAULT_ENGINE },
       fleet: { type: 'string' },
       'fleet-key': { type: 'string' },
     },
@@ -119,8 +119,8 @@ async function run(args: string[]): Promise<number> {
   const log = createLogger(values['log-level'] as LogLevel);
   const drainTimeoutMs = parseDuration(values['drain-timeout']);
   if (drainTimeoutMs === undefined) { process.stderr.write(`pilotfish run: invalid --drain-timeout ${values['drain-timeout']}\n`); return 2; }
-  const engine = ENGINES.find((e) => e === values.engine);
-  if (engine === undefined) { process.stderr.write(`pilotfish run: invalid --engine ${values.engine} (one of ${ENGINES.join(', ')})\n`); return 2; }
+  const engine = values.engine;
+  if (!isEngineKind(engine)) { process.stderr.write(`pilotfish run: invalid --engine ${values.engine} (one of ${ENGINES.join(', ')})\n`); return 2; }
   const policyFile = values.policy ?? process.env.PILOTFISH_POLICY ?? 'config/policy.yaml';
   const locality = localityOption(process.env.PILOTFISH_LOCALITY ?? '', 'pilotfish run: PILOTFISH_LOCALITY');
   if (locality === false) return 2;

@@ -9,23 +9,59 @@ import type { Direction } from '../config/index.js';
 import type { ResponseFlag } from './errors.js';
 import type { RequestTrace } from './observer.js';
 
+/**
+ * The other end of the downstream connection. A `net.Socket` satisfies it as it is, so the HTTP/1
+ * edge allocates nothing for it; an edge without a socket (library mode) passes `NO_PEER`.
+ */
+export interface Peer {
+  /** Source IP (sticky `sourceIp` keys, `x-forwarded-for`). */
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+}
+
+/** No socket behind the request (a mirrored copy, library mode). */
+export const NO_PEER: Peer = Object.freeze({});
+
+/**
+ * A request on its way upstream, as every layer and engine sees it — independent of the edge that
+ * received it (node:http today; node:http2 streams and an undici `Dispatcher` adapter build it too).
+ * What an edge must give: the body as a `Readable`, the peer, and word when the downstream goes away.
+ */
 export interface ProxyRequest {
-  readonly raw: IncomingMessage;
-  /** The client's response; the engine watches it so a client that leaves cancels the upstream call. */
-  readonly res: ServerResponse;
   readonly method: string;
   /** Authority the request is for (Host or absolute-form URI), lower-cased, port kept. */
   host: string;
   /** Origin-form path with query, as sent upstream. */
   path: string;
-  /** The headers sent upstream. This is `raw.headers`, already cleaned of hop-by-hop headers. */
+  /** The headers sent upstream, already cleaned of hop-by-hop headers (`host` is set by the engine). */
   readonly headers: IncomingHttpHeaders;
+  /** The request body as it arrives, unread (for a bodiless request, an empty stream). */
+  readonly source: Readable;
+  readonly peer: Peer;
   /** The buffered request body when a layer needed it (retries, body matching); else streamed. */
-  body?: Buffer;
+  body?: Buffer | undefined;
   /** A body too large to buffer: the bytes already read, then the rest of the stream (sent once). */
-  bodyStream?: Readable;
+  bodyStream?: Readable | undefined;
   /** Aborts when the client leaves; made on first use (`clientSignal`), most requests never need it. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
+  /** True once the client has left before its answer was complete. */
+  readonly downstreamGone: boolean;
+  /**
+   * `fn` runs once when the downstream exchange closes: the answer completed, or the client left
+   * (`downstreamGone` tells which). While no answer has been written, a close means the client left.
+   */
+  onDownstreamClose(fn: () => void): void;
+  offDownstreamClose(fn: () => void): void;
+  /**
+   * The node:http pair, only when the request came in over HTTP/1 on a node:http server — for an
+   * engine that is built on it (http-proxy-3); everything else uses the fields above.
+   */
+  readonly http1: Http1Exchange | undefined;
+}
+
+export interface Http1Exchange {
+  readonly raw: IncomingMessage;
+  readonly res: ServerResponse;
 }
 
 export interface ProxyResponse {

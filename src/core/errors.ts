@@ -63,7 +63,7 @@ function describe(cause: unknown): string {
 }
 
 /** Errors Node reports when the TCP connection could not be made: the request never left. */
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNECT_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 export function isConnectError(err: unknown): boolean {
   return CONNECT_ERRORS.has((err as NodeJS.ErrnoException | undefined)?.code ?? '');

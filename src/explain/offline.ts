@@ -6,7 +6,7 @@ import { createLogger } from '../log.js';
 import { loadPolicyFile, type Diagnostic } from '../config/index.js';
 import { NO_EVENTS } from '../core/events.js';
 import { buildSnapshot } from '../pipeline/build.js';
-import { HttpProxyEngine } from '../proxy/http-proxy-engine.js';
+import { OFFLINE_ENGINE } from '../proxy/engine.js';
 import { BucketTicker, RuntimeFaults } from '../resilience/index.js';
 import { UpstreamRegistry } from '../upstreams/index.js';
 import { detachedFleetLimiter, RateLimiterRegistry } from '../ratelimit/index.js';
@@ -19,8 +19,8 @@ export async function explainFile(file: string, req: ExplainRequest, locality?: 
   if (!loaded.ok) return { ok: false, errors: loaded.errors };
   const ticker = new BucketTicker();
   const faults = new RuntimeFaults();
-  const engine = new HttpProxyEngine();
-  const plan = new UpstreamRegistry({ ticker, events: NO_EVENTS, locality }).plan(loaded.policy);
+  const engine = OFFLINE_ENGINE;
+  const plan = new UpstreamRegistry({ ticker, engine, events: NO_EVENTS, locality }).plan(loaded.policy);
   try {
     await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
     // A fleet-wide limit is explained without a fleet: its scope, and the local bucket it falls back to.
@@ -29,7 +29,6 @@ export async function explainFile(file: string, req: ExplainRequest, locality?: 
     return { ok: true, result: explainRequest(snapshot, req) };
   } finally {
     plan.abort(); // nothing was committed: dispose every state the plan made
-    engine.close();
     faults.dispose();
     ticker.dispose();
   }

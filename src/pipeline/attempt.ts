@@ -124,9 +124,7 @@ function forward(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestCo
   const remaining = ctx.deadline - performance.now();
   const timeoutMs = spec.perTryTimeout === undefined ? remaining : Math.min(spec.perTryTimeout, remaining);
   if (timeoutMs <= 0) return Promise.reject(upstreamTimeout(endpoint.address, 0));
-  return deps.engine.forward(req, {
-    target: endpoint.url, agent: spec.upstream.agent, timeoutMs, connectTimeoutMs: spec.upstream.connectTimeout,
-  });
+  return deps.engine.forward(req, { target: endpoint.url, connections: spec.upstream.connections, timeoutMs });
 }
 
 /**

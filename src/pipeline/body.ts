@@ -16,7 +16,7 @@ export function hasBody(req: ProxyRequest): boolean {
 
 /** Reads the body into `req.body`, or past `limit` sets `req.bodyStream`. Resolves when decided. */
 export function bufferBody(req: ProxyRequest, limit = RETRY_BUFFER_LIMIT): Promise<void> {
-  const raw = req.raw;
+  const src = req.source;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -25,16 +25,16 @@ export function bufferBody(req: ProxyRequest, limit = RETRY_BUFFER_LIMIT): Promi
       size += chunk.length;
       if (size <= limit) return;
       cleanup();
-      raw.pause();
-      req.bodyStream = Readable.from(replayThenRest(chunks, raw));
+      src.pause();
+      req.bodyStream = Readable.from(replayThenRest(chunks, src));
       resolve();
     };
     const onEnd = (): void => { cleanup(); req.body = Buffer.concat(chunks, size); resolve(); };
     const onError = (err: Error): void => { cleanup(); reject(err); };
-    const cleanup = (): void => { raw.off('data', onData); raw.off('end', onEnd); raw.off('error', onError); };
-    raw.on('data', onData);
-    raw.on('end', onEnd);
-    raw.on('error', onError);
+    const cleanup = (): void => { src.off('data', onData); src.off('end', onEnd); src.off('error', onError); };
+    src.on('data', onData);
+    src.on('end', onEnd);
+    src.on('error', onError);
   });
 }
 

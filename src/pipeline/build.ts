@@ -103,7 +103,7 @@ function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, 
   if (ops) outer.push(ops);
   if (route.mirror) {
     const m = route.mirror;
-    outer.push(mirrorLayer({ route: route.name, upstream: state(m.upstream), percent: m.percent, compare: m.compare, timeoutMs: route.timeout }, deps.events));
+    outer.push(mirrorLayer({ route: route.name, upstream: state(m.upstream), percent: m.percent, compare: m.compare, timeoutMs: route.timeout }, deps.events, deps.engine));
   }
   return Object.freeze<CompiledRoute>({
     name: route.name,

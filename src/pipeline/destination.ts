@@ -24,7 +24,7 @@ export function destinationHandler(route: string, split: Split<DestinationStack>
     let bucket: number | undefined;
     let setCookie: string | undefined;
     if (stickyKey) {
-      const k = stickyKey({ headers: req.headers, sourceIp: req.raw.socket.remoteAddress });
+      const k = stickyKey({ headers: req.headers, sourceIp: req.peer.remoteAddress });
       if (k) {
         ctx.hashKey = k.key;
         bucket = stickyBucket(route, k.key);

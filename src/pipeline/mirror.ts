@@ -5,14 +5,18 @@
  * the buffer (≤ 1 MiB; larger bodies are not mirrored, counted `dropped`), and at most
  * `MAX_IN_FLIGHT` shadows per route run at once — a slow mirror is dropped, never back-pressures.
  * With `compare`, the shadow's status and body digest are compared with the primary's (whose body
- * is hashed as it streams to the client).
+ * is hashed as it streams to the client). The shadow goes through the forwarding engine like any
+ * try, as a request with no client behind it, on the mirror upstream's connections.
  */
 import { createHash } from 'node:crypto';
-import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Transform, pipeline } from 'node:stream';
 import type { Layer, ProxyRequest, ProxyResponse } from '../core/context.js';
+import { DetachedRequest } from '../core/detached-request.js';
 import type { ProxyEvents } from '../core/events.js';
 import type { TryTrace } from '../core/observer.js';
+import type { ForwardingEngine } from '../proxy/engine.js';
 import type { UpstreamState } from '../upstreams/index.js';
 import { bufferBody, hasBody } from './body.js';
 
@@ -28,7 +32,7 @@ export interface MirrorSpec {
   readonly timeoutMs: number;
 }
 
-export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents): Layer {
+export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents, engine: ForwardingEngine): Layer {
   let inFlight = 0;
   return (next) => async (req, ctx) => {
     if (Math.random() * 100 >= spec.percent) return next(req, ctx);
@@ -40,7 +44,7 @@ export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents): Layer {
     }
     inFlight++;
     const span = ctx.trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: spec.upstream.name, subset: '', attempt: 1, mirror: true });
-    const shadow = sendShadow(req, endpoint.url, spec, span).finally(() => { inFlight--; });
+    const shadow = sendShadow(req, endpoint.url, spec, engine, span).finally(() => { inFlight--; });
     shadow.catch(() => {}); // counted below; never an unhandled rejection
     const resp = await next(req, ctx);
     if (!spec.compare) {
@@ -61,24 +65,35 @@ function shadowHost(host: string): string {
   return `${m[1]}-shadow${m[2] ?? ''}`;
 }
 
-function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec, span: TryTrace): Promise<Seen> {
-  const seen = new Promise<Seen>((resolve, reject) => {
-    const headers: Record<string, unknown> = { ...req.headers, host: shadowHost(req.host) };
-    span.inject(headers);
-    const out = http.request({
-      host: target.hostname, port: target.port, method: req.method, path: req.path, headers: headers as http.OutgoingHttpHeaders, agent: spec.upstream.agent, timeout: spec.timeoutMs,
-    }, (res) => {
-      const hash = createHash('sha256');
-      res.on('data', (c: Buffer) => hash.update(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, digest: hash.digest('hex') }));
-      res.on('error', reject);
-    });
-    out.on('timeout', () => out.destroy(new Error('mirror timeout')));
-    out.on('error', reject);
-    out.end(req.body);
-  });
+function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec, engine: ForwardingEngine, span: TryTrace): Promise<Seen> {
+  const headers: IncomingHttpHeaders = { ...req.headers };
+  span.inject(headers as Record<string, unknown>);
+  const shadow = new DetachedRequest(req.method, shadowHost(req.host), req.path, headers, req.body);
+  const started = performance.now();
+  const seen = engine.forward(shadow, { target, connections: spec.upstream.connections, timeoutMs: spec.timeoutMs })
+    .then((resp) => readDigest(resp, spec.timeoutMs - (performance.now() - started)));
   seen.then((s) => span.end(s.status), (err: Error) => span.end(err));
   return seen;
+}
+
+/**
+ * Reads an answer to its end, keeping only its status and the digest of its body. The engine's
+ * timer covers the wait for the headers; what is left of the route timeout bounds the body, so a
+ * shadow that stalls mid-body gives its in-flight slot back.
+ */
+function readDigest(resp: ProxyResponse, remainingMs: number): Promise<Seen> {
+  const body = resp.body;
+  if (Buffer.isBuffer(body)) return Promise.resolve({ status: resp.status, digest: createHash('sha256').update(body).digest('hex') });
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    const timer = setTimeout(() => body.destroy(new Error('mirror timeout')), Math.max(1, remainingMs));
+    let ended = false;
+    body.on('data', (c: Buffer) => hash.update(c));
+    body.on('end', () => { ended = true; resolve({ status: resp.status, digest: hash.digest('hex') }); });
+    body.on('error', reject);
+    // 'close' comes last in every case: after 'end', after an error, or destroyed without one.
+    body.on('close', () => { clearTimeout(timer); if (!ended) reject(new Error('mirror answer cut short')); });
+  });
 }
 
 /** The primary answer with its body hashed on the way to the client. */

@@ -37,7 +37,7 @@ export function rateLimitLayer(route: string, policy: RateLimitPolicy, limiter: 
     return Promise.reject(rateLimited(route, limitedHeaders(name, field, waitMs)));
   };
   return (next) => (req: ProxyRequest, ctx) => {
-    const wait = limiter.take(keyOf(req.headers, req.raw.socket.remoteAddress));
+    const wait = limiter.take(keyOf(req.headers, req.peer.remoteAddress));
     if (wait === 0) return next(req, ctx);
     if (typeof wait === 'number') return refuse(wait);
     // A limiter that had to ask elsewhere (a fleet-wide bucket): the same decision, later.

@@ -8,9 +8,8 @@ import { downstreamDisconnect } from '../core/errors.js';
 export function clientSignal(req: ProxyRequest): AbortSignal {
   if (req.signal) return req.signal;
   const controller = new AbortController();
-  const res = req.res;
-  if (res.destroyed && !res.writableFinished) controller.abort(downstreamDisconnect());
-  else res.once('close', () => { if (!res.writableFinished) controller.abort(downstreamDisconnect()); });
+  if (req.downstreamGone) controller.abort(downstreamDisconnect());
+  else req.onDownstreamClose(() => { if (req.downstreamGone) controller.abort(downstreamDisconnect()); });
   return (req.signal = controller.signal);
 }
 

@@ -10,11 +10,6 @@ export function passthroughCall(upstream: UpstreamState, engine: ForwardingEngin
     ctx.upstream = upstream.name;
     ctx.endpoint = target.host;
     ctx.attempts++;
-    return engine.forward(req, {
-      target,
-      agent: upstream.agent,
-      timeoutMs: Math.max(1, ctx.deadline - performance.now()),
-      connectTimeoutMs: upstream.connectTimeout,
-    });
+    return engine.forward(req, { target, connections: upstream.connections, timeoutMs: Math.max(1, ctx.deadline - performance.now()) });
   };
 }

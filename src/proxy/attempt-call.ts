@@ -1,8 +1,9 @@
 /**
- * What both forwarding engines share about one attempt: its timer, settling exactly once, and what
- * each outcome becomes — the upstream response, UT on the timer, DC when the client left, one replay
- * of an idempotent request on a stale pooled socket, else UF (connect) or UC (reset). An engine says
- * how to clean up after settling and how to send the replay.
+ * What every engine shares about one attempt: its timer, settling exactly once, and what each
+ * outcome becomes — the upstream response, UT on the timer, DC when the client left, one replay of
+ * an idempotent request on a stale pooled connection, else UF (connect) or UC (reset). An engine
+ * says how to cancel its upstream request, whether the connection it used had served before, how to
+ * clean up after settling, and how to send the replay.
  */
 import type http from 'node:http';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
@@ -10,8 +11,6 @@ import { connectFailure, downstreamDisconnect, isConnectError, upstreamReset, up
 import { replayable, STALE_SOCKET, type Attempt } from './engine.js';
 
 export abstract class AttemptCall {
-  /** The attempt's upstream request once made. */
-  proxyReq: http.ClientRequest | undefined;
   protected settled = false;
   private readonly timer: NodeJS.Timeout;
 
@@ -25,6 +24,10 @@ export abstract class AttemptCall {
     this.timer = setTimeout(onTimeout, Math.max(1, attempt.timeoutMs), this);
   }
 
+  /** Stops the upstream request (timer fired, client left): its connection is not reused. */
+  protected abstract cancel(): void;
+  /** True when the request went out on a pooled connection that had already carried a response. */
+  protected abstract reusedConnection(): boolean;
   /** The engine's own cleanup once the call has settled. */
   protected abstract released(): void;
   /** Sends the same request once more, as a replay (nothing reached the upstream). */
@@ -39,27 +42,48 @@ export abstract class AttemptCall {
     return true;
   }
 
-  onResponse(res: http.IncomingMessage): void {
-    if (!this.settle()) { res.destroy(); return; }
-    res.on('error', noop); // the consumer attaches its own; never let one go unhandled
-    this.resolve({ status: res.statusCode ?? 502, headers: res.headers, body: res });
-  }
-
   onTimeout(): void {
     if (!this.settle()) return;
-    this.proxyReq?.destroy();
+    this.cancel();
     this.reject(upstreamTimeout(this.attempt.target.host, this.attempt.timeoutMs));
+  }
+
+  /** The client left before the upstream answered: nothing will read this answer. */
+  onClientGone(): void {
+    if (!this.settle()) return;
+    this.cancel();
+    this.reject(downstreamDisconnect());
   }
 
   onError(err: Error): void {
     if (!this.settle()) return;
     const { req } = this;
-    if (req.res.destroyed || req.raw.socket.destroyed) return this.reject(downstreamDisconnect());
+    if (req.downstreamGone) return this.reject(downstreamDisconnect());
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    // The upstream closed a pooled socket as we reused it: nothing reached it, send again once.
-    if (!this.replay && this.proxyReq?.reusedSocket && STALE_SOCKET.has(code) && replayable(req)) return this.again();
+    // The upstream closed a pooled connection as we reused it: nothing reached it, send again once.
+    if (!this.replay && STALE_SOCKET.has(code) && this.reusedConnection() && replayable(req)) return this.again();
     const target = this.attempt.target.host;
     this.reject(isConnectError(err) ? connectFailure(target, err) : upstreamReset(target, err));
+  }
+}
+
+/** An attempt as one node:http `ClientRequest` (the `node` and `http-proxy-3` engines). */
+export abstract class ClientRequestCall extends AttemptCall {
+  /** The attempt's upstream request once made. */
+  proxyReq: http.ClientRequest | undefined;
+
+  protected cancel(): void {
+    this.proxyReq?.destroy();
+  }
+
+  protected reusedConnection(): boolean {
+    return this.proxyReq?.reusedSocket === true;
+  }
+
+  onResponse(res: http.IncomingMessage): void {
+    if (!this.settle()) { res.destroy(); return; }
+    res.on('error', noop); // the consumer attaches its own; never let one go unhandled
+    this.resolve({ status: res.statusCode ?? 502, headers: res.headers, body: res });
   }
 }
 

@@ -1,21 +1,52 @@
 /**
- * The forwarding engine is the innermost layer, behind this one small interface, so another engine
- * can be measured against http-proxy-3 without touching routing or resilience: `http-proxy-3` (the
- * default) and `node` (node:http directly) both live behind it.
+ * The forwarding engine is the innermost layer, behind this one small interface, so engines can be
+ * measured against each other without touching routing or resilience: `undici` (the dispatcher
+ * API), `node` (node:http directly) and `http-proxy-3` live behind it.
+ *
+ * An engine owns the connections to upstreams: `connections(upstream, options)` gives the
+ * per-upstream handle the registry keeps across reloads (an unchanged upstream keeps its pooled
+ * connections, a removed one is disposed), and each attempt names it. Inside, an engine keys its
+ * pools by endpoint and by what the options say about the connection, so HTTP/2 sessions and TLS
+ * origination can join `ConnectionOptions` without the pipeline changing. Admission (`maxConnections`
+ * in flight, the pending queue, 503 `UO`) stays above, in the resilience module's `ConnectionPool`.
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 
+/** How an upstream's connections are made and kept. */
+export interface ConnectionOptions {
+  /** Longest a new connection may take to connect (ms); reused connections are not timed. */
+  readonly connectTimeoutMs: number;
+  /**
+   * How long an idle pooled connection is kept (ms). Set below the upstream's own keep-alive
+   * timeout, so a connection we reuse is one the upstream still holds.
+   */
+  readonly idleTimeoutMs: number;
+}
+
+/** An upstream's connections as one engine holds them: one pool per endpoint. */
+export interface UpstreamConnections {
+  /** Open connections: carrying a request (`active`) and pooled (`idle`). For /clusters. */
+  describe(): { active: number; idle: number };
+  /**
+   * The upstream is gone (reload): idle connections close now, busy ones when their request ends.
+   * A request still running on an old snapshot is served, on a connection that is not pooled.
+   */
+  dispose(): void;
+}
+
 export interface Attempt {
   readonly target: URL;
-  readonly agent: http.Agent;
+  /** The upstream's connections, made by this engine's `connections()`. */
+  readonly connections: UpstreamConnections;
   /** Time allowed until the response headers arrive (ms). */
   readonly timeoutMs: number;
-  readonly connectTimeoutMs: number;
 }
 
 export interface ForwardingEngine {
+  /** The connections of one upstream (kept by the registry while the upstream is unchanged). */
+  connections(upstream: string, options: ConnectionOptions): UpstreamConnections;
   /**
    * Sends the request to `attempt.target` and resolves with the upstream response (headers read,
    * body still streaming). Rejects with a `ProxyError`: UF (connect), UT (timeout), UC (reset), DC
@@ -27,12 +58,33 @@ export interface ForwardingEngine {
   close(): void;
 }
 
-export const ENGINES = ['http-proxy-3', 'node'] as const;
+export const ENGINES = ['undici', 'node', 'http-proxy-3'] as const;
 export type EngineKind = (typeof ENGINES)[number];
+/** The engine `pilotfish run` uses unless told otherwise (chosen by `npm run bench`, docs/benchmarks.md). */
+export const DEFAULT_ENGINE: EngineKind = 'http-proxy-3';
+
+export function isEngineKind(value: string | undefined): value is EngineKind {
+  return (ENGINES as readonly string[]).includes(value ?? '');
+}
+
+/**
+ * Loads and makes an engine: only the chosen one's module (and its library) is imported, so a
+ * sidecar never carries the others (undici, http-proxy-3: ~15 MB of RSS each).
+ */
+export async function createEngine(kind: EngineKind): Promise<ForwardingEngine> {
+  switch (kind) {
+    case 'undici': return new (await import('./undici-engine.js')).UndiciEngine();
+    case 'node': return new (await import('./node-http-engine.js')).NodeHttpEngine();
+    case 'http-proxy-3': return new (await import('./http-proxy-engine.js')).HttpProxyEngine();
+  }
+}
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Errors a pooled socket shows when the upstream closed it just as we reused it. */
-export const STALE_SOCKET: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/**
+ * Errors a pooled connection shows when the upstream closed it just as we reused it: a reset, or
+ * (undici's `UND_ERR_SOCKET`, node:http's "socket hang up" ECONNRESET) a close before any answer.
+ */
+export const STALE_SOCKET: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 /** Safe to send twice: idempotent, and either bodiless or buffered (a streamed body is consumed). */
 export function replayable(req: ProxyRequest): boolean {
@@ -47,3 +99,16 @@ export function bodiless(req: ProxyRequest): boolean {
   const h = req.headers;
   return (h['content-length'] === undefined || h['content-length'] === '0') && h['transfer-encoding'] === undefined;
 }
+
+const NO_CONNECTIONS: UpstreamConnections = Object.freeze({ describe: () => ({ active: 0, idle: 0 }), dispose: () => {} });
+
+/**
+ * An engine that sends nothing, for building snapshots that never carry traffic (`pilotfish
+ * explain`): it loads no forwarding library.
+ */
+export const OFFLINE_ENGINE: ForwardingEngine = Object.freeze({
+  connections: () => NO_CONNECTIONS,
+  forward: () => Promise.reject(new Error('the offline engine sends nothing')),
+  upgrade: (_req: http.IncomingMessage, _socket: Duplex, _head: Buffer, _target: URL, onError: (err: Error) => void) => onError(new Error('the offline engine sends nothing')),
+  close: () => {},
+});

@@ -7,14 +7,19 @@
  * same incoming request. Responses are self-handled: the engine resolves with the upstream response
  * and the caller decides (retry, rescue, or stream it to the client). A replay (stale pooled socket)
  * is only ever of a buffered or bodiless request (`replayable`), so it takes the same body path.
+ *
+ * http-proxy-3 is built on a node:http request/response pair: a request that came without one (a
+ * mirrored copy, library mode) goes through the `node` engine's call on the same agent instead.
  */
 import type http from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import type { ProxyError } from '../core/errors.js';
-import { AttemptCall } from './attempt-call.js';
-import { bodiless, type Attempt, type ForwardingEngine } from './engine.js';
+import { AgentConnections } from './agent-connections.js';
+import { ClientRequestCall } from './attempt-call.js';
+import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
+import { NodeCall } from './node-http-engine.js';
 
 const SLOT = Symbol('pilotfish.attempt');
 
@@ -47,15 +52,21 @@ export class HttpProxyEngine implements ForwardingEngine {
     this.proxy.on('econnreset', (err, req) => (req as Parked)[SLOT]?.onError(err));
   }
 
+  connections(_upstream: string, options: ConnectionOptions): AgentConnections {
+    return new AgentConnections(options);
+  }
+
   forward(req: ProxyRequest, attempt: Attempt): Promise<ProxyResponse> {
+    if (req.http1 === undefined) return new Promise((resolve, reject) => new NodeCall(req, attempt, false, resolve, reject).send());
     return new Promise((resolve, reject) => this.send(new Call(this, req, attempt, false, resolve, reject)));
   }
 
   /** Starts (or, for a stale pooled socket, restarts) one call through http-proxy-3. Internal to this module. */
   send(call: Call): void {
     const { req, attempt } = call;
-    const raw = req.raw as Parked;
-    raw[SLOT] = call;
+    const { raw, res } = req.http1!;
+    const parked = raw as Parked;
+    parked[SLOT] = call;
     raw.url = req.path;
     raw.headers.host = req.host;
     const body = req.body !== undefined ? Readable.from([req.body]) : req.bodyStream ?? (bodiless(req) ? NO_BODY : undefined);
@@ -63,15 +74,16 @@ export class HttpProxyEngine implements ForwardingEngine {
     // in the bench profile). http-proxy-3 reads `buffer || req`, so an absent body stays undefined.
     // `toProxy` sends `req.url` as it is: the path the route matched, not one re-parsed (and
     // normalised: `/a/../b` → `/b`) by a URL parse per request.
+    const connections = attempt.connections as AgentConnections;
     const options = {
       target: attempt.target,
-      agent: attempt.agent,
-      connectTimeout: attempt.connectTimeoutMs,
+      agent: connections.agent,
+      connectTimeout: connections.connectTimeoutMs,
       toProxy: true,
       buffer: body,
     } as ServerOptions & WithSlot;
     options[SLOT] = call;
-    this.proxy.web(raw, req.res, options, (err) => call.onError(err));
+    this.proxy.web(raw, res, options, (err) => call.onError(err));
   }
 
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, target: URL, onError: (err: Error) => void): void {
@@ -85,7 +97,7 @@ export class HttpProxyEngine implements ForwardingEngine {
 }
 
 /** An attempt through http-proxy-3: parked on the request (and in the per-call options) while it runs. */
-class Call extends AttemptCall {
+class Call extends ClientRequestCall {
   constructor(
     private readonly engine: HttpProxyEngine,
     req: ProxyRequest,
@@ -104,7 +116,7 @@ class Call extends AttemptCall {
   }
 
   protected released(): void {
-    const raw = this.req.raw as Parked;
+    const raw = this.req.http1!.raw as Parked;
     if (raw[SLOT] === this) raw[SLOT] = undefined;
   }
 

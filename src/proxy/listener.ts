@@ -18,6 +18,7 @@ import { isJsonContentType, JSON_BODY_LIMIT, parseJsonBody } from '../routing/in
 import { rescue } from '../pipeline/rescue.js';
 import type { ForwardingEngine } from './engine.js';
 import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
+import { Http1Request } from './http1-request.js';
 import { writeResponse } from './respond.js';
 
 export interface ListenerDeps {
@@ -126,7 +127,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: Liste
     });
   }
   const input = routeInput(target, req.method, headers);
-  const preq: ProxyRequest = { raw: req, res, method: input.method, host: target.host, path: url, headers };
+  const preq = new Http1Request(req, res, input.method, target.host, url, headers);
   const answer = (p: Promise<ProxyResponse>): void => void p.then(
     (resp) => writeResponse(res, resp, ctx, deps.draining(), done),
     (err: unknown) => writeResponse(res, rescue(err, ctx, deps.log), ctx, deps.draining(), done),

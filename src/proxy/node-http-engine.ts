@@ -1,22 +1,25 @@
 /**
- * The second forwarding engine: `node:http` directly, one `http.request` per attempt on the
- * upstream's keep-alive agent, with the same contract as the http-proxy-3 engine — headers already
- * cleaned and set by the edge, a per-attempt timer, a connect timeout armed only while a new socket
- * connects, a client that leaves cancels the upstream request, one replay of an idempotent request on
- * a stale pooled socket, errors classified UF / UC / UT / DC. WebSocket upgrades still go through
- * http-proxy-3. Selected with `pilotfish run --engine node`; measured against http-proxy-3 in
- * `npm run bench` (it skips http-proxy-3's per-call machinery: options merge, passes, header copy).
+ * The forwarding engine on `node:http` directly: one `http.request` per attempt on the upstream's
+ * keep-alive agent, with the contract every engine keeps — headers already cleaned and set by the
+ * edge, a per-attempt timer, a connect timeout armed only while a new socket connects, a client that
+ * leaves cancels the upstream request, one replay of an idempotent request on a stale pooled socket,
+ * errors classified UF / UC / UT / DC. WebSocket upgrades go through http-proxy-3 (loaded on the
+ * first one). Selected with `pilotfish run --engine node`.
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
-import { downstreamDisconnect } from '../core/errors.js';
-import { AttemptCall } from './attempt-call.js';
-import { bodiless, type Attempt, type ForwardingEngine } from './engine.js';
-import { HttpProxyEngine } from './http-proxy-engine.js';
+import { AgentConnections } from './agent-connections.js';
+import { ClientRequestCall } from './attempt-call.js';
+import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
+import { LazyUpgrader } from './ws-upgrade.js';
 
 export class NodeHttpEngine implements ForwardingEngine {
-  private readonly ws = new HttpProxyEngine();
+  private readonly ws = new LazyUpgrader();
+
+  connections(_upstream: string, options: ConnectionOptions): AgentConnections {
+    return new AgentConnections(options);
+  }
 
   forward(req: ProxyRequest, attempt: Attempt): Promise<ProxyResponse> {
     return new Promise((resolve, reject) => new NodeCall(req, attempt, false, resolve, reject).send());
@@ -32,38 +35,29 @@ export class NodeHttpEngine implements ForwardingEngine {
 }
 
 /** An attempt as one `http.request`; a client that leaves before the answer cancels it. */
-class NodeCall extends AttemptCall {
-  private readonly onClientGone = (): void => {
-    // The client left before the upstream answered: nothing will read this answer.
-    if (this.settle()) {
-      this.proxyReq?.destroy();
-      this.reject(downstreamDisconnect());
-    }
-  };
+export class NodeCall extends ClientRequestCall {
+  private readonly clientGone = (): void => this.onClientGone();
 
   send(): void {
     const { req, attempt } = this;
-    const raw = req.raw;
-    if (req.res.destroyed || raw.socket.destroyed) {
-      this.settle();
-      this.reject(downstreamDisconnect());
-      return;
-    }
+    if (req.downstreamGone) { this.onClientGone(); return; }
     req.headers.host = req.host;
     const target = attempt.target;
+    const connections = attempt.connections as AgentConnections;
     const pr = http.request({
       host: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
       port: target.port || 80,
       method: req.method,
       path: req.path,
       headers: req.headers,
-      agent: attempt.agent,
+      agent: connections.agent,
     });
     this.proxyReq = pr;
     pr.on('error', (err) => this.onError(err));
     pr.on('response', (res) => this.onResponse(res));
-    if (attempt.connectTimeoutMs > 0) pr.once('socket', (socket) => armConnectTimeout(socket, attempt.connectTimeoutMs));
-    req.res.once('close', this.onClientGone);
+    const connectTimeoutMs = connections.connectTimeoutMs;
+    if (connectTimeoutMs > 0) pr.once('socket', (socket) => armConnectTimeout(socket, connectTimeoutMs));
+    req.onDownstreamClose(this.clientGone);
     if (req.body !== undefined) {
       pr.end(req.body);
     } else if (req.bodyStream !== undefined) {
@@ -72,13 +66,14 @@ class NodeCall extends AttemptCall {
     } else if (bodiless(req)) {
       pr.end(); // Node's server drains the unread request itself; a replay is always buffered or bodiless
     } else {
-      raw.once('error', (err) => pr.destroy(err));
-      raw.pipe(pr);
+      const source = req.source;
+      source.once('error', (err) => pr.destroy(err));
+      source.pipe(pr);
     }
   }
 
   protected released(): void {
-    this.req.res.off('close', this.onClientGone);
+    this.req.offDownstreamClose(this.clientGone);
   }
 
   protected again(): void {
@@ -98,4 +93,3 @@ function armConnectTimeout(socket: Duplex & { connecting?: boolean }, ms: number
   socket.once('connect', clear);
   socket.once('close', clear);
 }
-

@@ -1,11 +1,11 @@
 /**
- * Per-upstream state that outlives a policy reload while the upstream's definition is unchanged: the
- * keep-alive agent (its pooled sockets), admission control, load balancers and their load tracker,
+ * Per-upstream state that outlives a policy reload while the upstream's definition is unchanged: its
+ * connections (the forwarding engine's pools, one per endpoint), admission control, load balancers and their load tracker,
  * circuit breakers per subset, outlier ejections, active health, and sticky-session affinities.
  */
-import http from 'node:http';
 import type { UpstreamPolicy } from '../config/index.js';
 import type { ProxyEvents } from '../core/events.js';
+import type { ForwardingEngine, UpstreamConnections } from '../proxy/engine.js';
 import {
   CircuitBreaker, ConnectionPool, HealthChecker, OutlierDetector,
   type BucketTicker, type CircuitBreakerOptions, type HealthCheckOptions, type OutlierDetectionOptions,
@@ -36,6 +36,8 @@ export interface UpstreamDefinition {
 
 export interface UpstreamDeps {
   readonly ticker: BucketTicker;
+  /** The forwarding engine, which makes and owns the upstream's connections. */
+  readonly engine: ForwardingEngine;
   readonly events: ProxyEvents;
   /** DNS resolver for named endpoints; default the system's. */
   readonly resolver?: Resolver;
@@ -51,7 +53,7 @@ export interface UpstreamDeps {
 const ALL = '';
 
 export class UpstreamState {
-  readonly agent: http.Agent;
+  readonly connections: UpstreamConnections;
   readonly pool: ConnectionPool;
   readonly tracker: LoadTracker;
   readonly outlier: OutlierDetector | undefined;
@@ -77,9 +79,7 @@ export class UpstreamState {
       this.endpoints = this.dns.current();
       this.index();
     }
-    // The agent's `timeout` applies while a socket sits free in the pool: we close an idle socket
-    // before the upstream does, so a reused socket is one the upstream still holds.
-    this.agent = new http.Agent({ keepAlive: true, timeout: def.pool.idleTimeout, scheduling: 'lifo' });
+    this.connections = deps.engine.connections(name, { connectTimeoutMs: def.pool.connectTimeout, idleTimeoutMs: def.pool.idleTimeout });
     this.pool = new ConnectionPool(def.pool, { name });
     const addresses = this.endpoints.map((e) => e.address);
     if (def.outlierDetection) {
@@ -108,8 +108,6 @@ export class UpstreamState {
       locality: p.locality?.enabled ? { self, failover: p.locality.failover } : undefined,
     }, deps);
   }
-
-  get connectTimeout(): number { return this.def.pool.connectTimeout; }
 
   /** Resolves DNS-named endpoints once (a new upstream is not served before it knows its addresses). */
   async ready(): Promise<void> {
@@ -202,13 +200,12 @@ export class UpstreamState {
 
   /** The /clusters view of this upstream. */
   describe(): Record<string, unknown> {
-    const count = (m: NodeJS.ReadOnlyDict<unknown[]>): number => Object.values(m).reduce((n, l) => n + (l?.length ?? 0), 0);
     const ejections = new Map((this.outlier?.snapshot() ?? []).map((s) => [s.endpoint, s]));
     return {
       loadBalancer: this.def.loadBalancer,
       subsets: Object.fromEntries([...this.members].filter(([k]) => k !== ALL).map(([name, list]) => [name, list.map((e) => e.address)])),
       requests: { active: this.pool.active, pending: this.pool.pending },
-      connections: { active: count(this.agent.sockets), idle: count(this.agent.freeSockets) },
+      connections: this.connections.describe(),
       circuitBreakers: Object.fromEntries([...this.breakers].map(([k, b]) => [k || '(all)', b.state])),
       ...(this.dns ? { dns: this.def.dns?.specs.filter((e) => isDnsName(e.address)).map((e) => e.address) } : {}),
       ...(this.def.locality ? { locality: this.describeLocality() } : {}),
@@ -252,8 +249,6 @@ export class UpstreamState {
     this.outlier?.dispose();
     this.health?.stop();
     for (const a of this.affinities.values()) a.close();
-    const agent = this.agent as http.Agent & { keepSocketAlive(socket: unknown): boolean };
-    agent.keepSocketAlive = () => false;
-    for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
+    this.connections.dispose();
   }
 }

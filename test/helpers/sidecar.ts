@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../src/log.js';
-import type { EngineKind } from '../../src/proxy/engine.js';
+import { DEFAULT_ENGINE, isEngineKind, type EngineKind } from '../../src/proxy/engine.js';
 import { Sidecar, type Ports } from '../../src/sidecar.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -29,7 +29,7 @@ export async function writePolicy(text: string, name = 'policy.yaml'): Promise<s
 }
 
 /** The forwarding engine tests run the sidecar with unless a suite picks one: `PILOTFISH_ENGINE`, else the default. */
-export const TEST_ENGINE: EngineKind = process.env.PILOTFISH_ENGINE === 'node' ? 'node' : 'http-proxy-3';
+export const TEST_ENGINE: EngineKind = isEngineKind(process.env.PILOTFISH_ENGINE) ? process.env.PILOTFISH_ENGINE : DEFAULT_ENGINE;
 
 export async function startSidecar(policy: string, opts: { drainTimeoutMs?: number; engine?: EngineKind } = {}): Promise<Sidecar> {
   const policyFile = await writePolicy(policy);

@@ -1,0 +1,186 @@
+/**
+ * The forwarding engine on undici's dispatcher API (`Client.dispatch` with the handler hooks
+ * `onRequestStart` … `onResponseError`), on connections this engine pools itself (undici-pool.ts).
+ * The contract every engine keeps:
+ * - headers cleaned by the edge; undici refuses `transfer-encoding` (it frames a streamed body
+ *   itself), so a chunked request's headers go without it;
+ * - our own per-attempt timer (undici's round sub-second timers up), and a connect timeout on new
+ *   connections only (the connector's);
+ * - a client that leaves cancels the upstream request: aborted through its controller once it is
+ *   on a connection, or by closing the connection it is still waiting for;
+ * - one replay of an idempotent request when a pooled connection that had served before fails
+ *   before any answer;
+ * - errors classified UF / UC / UT / DC;
+ * - back-pressure both ways: a request body streams with undici's own flow control, and the
+ *   response body is a `Readable` whose consumer paces the upstream (`pause()` when the buffer is
+ *   full, `resume()` on read).
+ * WebSocket upgrades go through http-proxy-3 (loaded on the first one).
+ */
+import type http from 'node:http';
+import { Readable, type Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { ProxyRequest, ProxyResponse } from '../core/context.js';
+import type { ProxyError } from '../core/errors.js';
+import { AttemptCall } from './attempt-call.js';
+import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
+import { UndiciConnections, type Connection } from './undici-pool.js';
+import { LazyUpgrader } from './ws-upgrade.js';
+
+export class UndiciEngine implements ForwardingEngine {
+  private readonly ws = new LazyUpgrader();
+
+  connections(_upstream: string, options: ConnectionOptions): UndiciConnections {
+    return new UndiciConnections(options);
+  }
+
+  forward(req: ProxyRequest, attempt: Attempt): Promise<ProxyResponse> {
+    return new Promise((resolve, reject) => new UndiciCall(req, attempt, false, resolve, reject).send());
+  }
+
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, target: URL, onError: (err: Error) => void): void {
+    this.ws.upgrade(req, socket, head, target, onError);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** One attempt as one dispatch on one pooled connection; also its dispatch handler. */
+class UndiciCall extends AttemptCall implements Dispatcher.DispatchHandler {
+  private conn: Connection | undefined;
+  private controller: Dispatcher.DispatchController | null = null;
+  /** Set once the request is on a connection (`onRequestStart`): whether that connection had served. */
+  private reused = false;
+  private body: UpstreamBody | undefined;
+  private readonly clientGone = (): void => this.onClientGone();
+
+  constructor(req: ProxyRequest, attempt: Attempt, replay: boolean, resolve: (r: ProxyResponse) => void, reject: (e: ProxyError) => void) {
+    super(req, attempt, replay, resolve, reject);
+  }
+
+  send(): void {
+    const { req, attempt } = this;
+    if (req.downstreamGone) { this.onClientGone(); return; }
+    const headers = req.headers;
+    headers.host = req.host;
+    const connections = attempt.connections as UndiciConnections;
+    const conn = (this.conn = connections.endpoint(endpointKey(attempt.target), attempt.target).acquire());
+    req.onDownstreamClose(this.clientGone);
+    conn.client.dispatch({
+      path: req.path,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: headers['transfer-encoding'] === undefined ? headers : withoutTransferEncoding(headers),
+      body: req.body ?? req.bodyStream ?? (bodiless(req) ? null : req.source),
+    }, this);
+  }
+
+  // --- dispatch handler hooks (undici calls them; `this` is the call) ---
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    this.reused = this.conn!.served > 0;
+    // Settled while waiting for the connection (timer, client gone): stop it now it started.
+    if (this.settled) controller.abort(new Error('attempt already over'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: http.IncomingHttpHeaders): void {
+    if (status < 200) return; // 1xx (103 Early Hints): the final answer follows
+    if (!this.settle()) { controller.abort(new Error('attempt already over')); return; }
+    const body = (this.body = new UpstreamBody(controller));
+    this.resolve({ status, headers, body });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.body !== undefined && !this.body.push(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.conn!.served++;
+    this.done(false);
+    this.body?.push(null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    this.done(true);
+    if (this.body !== undefined) this.body.destroy(err);
+    else if (REFUSED.has((err as NodeJS.ErrnoException).code ?? '')) this.refused(err);
+    else this.onError(err);
+  }
+
+  /** undici refused the request itself (a header or method it will not send): a bug of ours, not the upstream's. */
+  private refused(err: Error): void {
+    if (this.settle()) (this.reject as (e: Error) => void)(err);
+  }
+
+  // --- AttemptCall ---
+
+  protected cancel(): void {
+    const conn = this.conn;
+    if (conn === undefined) return;
+    conn.broken = true;
+    // On a connection: abort through the controller. Still waiting for one: close that connection,
+    // which fails the waiting request (its handler then sees `done`).
+    if (this.controller !== null) this.controller.abort(new Error('attempt cancelled'));
+    else conn.client.destroy(new Error('attempt cancelled')).catch(noop);
+  }
+
+  protected reusedConnection(): boolean {
+    return this.reused;
+  }
+
+  protected released(): void {
+    this.req.offDownstreamClose(this.clientGone);
+  }
+
+  protected again(): void {
+    new UndiciCall(this.req, this.attempt, true, this.resolve, this.reject).send();
+  }
+
+  /** The dispatch is over (answered or failed): the connection goes back, or away when it failed. */
+  private done(failed: boolean): void {
+    const conn = this.conn;
+    if (conn === undefined) return;
+    this.conn = undefined;
+    if (failed) conn.broken = true;
+    conn.pool.release(conn);
+  }
+}
+
+/**
+ * The upstream response body. undici pushes what it reads; a consumer that cannot keep up pauses
+ * the upstream (`push` false → `controller.pause()`), reading resumes it. A consumer that destroys
+ * the body before its end (the client left mid-body, a retry discards an answer) aborts the
+ * upstream request, so its connection is never reused with unread bytes on it.
+ */
+class UpstreamBody extends Readable {
+  constructor(private readonly controller: Dispatcher.DispatchController) {
+    super();
+  }
+
+  override _read(): void {
+    this.controller.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.readableEnded && !this.controller.aborted) this.controller.abort(err ?? new Error('response body discarded'));
+    cb(err);
+  }
+}
+
+/** undici's validation errors: the request was never sent. */
+const REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+
+/** `host:port` of a target, the key of its endpoint pool. */
+function endpointKey(target: URL): string {
+  return target.host;
+}
+
+/** The headers for undici when a chunked request carries `transfer-encoding` (undici frames it). */
+function withoutTransferEncoding(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
+  const out: http.IncomingHttpHeaders = {};
+  for (const name in headers) if (name !== 'transfer-encoding') out[name] = headers[name];
+  return out;
+}
+
+function noop(): void {}
