@@ -1,34 +1,65 @@
-// Shared pieces of the benchmarks: child processes that print their port, autocannon runs, a
-// one-route policy, medians. Every benchmark measures processes on loopback only.
-import { spawn } from 'node:child_process';
+// Shared pieces of the benchmarks: child processes pinned to a core, wrk runs, the open-loop
+// generator, the sidecar's policies, CPU and RSS from /proc, medians and tables. Every benchmark
+// measures processes on loopback only.
+//
+// Cores: the proxies (what is measured) run on PROXY_CORE; the load generators, the upstream and this
+// orchestrator on LOAD_CORE, so the figures are of one proxy core, as a sidecar's CPU limit is.
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import http from 'node:http';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import autocannon from 'autocannon';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const children = [];
 const dirs = [];
 
+const canPin = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+export const PROXY_CORE = 0;
+export const LOAD_CORE = 1;
+
 /**
- * Starts `node args…`; resolves with its port (a number on stdout, or the sidecar's `listening` log).
- * A sidecar's stdout (its access log) goes to a file, as a container runtime stores it: drained by
- * this process, the log would take its CPU from the load generator running here.
+ * Pins this orchestrator to the load core (with wrk and the generator) and checks for wrk: what the
+ * pinned benchmarks (`proxy`, `telemetry`) call first.
  */
-export function start(args, { sidecar = false, env = {}, stdoutFile } = {}) {
+export function pinnedBench() {
+  if (canPin) spawnSync('taskset', ['-pc', String(LOAD_CORE), String(process.pid)]);
+  else process.stderr.write('bench: taskset or a second core is missing: nothing is pinned, figures mix load and proxy CPU\n');
+  if (spawnSync('wrk', ['--version']).error) {
+    process.stderr.write('bench: needs wrk (apt-get install wrk)\n');
+    process.exit(2);
+  }
+}
+
+/** `cmd args…` pinned to `core` when pinning works. */
+function pinned(core, cmd, args) {
+  return canPin ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
+}
+
+/**
+ * Starts `node [nodeArgs…] args…`, pinned to `core` when one is given; resolves with its port (a number on stdout, or the
+ * sidecar's `listening` log) and the time it took to get there. A sidecar's stdout (its access log)
+ * goes to a file, as a container runtime stores it: drained here, the log would take load-core CPU.
+ */
+export function start(args, { sidecar = false, env = {}, stdoutFile, core, nodeArgs = [] } = {}) {
   const out = stdoutFile ? openSync(stdoutFile, 'w') : 'pipe';
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', out, 'pipe'], env: { ...process.env, ...env } });
+  const [cmd, argv] = core === undefined ? [process.execPath, [...nodeArgs, ...args]] : pinned(core, process.execPath, [...nodeArgs, ...args]);
+  const t0 = performance.now();
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', out, 'pipe'], env: { ...process.env, ...env } });
   if (typeof out === 'number') closeSync(out);
   children.push(child);
   return new Promise((resolve, reject) => {
     createInterface({ input: sidecar ? child.stderr : child.stdout }).on('line', (line) => {
       if (sidecar) {
-        try { const e = JSON.parse(line); if (e.msg === 'listening') resolve({ child, port: e.ports.outbound }); } catch {}
-      } else if (/^\d+$/.test(line)) resolve({ child, port: Number(line) });
+        try {
+          const e = JSON.parse(line);
+          if (e.msg === 'listening') resolve({ child, pid: child.pid, port: e.ports.outbound, telemetryPort: e.ports.telemetry, readyMs: performance.now() - t0 });
+        } catch {}
+      } else if (/^\d+$/.test(line)) resolve({ child, pid: child.pid, port: Number(line), readyMs: performance.now() - t0 });
     });
     (sidecar ? child.stdout : child.stderr)?.resume();
     child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
@@ -43,29 +74,86 @@ export const LISTENERS = `listeners:
   telemetry: { port: 0, address: 127.0.0.1 }
 `;
 
-export function sidecar(upstreamPort, { args = [], env = {} } = {}) {
-  return sidecarWithPolicy(`version: 1
-${LISTENERS}upstreams:
-  bench: { endpoints: [{ address: "127.0.0.1:${upstreamPort}" }] }
+/** Policies the bench runs the sidecar on; each routes Host `bench` to the upstream. */
+export const POLICIES = {
+  /** The defaults: one route, one upstream. */
+  'one-route': (port) => `upstreams:
+  bench: { endpoints: [{ address: "127.0.0.1:${port}" }] }
 routes:
   - { name: bench, match: { host: bench, path: { prefix: / } }, to: [{ upstream: bench }] }
-`, args, env);
+`,
+  /**
+   * What a mesh user turns on: least-request over a subset, outlier detection, a circuit breaker,
+   * retries with a budget, a route timeout (metrics and the access log are on by default).
+   */
+  full: (port) => `upstreams:
+  bench:
+    endpoints: [{ address: "127.0.0.1:${port}", labels: { version: v1 } }]
+    subsets: { v1: { version: v1 } }
+    loadBalancer: least-request
+    outlierDetection: { consecutive5xx: 5, interval: 10s }
+    circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 20 }
+routes:
+  - name: bench
+    match: { host: bench, path: { prefix: / } }
+    to: [{ upstream: bench, subset: v1 }]
+    timeout: 5s
+    retries: { attempts: 2, perTryTimeout: 2s, retryOn: [5xx, reset, connect-failure], budget: { percent: 20, minPerSecond: 10 } }
+`,
+};
+
+/** `pilotfish run` on `policy` (a key of POLICIES or a function of the upstream port). */
+export function sidecar(upstreamPort, { policy = 'one-route', args = [], env = {}, nodeArgs = [] } = {}) {
+  const body = typeof policy === 'function' ? policy(upstreamPort) : POLICIES[policy](upstreamPort);
+  return runSidecar(`version: 1\n${LISTENERS}${body}`, { args, env, nodeArgs, core: PROXY_CORE });
 }
 
-/** `pilotfish run` on the given policy text (written to a temporary file); resolves with its outbound port. */
+/** `pilotfish run` on the given policy text (written to a temporary file), unpinned; resolves with its outbound port. */
 export function sidecarWithPolicy(text, args = [], env = {}) {
+  return runSidecar(text, { args, env });
+}
+
+function runSidecar(text, { args = [], env = {}, nodeArgs = [], core } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-bench-'));
   dirs.push(dir);
-  const policy = path.join(dir, 'policy.yaml');
-  writeFileSync(policy, text);
-  return start(['dist/cli/main.js', 'run', '--policy', policy, ...args], { sidecar: true, env, stdoutFile: path.join(dir, 'access.log') });
+  const file = path.join(dir, 'policy.yaml');
+  writeFileSync(file, text);
+  const accessLog = path.join(dir, 'access.log');
+  return start(['dist/cli/main.js', 'run', '--policy', file, ...args], { sidecar: true, env, nodeArgs, core, stdoutFile: accessLog })
+    .then((p) => ({ ...p, accessLog }));
 }
 
-export function run(port, opts) {
-  return autocannon({ url: `http://127.0.0.1:${port}/bench`, headers: { host: 'bench' }, duration: SECONDS, ...opts });
+/** Status and flags of the answers in a sidecar's access log that were not 200: why a run saw errors. */
+export function notOk(accessLog) {
+  const r = spawnSync('sh', ['-c', `grep -v '"status":200,' "$1" | grep -o '"status":[0-9]*,"flags":"[A-Z,]*"' | sort | uniq -c | sort -rn | head -5`, 'sh', accessLog], { encoding: 'utf8' });
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => l.trim()).join('; ');
 }
 
-export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** wrk on the load core: closed loop at `connections`, as fast as the target answers. */
+export async function wrk(port, { connections = 50, seconds = SECONDS } = {}) {
+  const [cmd, argv] = pinned(LOAD_CORE, 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '-H', 'host: bench', `http://127.0.0.1:${port}/bench`]);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  await once(child, 'exit');
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: (.*)/.exec(out)?.[1];
+  return { rps, requests, non2xx, errors };
+}
+
+/** The open-loop generator on the load core at `rate` req/s: latency percentiles from the due time. */
+export async function openLoop(port, rate, seconds = SECONDS) {
+  const [cmd, argv] = pinned(LOAD_CORE, process.execPath, [path.join(ROOT, 'bench/open-loop.mjs'), String(port), String(Math.round(rate)), String(seconds)]);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  await once(child, 'exit');
+  return JSON.parse(out);
+}
+
+export const median = (xs) => { const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 export const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
 /** CPU time (user + system, ms) a process has used so far, from /proc. */
@@ -74,66 +162,81 @@ export function cpuMs(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
 }
 
+/** A sidecar's V8 heap in use (MiB), from its /metrics (prom-client's process metrics). */
+export function heapUsed(telemetryPort) {
+  return new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port: telemetryPort, path: '/metrics' }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve(Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 1048576));
+    }).on('error', () => resolve(NaN));
+  });
+}
+
 /**
  * Interleaved rounds over `targets` ({ name: { port, pid } }, `pid` the process serving the port):
- * throughput at 50 connections, latency at 1k rps, and the serving process's CPU per request during
- * the throughput run. A shared 2-core machine drifts by ±30% between runs seconds apart, so besides
- * each target's median the rounds keep their own figures: `table` divides within a round and reports
- * the median of those ratios. Within a round the throughput runs go back to back (the latency runs
- * after them), in reverse order every other round, so a drift that lasts a round hits every target
- * alike instead of whichever came last.
+ * throughput and CPU per request at 50 connections, then (when `latency` is given) open-loop latency
+ * at each of its rates (numbers, or functions of the results so far). A shared machine drifts between
+ * runs seconds apart, so each round keeps its own figures and `table` divides within a round; within
+ * a round the runs go back to back, in reverse order every other round.
  */
-export async function measure(targets) {
-  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], p50: [], p99: [], cpu: [] }]));
-  // Warm-up at full load: the sidecar has far more code for V8 to optimise than a bare proxy, and a
-  // 1 s warm-up at 10 connections left its first round measuring the JIT (364 vs ~210 µs/request).
-  for (const { port } of Object.values(targets)) await run(port, { connections: 50, duration: 3 });
+export async function measure(targets, { latency = [] } = {}) {
+  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [], latency: latency.map(() => ({ p50: [], p99: [] })) }]));
+  // Warm-up at full load: the sidecar has far more code for V8 to optimise than a bare proxy.
+  for (const { port } of Object.values(targets)) await wrk(port, { seconds: 3 });
   for (let round = 1; round <= ROUNDS; round++) {
     const order = Object.entries(targets);
     if (round % 2 === 0) order.reverse();
     for (const [name, { port, pid }] of order) {
       const cpu0 = cpuMs(pid);
-      const t = await run(port, { connections: 50 });
+      const t = await wrk(port);
       const r = results[name];
-      r.rps.push(t.requests.average);
-      r.cpu.push(((cpuMs(pid) - cpu0) * 1000) / t.requests.total);
-      if (t.non2xx || t.errors) console.error(`${name}: ${t.non2xx} non-2xx, ${t.errors} errors`);
+      r.rps.push(t.rps);
+      r.cpu.push(((cpuMs(pid) - cpu0) * 1000) / t.requests);
+      if (t.non2xx || t.errors) process.stderr.write(`${name}: ${t.non2xx} non-2xx, errors ${t.errors ?? 0}\n`);
     }
-    for (const [name, { port }] of order) {
-      const l = await run(port, { connections: 50, overallRate: 1000 });
+    for (const [i, rate] of latency.entries()) {
+      const rps = typeof rate === 'function' ? rate(results) : rate;
+      for (const [name, { port }] of order) {
+        const l = await openLoop(port, rps);
+        results[name].latency[i].p50.push(l.p50);
+        results[name].latency[i].p99.push(l.p99);
+        if (l.errors) process.stderr.write(`${name} @${Math.round(rps)} rps: ${l.errors} errors\n`);
+      }
+    }
+    for (const [name] of order) {
       const r = results[name];
-      r.p50.push(l.latency.p50);
-      r.p99.push(l.latency.p99);
-      process.stderr.write(`round ${round} ${name}: ${Math.round(r.rps.at(-1))} req/s, ${Math.round(r.cpu.at(-1))} µs CPU/req, p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms\n`);
+      const lat = r.latency.map((l) => `p50/p99 ${l.p50.at(-1)}/${l.p99.at(-1)} ms`).join(', ');
+      process.stderr.write(`round ${round} ${name}: ${Math.round(r.rps.at(-1))} req/s, ${Math.round(r.cpu.at(-1))} µs CPU/req${lat ? `, ${lat}` : ''}\n`);
     }
   }
   return results;
 }
 
 /** Median ratio of two targets' figures over the rounds, each round divided by itself. */
-function pairedRatio(a, b) {
+export function pairedRatio(a, b) {
   return median(a.map((x, i) => x / b[i]));
 }
 
+/** Throughput and CPU per request, with ratios to each baseline ({ label: target name }). */
 export function table(results, baselines) {
   const names = Object.keys(baselines);
   const lines = [
-    `| target | req/s @50 conns | ${names.map((n) => `vs ${n}`).join(' | ')} | CPU µs/req | ${names.map((n) => `CPU vs ${n}`).join(' | ')} | p50 ms @1k rps | p99 ms @1k rps |`,
-    `|---|---|${names.map(() => '---|').join('')}---|${names.map(() => '---|').join('')}---|---|`,
+    `| target | req/s @50 conns | ${names.map((n) => `vs ${n}`).join(' | ')} | CPU µs/req | ${names.map((n) => `CPU vs ${n}`).join(' | ')} |`,
+    `|---|---:|${names.map(() => '---:|').join('')}---:|${names.map(() => '---:|').join('')}`,
   ];
   for (const [name, r] of Object.entries(results)) {
-    const cpu = median(r.cpu);
-    lines.push(`| ${name} | ${Math.round(median(r.rps))} | ${names.map((n) => pairedRatio(r.rps, results[baselines[n]].rps).toFixed(2)).join(' | ')} | ${Math.round(cpu)} | `
-      + `${names.map((n) => pairedRatio(r.cpu, results[baselines[n]].cpu).toFixed(2)).join(' | ')} | ${median(r.p50)} | ${median(r.p99)} |`);
+    lines.push(`| ${name} | ${Math.round(median(r.rps))} | ${names.map((n) => pairedRatio(r.rps, results[baselines[n]].rps).toFixed(2)).join(' | ')} | ${Math.round(median(r.cpu))} | `
+      + `${names.map((n) => pairedRatio(r.cpu, results[baselines[n]].cpu).toFixed(2)).join(' | ')} |`);
   }
   return lines.join('\n');
 }
 
 export async function stopAll() {
-  for (const c of children) c.kill('SIGTERM');
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A started process as `measure` wants it. */
-export const target = (p) => ({ port: p.port, pid: p.child.pid });
+export const target = (p) => ({ port: p.port, pid: p.pid });

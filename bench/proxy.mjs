@@ -1,22 +1,140 @@
-// Benchmark v0: the sidecar (on each forwarding engine) against a direct connection and a bare
-// http-proxy-3 proxy, in one run, interleaved round by round so drift on the machine hits all alike.
-//   npm run bench          (BENCH_SECONDS=4 BENCH_ROUNDS=7 by default)
-// Throughput: autocannon, 50 connections, as fast as possible. Latency: a fixed 1,000 req/s
-// (autocannon's overallRate), so the percentiles are not flattered by a saturated closed loop.
-// The sidecar runs as `pilotfish run` with its defaults (metrics and the access log on, tracing off).
-// Ratios are medians of per-round ratios; CPU µs/req is the serving process's CPU time per request
-// during the throughput runs (for `direct`, the upstream's own) — the steadier figure on a shared box.
-import { measure, rss, sidecar, start, stopAll, table, target, ROUNDS, SECONDS } from './lib.mjs';
+// The data-plane benchmark: Pilotfish against a direct connection, a bare undici proxy and a bare
+// http-proxy-3 proxy, in one run and by one method (docs/benchmarks.md):
+//   npm run bench     BENCH_ROUNDS=3 BENCH_SECONDS=4 BENCH_FOOTPRINT_SECONDS=10 BENCH_ENGINES=undici,node,http-proxy-3
+// 1. Footprint, on fresh processes: start → ready, RSS idle, after a c50 load and after a c500 load,
+//    and the V8 heap in use after each of several c50 loads (flat = no growth across loads).
+// 2. Interleaved rounds: throughput (wrk -t1 -c50) with the serving process's CPU per request, then
+//    open-loop latency (bench/open-loop.mjs, measured from the intended send time) at 1,000 req/s
+//    and at half of bare undici's maximum.
+// Every proxy runs pinned to one core; wrk, the generator, the upstream and this script on the other.
+// Ratios are medians of per-round ratios. To add a row, add an entry to TARGETS.
+import {
+  heapUsed, measure, median, notOk, pairedRatio, rss, sidecar, start, stopAll, table, target, wrk, LOAD_CORE, ROUNDS, SECONDS,
+} from './lib.mjs';
+
+const ENGINES = (process.env.BENCH_ENGINES ?? 'undici,node,http-proxy-3').split(',').filter(Boolean);
+const FOOTPRINT_SECONDS = Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 10);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+
+/** What is measured, in table order: a name and how to start it against the upstream's port. */
+const TARGETS = [
+  { name: 'bare undici', start: (up) => start(['bench/servers.mjs', 'bare-undici', String(up)]) },
+  { name: 'bare http-proxy-3', start: (up) => start(['bench/servers.mjs', 'bare', String(up)]) },
+  ...ENGINES.map((engine) => ({ name: `pilotfish full (${engine})`, sidecar: true, start: (up) => sidecar(up, { policy: 'full', args: ['--engine', engine] }) })),
+  { name: `pilotfish one-route (${ENGINES[0]})`, sidecar: true, start: (up) => sidecar(up, { policy: 'one-route', args: ['--engine', ENGINES[0]] }) },
+];
+const BARE_UNDICI = 'bare undici';
+const BARE_HP3 = 'bare http-proxy-3';
 
 try {
-  const upstream = await start(['bench/servers.mjs', 'upstream']);
-  const bare = await start(['bench/servers.mjs', 'bare', String(upstream.port)]);
-  const pf = await sidecar(upstream.port);
-  const pfNode = await sidecar(upstream.port, { args: ['--engine', 'node'] });
-  const rows = await measure({ direct: target(upstream), 'http-proxy-3': target(bare), pilotfish: target(pf), 'pilotfish --engine node': target(pfNode) });
-  console.log(`Pilotfish benchmark v0 — ${SECONDS}s x ${ROUNDS} rounds (medians; ratios: median of per-round ratios), Node ${process.version}\n`);
-  console.log(table(rows, { direct: 'direct', 'http-proxy-3': 'http-proxy-3' }));
-  console.log(`\npilotfish RSS after the run: ${rss(pf.child.pid).toFixed(0)} MiB (--engine node: ${rss(pfNode.child.pid).toFixed(0)} MiB)`);
+  const upstream = await start(['bench/servers.mjs', 'upstream'], { core: LOAD_CORE });
+  const started = {};
+  const footprint = {};
+  for (const t of TARGETS) {
+    const p = (started[t.name] = await t.start(upstream.port));
+    footprint[t.name] = await measureFootprint(p, t.sidecar === true);
+    process.stderr.write(`footprint ${t.name}: ${JSON.stringify(footprint[t.name])}\n`);
+  }
+  const targets = { direct: target(upstream), ...Object.fromEntries(TARGETS.map((t) => [t.name, target(started[t.name])])) };
+  const halfMax = (results) => median(results[BARE_UNDICI].rps) / 2;
+  const rows = await measure(targets, { latency: [1000, halfMax] });
+  const half = Math.round(halfMax(rows));
+
+  console.log(`Pilotfish benchmark — ${ROUNDS} rounds × ${SECONDS} s, medians (ratios: median of per-round ratios), Node ${process.version}`);
+  console.log('Proxies pinned to one core; wrk, the open-loop generator and the upstream on the other.\n');
+  console.log('Throughput (wrk -t1 -c50) and CPU per request of the serving process:\n');
+  console.log(table(rows, { [BARE_UNDICI]: BARE_UNDICI, [BARE_HP3]: BARE_HP3 }));
+  console.log(`\nLatency, open loop (from the intended send time), ms — at 1,000 req/s and at ${half} req/s (half of bare undici's maximum):\n`);
+  console.log(latencyTable(rows, half));
+  console.log(`\nFootprint (fresh processes; loads of ${FOOTPRINT_SECONDS} s; heap after ${REPEATS} more c50 loads of ${FOOTPRINT_SECONDS / 2} s):\n`);
+  console.log(footprintTable(footprint));
+  console.log(`\n${checks(rows, footprint).join('\n')}`);
+  for (const t of TARGETS.filter((x) => x.sidecar)) {
+    const bad = notOk(started[t.name].accessLog);
+    if (bad) console.log(`${t.name}: answers other than 200 in its access log: ${bad}`);
+  }
 } finally {
   await stopAll();
+}
+
+/** Start → ready, RSS idle / after c50 / after c500, and (sidecars) the heap in use after each load. */
+async function measureFootprint(p, isSidecar) {
+  await settle(1000);
+  const f = { readyMs: Math.round(p.readyMs), idle: rss(p.pid) };
+  await wrk(p.port, { connections: 50, seconds: FOOTPRINT_SECONDS });
+  await settle(1000);
+  f.c50 = rss(p.pid);
+  if (isSidecar) f.heapC50 = await minHeap(p.telemetryPort);
+  await wrk(p.port, { connections: 500, seconds: FOOTPRINT_SECONDS });
+  await settle(1000);
+  f.c500 = rss(p.pid);
+  if (isSidecar) {
+    f.heapC500 = await minHeap(p.telemetryPort);
+    f.heapRepeats = [];
+    for (let i = 0; i < REPEATS; i++) {
+      await wrk(p.port, { connections: 50, seconds: FOOTPRINT_SECONDS / 2 });
+      f.heapRepeats.push(await minHeap(p.telemetryPort));
+    }
+  }
+  return f;
+}
+
+/** The least heap in use over a second of samples: close to what survived the last collection. */
+async function minHeap(port) {
+  let least = Infinity;
+  for (let i = 0; i < 5; i++) { least = Math.min(least, await heapUsed(port)); await settle(200); }
+  return least;
+}
+
+function settle(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+const mib = (x) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(0));
+
+function latencyTable(rows, half) {
+  const direct = median(rows.direct.latency[0].p50);
+  const added = (name) => median(rows[name].latency[0].p50) - direct;
+  const lines = [
+    `| target | p50 @1k | p99 @1k | added p50 @1k | added p50 vs bare undici | p50 @${half} | p99 @${half} | p99/p50 @${half} |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const [name, r] of Object.entries(rows)) {
+    const [k, h] = r.latency;
+    const ratio = name === 'direct' ? '' : (added(name) / added(BARE_UNDICI)).toFixed(2);
+    lines.push(`| ${name} | ${median(k.p50)} | ${median(k.p99)} | ${name === 'direct' ? '' : added(name).toFixed(2)} | ${ratio} | ${median(h.p50)} | ${median(h.p99)} | ${(median(h.p99) / median(h.p50)).toFixed(1)} |`);
+  }
+  return lines.join('\n');
+}
+
+function footprintTable(footprint) {
+  const lines = [
+    '| target | start → ready ms | RSS idle MiB | RSS after c50 | RSS after c500 | heap after c50 | heap after c500 | heap after each repeat |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const [name, f] of Object.entries(footprint)) {
+    lines.push(`| ${name} | ${f.readyMs} | ${mib(f.idle)} | ${mib(f.c50)} | ${mib(f.c500)} | ${mib(f.heapC50)} | ${mib(f.heapC500)} | ${f.heapRepeats ? f.heapRepeats.map((h) => h.toFixed(1)).join(', ') : '–'} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The issue-14 targets, each with the figure that decides it. */
+function checks(rows, footprint) {
+  const out = ['Targets (full policy, each engine):'];
+  const mark = (ok) => (ok ? 'met' : 'MISSED');
+  const direct = median(rows.direct.latency[0].p50);
+  const addedBare = median(rows[BARE_UNDICI].latency[0].p50) - direct;
+  for (const name of Object.keys(rows).filter((n) => n.startsWith('pilotfish full'))) {
+    const r = rows[name];
+    const tput = pairedRatio(r.rps, rows[BARE_UNDICI].rps);
+    const cpu = pairedRatio(r.cpu, rows[BARE_UNDICI].cpu);
+    const added = (median(r.latency[0].p50) - direct) / addedBare;
+    const h = r.latency[1];
+    const queue = median(h.p99) / median(h.p50);
+    const f = footprint[name];
+    out.push(`  ${name}: throughput ${tput.toFixed(2)}× bare undici (≥ 0.8: ${mark(tput >= 0.8)}), CPU/req ${cpu.toFixed(2)}× (≤ 1.25: ${mark(cpu <= 1.25)}), `
+      + `added p50 @1k ${added.toFixed(2)}× (≤ 1.5: ${mark(added <= 1.5)}), p99/p50 at half max ${queue.toFixed(1)} (< 10: ${mark(queue < 10)}), `
+      + `RSS ${mib(f.idle)}/${mib(f.c50)}/${mib(f.c500)} MiB (≤ 70/100/160: ${mark(f.idle <= 70 && f.c50 <= 100 && f.c500 <= 160)}), ready ${f.readyMs} ms (< 300: ${mark(f.readyMs < 300)})`);
+  }
+  return out;
 }

@@ -15,12 +15,7 @@ import { createProgressReporter } from './progress-reporter.js';
 import { formatDiagnostic, loadSuiteFile, type LoadedSuite } from './suite-load.js';
 import { runSuite } from './suite-runner.js';
 import { summaryTable } from './summary-table.js';
-
-export const CHAOS_USAGE = `usage: pilotfish chaos SUITE... [--junit FILE] [--json FILE]
-        run chaos suites (chaos/*.yaml): start the environment, check the steady state, inject
-        faults under load, check the hypotheses; print a table, optionally write JUnit XML and the
-        JSON journal. Exit 1 if a hypothesis fails, 2 if a suite is invalid or cannot start.
-`;
+import { CHAOS_USAGE } from './usage.js';
 
 export interface ChaosCommandOptions {
   readonly stdout?: Writable & { isTTY?: boolean };

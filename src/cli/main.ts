@@ -1,19 +1,13 @@
 #!/usr/bin/env node
 /**
  * `pilotfish` — the command line (SPEC §2). Exit codes: 0 ok, 1 invalid policy / failed checks,
- * 2 usage errors.
+ * 2 usage errors. Each command's module is imported when that command runs: `pilotfish run` never
+ * loads the chaos runner, the Kubernetes tooling, `explain` or the Redis client (without a fleet) —
+ * memory is a sidecar's price.
  */
 import { parseArgs } from 'node:util';
-import { formatDiagnostic, loadPolicyFile, parseDuration } from '../config/index.js';
-import { createLogger, type LogLevel } from '../log.js';
-import { PolicyLoadError, Sidecar } from '../sidecar.js';
-import { DEFAULT_ENGINE, ENGINES, isEngineKind } from '../proxy/engine.js';
-import { Telemetry } from '../telemetry/index.js';
-import { startEchoServer } from '../demo/echo-server.js';
-import { injectCommand, iptablesCommand } from '../kube/index.js';
-import { chaosCommand, CHAOS_USAGE } from '../chaos/index.js';
-import { explainFile, renderExplanation } from '../explain/index.js';
-import { parseLocality, type Locality } from '../routing/index.js';
+import { CHAOS_USAGE } from '../chaos/usage.js';
+import { ENGINES } from '../proxy/engine.js';
 
 const USAGE = `usage: pilotfish <command> [options]
 
@@ -45,12 +39,12 @@ commands:
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'run': return run(rest);
+    case 'run': return (await import('./run-command.js')).runCommand(rest);
     case 'validate': return validate(rest);
     case 'explain': return explain(rest);
-    case 'inject': return injectCommand(rest);
-    case 'chaos': return chaosCommand(rest);
-    case 'iptables': return iptablesCommand(rest);
+    case 'inject': return (await import('../kube/inject-command.js')).injectCommand(rest);
+    case 'chaos': return (await import('../chaos/chaos-command.js')).chaosCommand(rest);
+    case 'iptables': return (await import('../kube/iptables-command.js')).iptablesCommand(rest);
     // The fleet commands load the Redis client: only when one of them runs.
     case 'publish': return (await import('../fleet/commands/index.js')).publishCommand(rest);
     case 'rollback': return (await import('../fleet/commands/index.js')).rollbackCommand(rest);
@@ -65,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
 async function validate(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
   if (positionals.length === 0) { process.stderr.write('pilotfish validate: no file given\n'); return 2; }
+  const { formatDiagnostic, loadPolicyFile } = await import('../config/index.js');
   let failed = false;
   for (const file of positionals) {
     const r = await loadPolicyFile(file);
@@ -84,6 +79,7 @@ async function explain(args: string[]): Promise<number> {
       locality: { type: 'string', default: process.env.PILOTFISH_LOCALITY ?? '' },
     },
   });
+  const { localityOption } = await import('./locality-option.js');
   const place = localityOption(values.locality, 'pilotfish explain: --locality');
   if (place === false) return 2;
   const file = positionals[0];
@@ -95,102 +91,12 @@ async function explain(args: string[]): Promise<number> {
     if (i <= 0) { process.stderr.write(`pilotfish explain: -H expects "name: value", got ${JSON.stringify(h)}\n`); return 2; }
     headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
   }
+  const { formatDiagnostic } = await import('../config/index.js');
+  const { explainFile, renderExplanation } = await import('../explain/index.js');
   const r = await explainFile(file, { url: values.url, method: values.method, headers, direction: values.inbound ? 'inbound' : 'outbound', sourceIp: values['source-ip'] }, place);
   if (!r.ok) { for (const e of r.errors) process.stderr.write(`${formatDiagnostic(e)}\n`); return 1; }
   process.stdout.write(values.json ? `${JSON.stringify(r.result, null, 2)}\n` : renderExplanation(r.result));
   return 0;
-}
-
-async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      policy: { type: 'string' },
-      demo: { type: 'boolean', default: false },
-      'log-level': { type: 'string', default: process.env.PILOTFISH_LOG_LEVEL ?? 'info' },
-      'drain-timeout': { type: 'string', default: process.env.PILOTFISH_DRAIN_TIMEOUT ?? '20s' },
-      'access-log': { type: 'boolean', default: process.env.PILOTFISH_ACCESS_LOG !== 'off' },
-      engine: { type: 'string', default: process.env.PILOTFISH_ENGINE ?? DEFAULT_ENGINE },
-      fleet: { type: 'string' },
-      'fleet-key': { type: 'string' },
-    },
-    allowNegative: true,
-  });
-  const log = createLogger(values['log-level'] as LogLevel);
-  const drainTimeoutMs = parseDuration(values['drain-timeout']);
-  if (drainTimeoutMs === undefined) { process.stderr.write(`pilotfish run: invalid --drain-timeout ${values['drain-timeout']}\n`); return 2; }
-  const engine = values.engine;
-  if (!isEngineKind(engine)) { process.stderr.write(`pilotfish run: invalid --engine ${values.engine} (one of ${ENGINES.join(', ')})\n`); return 2; }
-  const policyFile = values.policy ?? process.env.PILOTFISH_POLICY ?? 'config/policy.yaml';
-  const locality = localityOption(process.env.PILOTFISH_LOCALITY ?? '', 'pilotfish run: PILOTFISH_LOCALITY');
-  if (locality === false) return 2;
-  if (values['fleet-key'] !== undefined && !values.fleet && !process.env.PILOTFISH_FLEET) { process.stderr.write('pilotfish run: --fleet-key needs --fleet URL\n'); return 2; }
-  const fleetUrl = values.fleet ?? (process.env.PILOTFISH_FLEET || undefined);
-  const fleetKey = values['fleet-key'] ?? (process.env.PILOTFISH_FLEET_KEY || 'default');
-  const fleetUsage = fleetUrl === undefined ? undefined : await checkFleetArgs(fleetUrl, fleetKey);
-  if (fleetUsage) { process.stderr.write(`pilotfish run: ${fleetUsage}\n`); return 2; }
-  const demo = values.demo ? await Promise.all([startEchoServer('v1', 9081), startEchoServer('v2', 9082)]) : [];
-  let sidecar: Sidecar;
-  let telemetry: Telemetry | undefined;
-  try {
-    telemetry = await Telemetry.create({ log, accessLog: { enabled: values['access-log'] } });
-    // The Redis client is loaded only with a fleet: a sidecar without one does not pay for it.
-    const fleet = fleetUrl === undefined ? undefined
-      : await (await import('../fleet/index.js')).openFleet({ url: fleetUrl, key: fleetKey, log, registry: telemetry.metrics.registry });
-    sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, engine, telemetry, locality, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined, ...(fleet ? { fleet } : {}) });
-  } catch (err) {
-    for (const s of demo) s.close();
-    await telemetry?.shutdown();
-    if (err instanceof PolicyLoadError) {
-      for (const d of err.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-      log.fatal({ policy: policyFile, errors: err.diagnostics.length }, 'invalid policy, not starting');
-      return 1;
-    }
-    log.fatal({ err }, 'could not start');
-    return 1;
-  }
-  if (values.demo) {
-    const p = sidecar.ports.outbound;
-    process.stderr.write(`\npilotfish demo: try\n  curl -s -H 'host: echo' http://127.0.0.1:${p}/hello\n  for i in $(seq 20); do curl -s -H 'host: echo' http://127.0.0.1:${p}/; done | grep -o '"version":"v."' | sort | uniq -c\n  curl -s -H 'host: echo' -H 'x-canary: true' http://127.0.0.1:${p}/\n\n`);
-  }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'shutting down');
-      void sidecar.drain().then(async (clean) => {
-        log.info({ clean }, 'drained');
-        await sidecar.close();
-        await telemetry?.shutdown();
-        for (const s of demo) s.close();
-        resolve(0);
-      });
-    };
-    process.on('SIGHUP', () => void sidecar.reload('signal'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
-}
-
-/** `region/zone` from the environment or a flag: undefined when empty (or `/`), false (reported) when malformed. */
-function localityOption(text: string, what: string): Locality | undefined | false {
-  const r = parseLocality(text);
-  if (r.ok) return r.locality;
-  process.stderr.write(`${what}: ${r.error}\n`);
-  return false;
-}
-
-/** A usage error for the fleet URL or key, or undefined (checked without loading the Redis client). */
-async function checkFleetArgs(url: string, key: string): Promise<string | undefined> {
-  const { parseFleetUrl } = await import('../fleet/url.js');
-  const { checkFleetKey } = await import('../fleet/keys.js');
-  try {
-    parseFleetUrl(url);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return checkFleetKey(key);
 }
 
 main(process.argv.slice(2)).then(

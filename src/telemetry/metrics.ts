@@ -5,7 +5,8 @@
  * from the policy (route, upstream, subset, endpoint address) and small fixed vocabularies — never a
  * path, query, header or user id — and `retainOnly` drops the series of names a reload removed.
  */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Gauge as GaugeT } from 'prom-client';
+import { Gauge, Registry, collectProcessMetrics } from './prom.js';
 import { CounterCell, GaugeCell } from './cells.js';
 import { LabelTree, type Labels } from './label-tree.js';
 import { CellHistogram, cellCounter, cellGauge } from './prom-bridge.js';
@@ -70,7 +71,7 @@ export class Metrics {
   private readonly mirrors = new LabelTree(['route', 'outcome'], (l) => new CounterCell(l));
   private readonly reloads = new LabelTree(['result'], (l) => new CounterCell(l));
   private readonly limited = new LabelTree(['route'], (l) => new CounterCell(l));
-  private readonly generationGauge: Gauge;
+  private readonly generationGauge: GaugeT;
   private pending: PendingSource = () => [];
 
   constructor(options: MetricsOptions = {}) {
@@ -110,7 +111,7 @@ export class Metrics {
     this.generationGauge = new Gauge({ name: 'pilotfish_config_generation', help: 'Generation of the policy snapshot serving requests.', registers: [registry] });
     // Present from the first scrape, so `increase()` sees the first reload of each kind.
     for (const result of ['ok', 'error', 'unchanged'] as const) this.reloads.get(result);
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+    if (options.processMetrics ?? true) collectProcessMetrics(registry);
   }
 
   /** Records a finished request: one count by status and flags, one duration observation. */

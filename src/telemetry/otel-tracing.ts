@@ -6,7 +6,8 @@
  * so no context manager or AsyncLocalStorage is needed. Imported only when tracing is on.
  *
  * Attributes follow the stable HTTP semantic conventions; `pilotfish.*` carries the proxy's decision.
- * A span the sampler dropped does not record, so attribute building is skipped for it.
+ * The sampling decision comes first (head-sampling.ts): a request the sampler drops never reaches the
+ * SDK — no span, context or attribute object, only its `traceparent` written for the next hop.
  */
 import { isIP } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -20,6 +21,7 @@ import {
   AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider,
   type Sampler, type SpanExporter,
 } from '@opentelemetry/sdk-trace';
+import { HeadSampler, parseTraceparent, randomHex, TraceIds, UnsampledTrace } from './head-sampling.js';
 import { splitHostPort } from './host-port.js';
 import type { SamplerConfig, TracingConfig } from './tracing-config.js';
 import type {
@@ -37,12 +39,14 @@ export async function createOtelTracing(config: TracingConfig, log: TracingLog |
     ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url: config.url })
     : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url: config.url });
   if (log) forwardDiagnostics(log);
+  const ids = new TraceIds();
   const provider = new TracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName })),
     sampler: buildSampler(config.sampler),
+    idGenerator: ids,
     spanProcessors: [new BatchSpanProcessor({ exporter, ...config.batch })],
   });
-  return new OtelTracing(provider, timeoutMs);
+  return new OtelTracing(provider, new HeadSampler(config.sampler), ids, timeoutMs);
 }
 
 class OtelTracing implements Tracing {
@@ -50,14 +54,20 @@ class OtelTracing implements Tracing {
   readonly tracer: Tracer;
   readonly propagator = new W3CTraceContextPropagator();
 
-  constructor(private readonly provider: TracerProvider, private readonly timeoutMs: number) {
+  constructor(private readonly provider: TracerProvider, private readonly head: HeadSampler, private readonly ids: TraceIds, private readonly timeoutMs: number) {
     this.tracer = provider.getTracer(TRACER_NAME);
   }
 
   startServer(headers: IncomingHttpHeaders, start: ServerSpanStart): ServerSpan {
+    const remote = parseTraceparent(headers.traceparent);
+    const traceId = remote?.traceId ?? randomHex(4);
+    if (!this.head.sampled(traceId, remote)) return new UnsampledTrace(traceId);
+    // Sampled: the SDK decides again, on the same trace id (a new root's is handed over), and agrees.
+    if (remote === undefined) this.ids.next = traceId;
     const parent = this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
     const known = KNOWN_METHODS.has(start.method);
     const span = this.tracer.startSpan(known ? start.method : 'HTTP', { kind: SpanKind.SERVER }, parent);
+    this.ids.next = undefined;
     if (span.isRecording()) {
       const [address, port] = splitHostPort(start.host);
       const attrs: Attributes = {

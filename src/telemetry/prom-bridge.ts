@@ -6,7 +6,8 @@
  * cannot be replayed that way (it only takes single observations), so `CellHistogram` overrides the
  * two read methods and reports the cells' buckets directly.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Counter as CounterT, Gauge as GaugeT, Histogram as HistogramT, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from './prom.js';
 import type { CounterCell, GaugeCell, HistogramCell } from './cells.js';
 
 export interface BridgeSpec<C> {
@@ -18,7 +19,7 @@ export interface BridgeSpec<C> {
   readonly cells: () => Iterable<C>;
 }
 
-export function cellCounter(spec: BridgeSpec<CounterCell>): Counter {
+export function cellCounter(spec: BridgeSpec<CounterCell>): CounterT {
   const { cells } = spec;
   return new Counter({
     name: spec.name, help: spec.help, labelNames: spec.labelNames, registers: [spec.registry],
@@ -29,7 +30,7 @@ export function cellCounter(spec: BridgeSpec<CounterCell>): Counter {
   });
 }
 
-export function cellGauge(spec: BridgeSpec<GaugeCell>): Gauge {
+export function cellGauge(spec: BridgeSpec<GaugeCell>): GaugeT {
   const { cells } = spec;
   return new Gauge({
     name: spec.name, help: spec.help, labelNames: spec.labelNames, registers: [spec.registry],
@@ -40,7 +41,7 @@ export function cellGauge(spec: BridgeSpec<GaugeCell>): Gauge {
   });
 }
 
-type HistogramData = Awaited<ReturnType<Histogram['get']>>;
+type HistogramData = Awaited<ReturnType<HistogramT['get']>>;
 type HistogramValue = HistogramData['values'][number];
 // prom-client's typings declare `type` as a numeric enum that does not exist at runtime; the
 // registry writes the field verbatim into `# TYPE`, so it must be the string its own classes use.

@@ -5,7 +5,8 @@
  * OpenTelemetry SDK or the access-log stream.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { Counter } from 'prom-client';
+import type { Counter as CounterT } from 'prom-client';
+import { Counter } from './prom.js';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../core/context.js';
 import type { AttemptOutcome, ProxyEvents } from '../core/events.js';
@@ -24,7 +25,7 @@ export interface TelemetryOptions {
 }
 
 export class Telemetry implements RequestObserver, ProxyEvents {
-  private readonly skipped: Counter<'route' | 'upstream' | 'reason'>;
+  private readonly skipped: CounterT<'route' | 'upstream' | 'reason'>;
 
   private constructor(readonly metrics: Metrics, readonly tracing: Tracing, readonly accessLog: AccessLog) {
     // Not in SPEC §6, but a retry that could not happen must never be silent (the resilience issue).

@@ -202,6 +202,31 @@ describe('tracing', () => {
     expect(collector.requests).toHaveLength(0);
   });
 
+  it('samples at the configured ratio, and exports exactly the requests it marked sampled', async () => {
+    // The decision is made once, before the SDK is involved; a second, disagreeing decision inside
+    // the SDK would export about ratio² of the requests while marking a ratio of them sampled.
+    const collector = await FakeCollector.start();
+    cleanup.push(() => collector.close());
+    const tracing = await tracingTo(collector, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' });
+    const n = 400;
+    let marked = 0;
+    for (let i = 0; i < n; i++) {
+      const server = tracing.startServer({}, { direction: 'inbound', method: 'GET', host: 'app', path: '/' });
+      const client = server.startClient({ method: 'GET', endpoint: '10.0.0.1:80', path: '/', upstream: 'app', subset: '', attempt: 1 });
+      const headers: Record<string, unknown> = {};
+      client.inject(headers);
+      expect(String(headers.traceparent)).toMatch(new RegExp(`^00-${server.traceId}-[0-9a-f]{16}-0[01]$`));
+      if (String(headers.traceparent).endsWith('-01')) marked++;
+      client.end(200);
+      server.end(200, { route: 'r', upstream: 'app', subset: '', endpoint: '', flags: [], attempts: 1 });
+    }
+    await tracing.forceFlush();
+    const servers = await collector.waitFor(() => { const s = collector.spans().filter((x) => x.kind === 2); return s.length >= marked ? s : undefined; });
+    expect(servers.length).toBe(marked);
+    // Binomial(400, 0.5): sd 10 requests; ±50 is 5 sd.
+    expect(Math.abs(marked - n / 2)).toBeLessThan(50);
+  });
+
   it('flushes buffered spans on shutdown', async () => {
     const collector = await FakeCollector.start();
     cleanup.push(() => collector.close());

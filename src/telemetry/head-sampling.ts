@@ -1,0 +1,100 @@
+/**
+ * The sampling decision, made before any OpenTelemetry object exists, so a request the sampler drops
+ * costs what propagation needs and nothing more: its `traceparent` read, a trace id (the caller's, or
+ * a new one), one small object that writes the next hop's `traceparent` with the sampled flag clear.
+ * Only a sampled request goes through the SDK (span, context, attributes, export).
+ *
+ * The decision is the SDK's own for the samplers Pilotfish configures (`OTEL_TRACES_SAMPLER`):
+ * `always_on`, `always_off`, `traceidratio` on the trace id (the SDK's `TraceIdRatioBasedSampler`
+ * arithmetic), and their `parentbased_*` forms, which follow the caller's sampled flag when a valid
+ * `traceparent` came with the request. A sampled root trace hands its id to the SDK (`TraceIds`), so
+ * the SDK's sampler, deciding again on the same id, agrees.
+ */
+import type { ClientSpan, HeaderCarrier, ServerSpan } from './tracing.js';
+import type { SamplerConfig } from './tracing-config.js';
+
+/** A valid W3C `traceparent` (version 00 semantics; later versions read as 00, as the spec says). */
+const TRACEPARENT = /^\s?((?!ff)[\da-f]{2})-((?![0]{32})[\da-f]{32})-((?![0]{16})[\da-f]{16})-([\da-f]{2})(-.*)?\s?$/;
+
+export interface RemoteParent {
+  readonly traceId: string;
+  readonly sampled: boolean;
+}
+
+export function parseTraceparent(value: string | string[] | undefined): RemoteParent | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = TRACEPARENT.exec(value);
+  if (m === null || (m[1] === '00' && m[5] !== undefined)) return undefined;
+  return { traceId: m[2]!, sampled: (parseInt(m[4]!, 16) & 1) === 1 };
+}
+
+export class HeadSampler {
+  private readonly bound: number;
+
+  constructor(private readonly config: SamplerConfig) {
+    // TraceIdRatioBasedSampler: sampled when the id's 32-bit XOR fold is below ratio × 2³²−1.
+    this.bound = Math.floor(config.ratio * 0xffffffff);
+  }
+
+  /** Whether the request is traced; `parent` is the caller's valid `traceparent`, if any. */
+  sampled(traceId: string, parent: RemoteParent | undefined): boolean {
+    const c = this.config;
+    if (parent !== undefined && c.parentBased) return parent.sampled;
+    if (c.root === 'always_on') return true;
+    if (c.root === 'always_off') return false;
+    return fold(traceId) < this.bound;
+  }
+}
+
+function fold(traceId: string): number {
+  let acc = 0;
+  for (let i = 0; i < 32; i += 8) acc ^= parseInt(traceId.slice(i, i + 8), 16);
+  return acc >>> 0;
+}
+
+/** Random hex ids (W3C: random, not secret) — Math.random, as the SDK's own generator does. */
+export function randomHex(words: number): string {
+  let out = '';
+  for (let i = 0; i < words; i++) out += ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
+  return out;
+}
+
+/**
+ * The SDK's id generator, with a slot for the one trace id already chosen: a sampled root trace
+ * keeps the id its sampling decision was made on.
+ */
+export class TraceIds {
+  next: string | undefined;
+
+  generateTraceId(): string {
+    const id = this.next ?? randomHex(4);
+    this.next = undefined;
+    return id;
+  }
+
+  generateSpanId(): string {
+    return randomHex(2);
+  }
+}
+
+/**
+ * A request the sampler dropped: its trace id (for the access log) and the `traceparent` of each
+ * upstream try. Server and client handle in one object — no span exists to tell them apart. One
+ * parent id serves every try of the request: no span of ours will ever be reported under it.
+ */
+export class UnsampledTrace implements ServerSpan, ClientSpan {
+  private parentId = '';
+
+  constructor(readonly traceId: string) {}
+
+  startClient(): ClientSpan {
+    return this;
+  }
+
+  inject(headers: HeaderCarrier): void {
+    if (this.parentId === '') this.parentId = randomHex(2);
+    headers.traceparent = `00-${this.traceId}-${this.parentId}-00`;
+  }
+
+  end(): void {}
+}
