@@ -4,17 +4,18 @@
  * stray `curl` cannot reload or drain the sidecar). With a token set, every request must carry
  * `Authorization: Bearer <token>`.
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
+import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { AdminTarget } from './target.js';
 import { configDump, clusters } from './views.js';
 
-type Reply = { status: number; body?: unknown; headers?: http.OutgoingHttpHeaders };
-type Route = { methods: Record<string, (req: http.IncomingMessage, match: RegExpExecArray, body: string) => Promise<Reply> | Reply> };
+type Reply = { status: number; body?: unknown; headers?: OutgoingHttpHeaders };
+type Route = { methods: Record<string, (req: IncomingMessage, match: RegExpExecArray, body: string) => Promise<Reply> | Reply> };
 
 const MAX_BODY = 64 * 1024;
 
-export function createAdminServer(target: AdminTarget, token: string | undefined): http.Server {
+export function createAdminServer(target: AdminTarget, token: string | undefined): Server {
   const routes: Array<[RegExp, Route]> = [
     [/^\/config_dump$/, { methods: { GET: () => ({ status: 200, body: configDump(target) }) } }],
     [/^\/clusters$/, { methods: { GET: () => ({ status: 200, body: clusters(target) }) } }],
@@ -37,7 +38,7 @@ export function createAdminServer(target: AdminTarget, token: string | undefined
   return server;
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, routes: Array<[RegExp, Route]>, token: string | undefined): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, routes: Array<[RegExp, Route]>, token: string | undefined): Promise<void> {
   let reply: Reply;
   try {
     reply = await dispatch(req, routes, token);
@@ -49,7 +50,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, route
   res.end(text);
 }
 
-async function dispatch(req: http.IncomingMessage, routes: Array<[RegExp, Route]>, token: string | undefined): Promise<Reply> {
+async function dispatch(req: IncomingMessage, routes: Array<[RegExp, Route]>, token: string | undefined): Promise<Reply> {
   if (token !== undefined && !authorized(req.headers.authorization, token)) {
     return { status: 401, body: { error: 'missing or wrong bearer token' }, headers: { 'www-authenticate': 'Bearer' } };
   }
@@ -72,7 +73,7 @@ function authorized(header: string | undefined, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

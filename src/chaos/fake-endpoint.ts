@@ -6,7 +6,8 @@
  * (connections cut, port closed) and restarted (a new port: the toxic proxy in front keeps the
  * address the sidecar knows).
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ErrorsSpec, LatencySpec } from './action-schema.js';
@@ -37,7 +38,7 @@ export class FakeEndpoint {
   private current: FakeBehaviour;
   private sampler: LatencySampler;
   private body: Buffer;
-  private server: http.Server | undefined;
+  private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly random: () => number;
   private served = 0;
@@ -95,7 +96,7 @@ export class FakeEndpoint {
     this.server = server;
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private handle(req: IncomingMessage, res: ServerResponse): void {
     req.on('error', () => {});
     res.on('error', () => {});
     const headers = { [INSTANCE_HEADER]: this.instance, [UPSTREAM_HEADER]: this.upstream, 'content-type': 'text/plain' };

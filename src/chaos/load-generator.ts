@@ -5,7 +5,7 @@
  * (the coordinated-omission trap of closed-loop tools). Closed-loop (`concurrency`): that many
  * requests in flight, latency from the actual send.
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { LoadSpec, RequestTemplate } from './load-schema.js';
 import { sendRequest } from './request-sender.js';

@@ -3,7 +3,8 @@
  * the fake instance that answered, bytes — or why nothing did. Never rejects: a failed request is a
  * data point, not an exception.
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
+import type { Agent, OutgoingHttpHeaders } from 'node:http';
 import type { RequestTemplate } from './load-schema.js';
 import { INSTANCE_HEADER, UPSTREAM_HEADER } from './fake-endpoint.js';
 
@@ -19,7 +20,7 @@ export interface SendResult {
 }
 
 export interface SendOptions {
-  readonly agent: http.Agent;
+  readonly agent: Agent;
   /** The sidecar listener, e.g. http://127.0.0.1:15001. */
   readonly target: URL;
   readonly template: Omit<RequestTemplate, 'weight'>;
@@ -34,7 +35,7 @@ export function sendRequest(o: SendOptions): Promise<SendResult> {
     let done = false;
     const finish = (r: SendResult): void => { if (!done) { done = true; clearTimeout(timer); resolve(r); } };
     const fail = (err: Error): void => finish({ status: 0, error: (err as NodeJS.ErrnoException).code ?? err.message, flags: [], bytes: 0 });
-    const headers: http.OutgoingHttpHeaders = { host: o.template.host ?? o.target.host };
+    const headers: OutgoingHttpHeaders = { host: o.template.host ?? o.target.host };
     for (const [k, v] of Object.entries(o.template.headers)) headers[k] = expand(v, o.seq, o.random ?? Math.random);
     const body = o.template.body === undefined ? undefined : Buffer.from(o.template.body);
     if (body) headers['content-length'] = body.length;

@@ -3,7 +3,7 @@
  * fall within, checked before the experiments (if it does not hold, they are not run: the system was
  * not steady to begin with) and again after them (it must have come back).
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
 import { scrapeMetrics } from './admin-client.js';
 import type { ExpectBlock } from './expect-schema.js';
 import { evaluateSampleHypotheses, result, type HypothesisResult } from './hypotheses.js';

@@ -2,11 +2,12 @@
  * The demo's upstreams: tiny echo services that answer with their version, so `npm start` shows a
  * real canary split. Also used by the benchmark as a fixed-cost upstream.
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
+import type { Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 
-export async function startEchoServer(version: string, port: number, host = '127.0.0.1'): Promise<http.Server> {
+export async function startEchoServer(version: string, port: number, host = '127.0.0.1'): Promise<Server> {
   const server = http.createServer((req, res) => {
     req.on('error', () => {});
     res.on('error', () => {});
@@ -23,6 +24,6 @@ export async function startEchoServer(version: string, port: number, host = '127
   return server;
 }
 
-export function portOf(server: http.Server): number {
+export function portOf(server: Server): number {
   return (server.address() as AddressInfo).port;
 }

@@ -2,11 +2,12 @@
  * An upstream's connections on a node:http keep-alive `Agent` (one socket pool per endpoint, keyed
  * by the agent by host:port), for the engines built on node:http: `node` and `http-proxy-3`.
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
+import type { Agent } from 'node:http';
 import type { ConnectionOptions, UpstreamConnections } from './engine.js';
 
 export class AgentConnections implements UpstreamConnections {
-  readonly agent: http.Agent;
+  readonly agent: Agent;
   readonly connectTimeoutMs: number;
 
   constructor(options: ConnectionOptions) {
@@ -21,7 +22,7 @@ export class AgentConnections implements UpstreamConnections {
   }
 
   dispose(): void {
-    const agent = this.agent as http.Agent & { keepSocketAlive(socket: unknown): boolean };
+    const agent = this.agent as Agent & { keepSocketAlive(socket: unknown): boolean };
     agent.keepSocketAlive = () => false;
     for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
   }

@@ -4,7 +4,8 @@
  * headers, picks the route on the snapshot current at arrival, runs the route's stack and writes the
  * answer. Every socket and stream error is handled here: no peer can crash the process.
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -37,10 +38,10 @@ interface Target { host: string; path: string }
 const READ_MARK = Symbol('pilotfish.bytesRead');
 const WRITTEN_MARK = Symbol('pilotfish.bytesWritten');
 /** A client socket with the byte counts at which its last request ended. */
-type Counted = http.IncomingMessage['socket'] & { [READ_MARK]?: number; [WRITTEN_MARK]?: number };
+type Counted = IncomingMessage['socket'] & { [READ_MARK]?: number; [WRITTEN_MARK]?: number };
 
 /** Splits the request target into authority and origin-form path; undefined when malformed. */
-export function resolveTarget(req: http.IncomingMessage): Target | undefined {
+export function resolveTarget(req: IncomingMessage): Target | undefined {
   const url = req.url ?? '';
   if (url.startsWith('/')) {
     const host = req.headers.host;
@@ -56,7 +57,7 @@ export function resolveTarget(req: http.IncomingMessage): Target | undefined {
 }
 
 /** What the router matches on: host without port, path and query apart. */
-function routeInput(target: Target, method: string | undefined, headers: http.IncomingHttpHeaders): RouteInput {
+function routeInput(target: Target, method: string | undefined, headers: IncomingHttpHeaders): RouteInput {
   const url = target.path;
   const q = url.indexOf('?');
   return { host: stripPort(target.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), method: method ?? 'GET', headers };
@@ -68,7 +69,7 @@ function stripPort(host: string): string {
   return i < 0 ? host : host.slice(0, i);
 }
 
-export function createListener(deps: ListenerDeps): http.Server {
+export function createListener(deps: ListenerDeps): Server {
   const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 });
   server.on('request', (req, res) => handle(req, res, deps));
   server.on('upgrade', (req, socket, head) => upgrade(req, socket, head, deps));
@@ -80,7 +81,7 @@ export function createListener(deps: ListenerDeps): http.Server {
   return server;
 }
 
-function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: ListenerDeps): void {
+function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): void {
   deps.track.begin();
   req.on('error', noop);
   res.on('error', noop);
@@ -150,7 +151,7 @@ function dispatch(snapshot: Snapshot, preq: ProxyRequest, input: RouteInput, ctx
   return route.handler(preq, ctx);
 }
 
-function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, deps: ListenerDeps): void {
+function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deps: ListenerDeps): void {
   socket.on('error', noop);
   const target = resolveTarget(req);
   const fail = (status: number, reason: string): void => {

@@ -6,7 +6,8 @@
  * errors classified UF / UC / UT / DC. WebSocket upgrades go through http-proxy-3 (loaded on the
  * first one). Selected with `pilotfish run --engine node`.
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import { AgentConnections } from './agent-connections.js';
@@ -25,7 +26,7 @@ export class NodeHttpEngine implements ForwardingEngine {
     return new Promise((resolve, reject) => new NodeCall(req, attempt, false, resolve, reject).send());
   }
 
-  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, target: URL, onError: (err: Error) => void): void {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: URL, onError: (err: Error) => void): void {
     this.ws.upgrade(req, socket, head, target, onError);
   }
 

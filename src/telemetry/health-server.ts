@@ -2,16 +2,17 @@
  * The telemetry listener (15020): liveness, readiness, and — with the observability work — /metrics.
  * Ready means: a policy is loaded, the data-plane listeners are up, and we are not draining.
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 export interface HealthState {
   live(): boolean;
   ready(): boolean;
 }
 
-export type ExtraRoute = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+export type ExtraRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-export function createHealthServer(state: HealthState, extra: ExtraRoute[] = []): http.Server {
+export function createHealthServer(state: HealthState, extra: ExtraRoute[] = []): Server {
   const server = http.createServer((req, res) => {
     req.on('error', () => {});
     res.on('error', () => {});
@@ -25,7 +26,7 @@ export function createHealthServer(state: HealthState, extra: ExtraRoute[] = [])
   return server;
 }
 
-function reply(res: http.ServerResponse, status: number, text: string): void {
+function reply(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) + 1 });
   res.end(`${text}\n`);
 }

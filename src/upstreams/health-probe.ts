@@ -2,7 +2,7 @@
  * The active health check's probe: `GET <path>` on the endpoint over a fresh connection (a pooled
  * one would say nothing about whether a new connection can be made), healthy on any 2xx.
  */
-import http from 'node:http';
+import http from '../core/node-http.js';
 import type { Probe } from '../resilience/index.js';
 
 export function httpProbe(path: string): Probe {

@@ -1,0 +1,52 @@
+/**
+ * What `pilotfish run` loads: only the chosen engine and what the policy uses. Each package kept out
+ * here costs megabytes of RSS in every pod (docs/benchmarks.md has the figures).
+ */
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from './helpers/http.js';
+import { ROOT, spawnSidecar, testListeners, type SidecarProcess } from './helpers/sidecar.js';
+import { startUpstream, type Upstream } from './helpers/upstream.js';
+
+const REPORT = path.join(ROOT, 'test/helpers/report-loaded.mjs');
+let up: Upstream | undefined;
+afterEach(async () => { await up?.close(); });
+
+interface Loaded { builtins: string[]; files: string[] }
+
+/** Runs the sidecar with `args`, sends one request through it, stops it and returns what it loaded. */
+async function loadedBy(args: string[]): Promise<Loaded> {
+  up = await startUpstream();
+  const proc: SidecarProcess = await spawnSidecar(
+    `version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "${up.address}" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`,
+    args, { NODE_OPTIONS: `--import=${REPORT}`, OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' },
+  );
+  expect((await request(proc.ports.outbound, { headers: { host: 'u' } })).status).toBe(200);
+  proc.child.kill('SIGTERM');
+  expect(await proc.exited).toBe(0);
+  const line = proc.logs.find((l) => l.msg === 'loaded modules') as unknown as Loaded | undefined;
+  expect(line, 'the report of loaded modules').toBeDefined();
+  return { builtins: line!.builtins, files: line!.files.map((f) => path.relative(ROOT, f)) };
+}
+
+const pkg = (files: string[], name: string): string[] => files.filter((f) => f.startsWith(`node_modules/${name}/`));
+
+describe('pilotfish run loads what it uses', () => {
+  it('--engine undici: undici\'s Client alone; no http-proxy-3, no tracing SDK, no prom-client index, no bundled undici', async () => {
+    const { builtins, files } = await loadedBy(['--engine', 'undici']);
+    expect(files).toContain('node_modules/undici/lib/dispatcher/client.js');
+    expect(files).not.toContain('node_modules/undici/index.js');
+    expect(pkg(files, 'http-proxy-3')).toEqual([]);
+    expect(pkg(files, '@opentelemetry')).toEqual([]);
+    expect(files).not.toContain('node_modules/prom-client/index.js');
+    expect(files).toContain('node_modules/prom-client/lib/registry.js');
+    // Node's bundled undici (fetch, WebSocket) comes with an ES import of node:http (core/node-http.ts).
+    expect(builtins).not.toContain('internal/deps/undici/undici');
+  });
+
+  it('--engine node: no undici at all, and no http-proxy-3 until a WebSocket upgrade needs it', async () => {
+    const { files } = await loadedBy(['--engine', 'node']);
+    expect(pkg(files, 'undici')).toEqual([]);
+    expect(pkg(files, 'http-proxy-3')).toEqual([]);
+  });
+});
