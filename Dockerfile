@@ -62,4 +62,6 @@ ENV PILOTFISH_POLICY=/etc/pilotfish/policy.yaml
 USER 1337:1337
 # 15001 outbound, 15006 inbound, 15020 metrics and health. The admin API (15000) stays on loopback.
 EXPOSE 15001 15006 15020
-ENTRYPOINT ["node", "/app/dist/cli/main.js", "run"]
+# The young-generation size is a V8 start-up flag (src/cli/v8-flags.ts: SIDECAR_V8_FLAGS, the same
+# value); on node's command line here, so the sidecar does not re-execute itself to get it.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/cli/main.js", "run"]

@@ -102,15 +102,21 @@ routes:
 `,
 };
 
-/** `pilotfish run` on `policy` (a key of POLICIES or a function of the upstream port). */
-export function sidecar(upstreamPort, { policy = 'one-route', args = [], env = {}, nodeArgs = [] } = {}) {
+const { SIDECAR_V8_FLAGS } = await import(new URL('../dist/cli/v8-flags.js', import.meta.url).href);
+
+/**
+ * `pilotfish run` on `policy` (a key of POLICIES or a function of the upstream port), pinned to the
+ * proxy core and started as the container image starts it: node with the sidecar's V8 flags
+ * (`nodeArgs` replaces them).
+ */
+export function sidecar(upstreamPort, { policy = 'one-route', args = [], env = {}, nodeArgs = SIDECAR_V8_FLAGS } = {}) {
   const body = typeof policy === 'function' ? policy(upstreamPort) : POLICIES[policy](upstreamPort);
   return runSidecar(`version: 1\n${LISTENERS}${body}`, { args, env, nodeArgs, core: PROXY_CORE });
 }
 
 /** `pilotfish run` on the given policy text (written to a temporary file), unpinned; resolves with its outbound port. */
 export function sidecarWithPolicy(text, args = [], env = {}) {
-  return runSidecar(text, { args, env });
+  return runSidecar(text, { args, env, nodeArgs: SIDECAR_V8_FLAGS });
 }
 
 function runSidecar(text, { args = [], env = {}, nodeArgs = [], core } = {}) {
@@ -131,7 +137,7 @@ export function notOk(accessLog) {
 
 /** wrk on the load core: closed loop at `connections`, as fast as the target answers. */
 export async function wrk(port, { connections = 50, seconds = SECONDS } = {}) {
-  const [cmd, argv] = pinned(LOAD_CORE, 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '-H', 'host: bench', `http://127.0.0.1:${port}/bench`]);
+  const [cmd, argv] = pinned(LOAD_CORE, 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '-H', 'Host: bench', `http://127.0.0.1:${port}/bench`]);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });

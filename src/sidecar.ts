@@ -348,7 +348,7 @@ export class Sidecar {
     const port = (name: ListenerName): number => (this.servers.get(name)!.address() as AddressInfo).port;
     this.bound = { outbound: port('outbound'), inbound: port('inbound'), admin: port('admin'), telemetry: port('telemetry') };
     this.listening = true;
-    this.options.log.info({ ports: this.ports, generation: this.current.generation, engine: this.options.engine ?? DEFAULT_ENGINE }, 'listening');
+    this.options.log.info({ ports: this.ports, generation: this.current.generation, engine: this.options.engine ?? DEFAULT_ENGINE, execArgv: process.execArgv }, 'listening');
   }
 
   /**

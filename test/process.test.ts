@@ -7,6 +7,7 @@ import http from 'node:http';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request, waitFor } from './helpers/http.js';
+import { SIDECAR_V8_FLAGS } from '../src/cli/v8-flags.js';
 import { ENGINES } from '../src/proxy/engine.js';
 import { CLI, ROOT, spawnSidecar, testListeners, writePolicy } from './helpers/sidecar.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
@@ -108,6 +109,28 @@ describe('pilotfish run --engine', () => {
     } finally {
       proc.child.kill('SIGKILL');
     }
+  });
+});
+
+describe('pilotfish run: V8 flags', () => {
+  const policy = `version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "127.0.0.1:9" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`;
+  const execArgvOf = async (env: NodeJS.ProcessEnv): Promise<string[]> => {
+    const proc = await spawnSidecar(policy, [], env);
+    try {
+      return proc.logs.find((l) => l.msg === 'listening')!.execArgv as string[];
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  };
+
+  it('re-executes itself once with the sidecar\'s young-generation size when started without one', async () => {
+    expect(await execArgvOf({})).toEqual(expect.arrayContaining([...SIDECAR_V8_FLAGS]));
+  });
+
+  it('keeps a size the user chose, and does not re-execute with PILOTFISH_REEXEC=0', async () => {
+    const own = await execArgvOf({ NODE_OPTIONS: '--max-semi-space-size=8' });
+    expect(own).not.toEqual(expect.arrayContaining([...SIDECAR_V8_FLAGS]));
+    expect(await execArgvOf({ PILOTFISH_REEXEC: '0' })).toEqual([]);
   });
 });
 

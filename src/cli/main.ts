@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { CHAOS_USAGE } from '../chaos/usage.js';
 import { ENGINES } from '../proxy/engine.js';
+import { reexecWithV8Flags } from './v8-flags.js';
 
 const USAGE = `usage: pilotfish <command> [options]
 
@@ -39,7 +40,9 @@ commands:
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'run': return (await import('./run-command.js')).runCommand(rest);
+    case 'run':
+      reexecWithV8Flags();
+      return (await import('./run-command.js')).runCommand(rest);
     case 'validate': return validate(rest);
     case 'explain': return explain(rest);
     case 'inject': return (await import('../kube/inject-command.js')).injectCommand(rest);

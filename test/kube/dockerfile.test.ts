@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SIDECAR_V8_FLAGS } from '../../src/cli/v8-flags.js';
 import { loadPolicyFile } from '../../src/config/index.js';
 import { copies, dockerignore, execForm, last, lineage, origin, parseDockerfile, stage, type Origin } from './dockerfile.js';
 import { importGraph, packageName } from './import-graph.js';
@@ -56,7 +57,8 @@ describe('Dockerfile', () => {
   it('the sidecar stage is the default target: uid/gid 1337, `pilotfish run`, policy path, ports', () => {
     expect(sidecar.name).toBe('sidecar');
     expect(last(sidecar, 'USER')!.args).toBe('1337:1337');
-    expect(execForm(last(sidecar, 'ENTRYPOINT'))).toEqual(['node', '/app/dist/cli/main.js', 'run']);
+    // The sidecar's V8 flags on node's command line (no re-execution in the image), the same as the CLI's.
+    expect(execForm(last(sidecar, 'ENTRYPOINT'))).toEqual(['node', ...SIDECAR_V8_FLAGS, '/app/dist/cli/main.js', 'run']);
     expect(last(sidecar, 'CMD')).toBeUndefined();
     const env = sidecar.instructions.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
     expect(env).toContain('PILOTFISH_POLICY=/etc/pilotfish/policy.yaml');

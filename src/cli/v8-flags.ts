@@ -1,0 +1,35 @@
+/**
+ * V8 flags the sidecar runs with. The young generation is what a busy Node process's RSS is made of:
+ * by default V8 grows each semi-space up to 32 MB on a machine with gigabytes free (64 MB of new space
+ * plus what it promotes), and it keeps what it grew; a proxy's in-flight requests need a few MB.
+ * `--max-semi-space-size=4` keeps c500 in-flight objects young (fewer promotions than 1–2 MB) while
+ * bounding the new space at 8 MB (docs/benchmarks.md has the measurements).
+ *
+ * V8 reads the size when it creates the heap, so `v8.setFlagsFromString` at run time is too late.
+ * The container image and `npm start` pass the flags on node's command line; any other start
+ * (`npx pilotfish run`, `node dist/cli/main.js run`) re-executes itself once with them through
+ * `process.execve` — the same process id, nothing left behind, one more Node startup (~40 ms on a
+ * quiet machine). A young-generation size given by the user (command line or NODE_OPTIONS) wins, and
+ * `PILOTFISH_REEXEC=0` turns the re-execution off.
+ */
+export const SIDECAR_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+const SIZING = ['--max-semi-space-size', '--max-heap-size'];
+
+/** Whether this process already runs with a young-generation size (ours or the user's). */
+export function hasHeapSizing(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)];
+  // V8 takes `--max_semi_space_size` as well as `--max-semi-space-size`.
+  return given.some((raw) => {
+    const a = raw.replaceAll('_', '-');
+    return SIZING.some((flag) => a === flag || a.startsWith(`${flag}=`));
+  });
+}
+
+/** Replaces this process with one started with `SIDECAR_V8_FLAGS`, when it needs to. Returns only when it does not. */
+export function reexecWithV8Flags(): void {
+  const env = process.env;
+  if (env.PILOTFISH_REEXEC === '0' || env.PILOTFISH_REEXECUTED === '1') return;
+  if (hasHeapSizing(process.execArgv, env.NODE_OPTIONS) || typeof process.execve !== 'function') return;
+  process.execve(process.execPath, [process.execPath, ...SIDECAR_V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)], { ...env, PILOTFISH_REEXECUTED: '1' });
+}
