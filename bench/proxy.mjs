@@ -90,7 +90,9 @@ function settle(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-const mib = (x) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(0));
+function mib(x) {
+  return x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(0);
+}
 
 function latencyTable(rows, half) {
   const direct = median(rows.direct.latency[0].p50);

@@ -61,7 +61,7 @@ export interface ForwardingEngine {
 export const ENGINES = ['undici', 'node', 'http-proxy-3'] as const;
 export type EngineKind = (typeof ENGINES)[number];
 /** The engine `pilotfish run` uses unless told otherwise (chosen by `npm run bench`, docs/benchmarks.md). */
-export const DEFAULT_ENGINE: EngineKind = 'http-proxy-3';
+export const DEFAULT_ENGINE: EngineKind = 'undici';
 
 export function isEngineKind(value: string | undefined): value is EngineKind {
   return (ENGINES as readonly string[]).includes(value ?? '');
