@@ -64,4 +64,4 @@ USER 1337:1337
 EXPOSE 15001 15006 15020
 # The young-generation size is a V8 start-up flag (src/cli/v8-flags.ts: SIDECAR_V8_FLAGS, the same
 # value); on node's command line here, so the sidecar does not re-execute itself to get it.
-ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/cli/main.js", "run"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/dist/cli/main.js", "run"]

@@ -2,8 +2,10 @@
  * V8 flags the sidecar runs with. The young generation is what a busy Node process's RSS is made of:
  * by default V8 grows each semi-space up to 32 MB on a machine with gigabytes free (64 MB of new space
  * plus what it promotes), and it keeps what it grew; a proxy's in-flight requests need a few MB.
- * `--max-semi-space-size=4` keeps c500 in-flight objects young (fewer promotions than 1–2 MB) while
- * bounding the new space at 8 MB (docs/benchmarks.md has the measurements).
+ * `--max-semi-space-size=8` bounds the new space at 16 MB and still holds what 500 connections have in
+ * flight: at 2–4 MB those objects are promoted and the old space grows instead (RSS after a c500 load
+ * ~190 MB at 4, ~160 MB at 8, ~200 MB unbounded; after c50 ~117 MB at 4, ~127 MB at 8 — measured on
+ * a shared machine, docs/benchmarks.md).
  *
  * V8 reads the size when it creates the heap, so `v8.setFlagsFromString` at run time is too late.
  * The container image and `npm start` pass the flags on node's command line; any other start
@@ -12,7 +14,7 @@
  * quiet machine). A young-generation size given by the user (command line or NODE_OPTIONS) wins, and
  * `PILOTFISH_REEXEC=0` turns the re-execution off.
  */
-export const SIDECAR_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const SIDECAR_V8_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
 const SIZING = ['--max-semi-space-size', '--max-heap-size'];
 

@@ -71,6 +71,6 @@ export interface RequestObserver {
   end(ctx: RequestContext, done: RequestDone): void;
 }
 
-const NO_TRY: TryTrace = Object.freeze({ inject: () => {}, end: () => {} });
+export const NO_TRY: TryTrace = Object.freeze({ inject: () => {}, end: () => {} });
 export const NO_TRACE: RequestTrace = Object.freeze({ traceId: '', startClient: () => NO_TRY });
 export const NO_OBSERVER: RequestObserver = Object.freeze({ traces: false, start: () => NO_TRACE, end: () => {} });

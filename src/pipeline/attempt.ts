@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
 import { ProxyError, noHealthyUpstream, upstreamTimeout } from '../core/errors.js';
 import type { ProxyEvents } from '../core/events.js';
+import { NO_TRACE, NO_TRY } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import { mergeDecisions, NO_FAULT, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
 import type { Endpoint, UpstreamState } from '../upstreams/index.js';
@@ -55,7 +56,8 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
     const breaker = upstream.breaker(subset);
     const start = performance.now();
     upstream.tracker.start(endpoint.address);
-    const span = ctx.trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: upstream.name, subset: subsetLabel, attempt: ctx.attempts });
+    // Tracing off: no try description to build (the shared no-op trace ignores it anyway).
+    const span = ctx.trace === NO_TRACE ? NO_TRY : ctx.trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: upstream.name, subset: subsetLabel, attempt: ctx.attempts });
     span.inject(req.headers as Record<string, unknown>);
     let outcome: Outcome | undefined;
     try {

@@ -34,7 +34,7 @@ export function retryHandler(loop: RetryLoop, route: string, upstream: string, e
       }
     };
     const r = await loop.run(attempt, {
-      method: req.method, deadline: ctx.deadline, signal: clientSignal(req), replayable: req.bodyStream === undefined,
+      method: req.method, deadline: ctx.deadline, signal: () => clientSignal(req), replayable: req.bodyStream === undefined,
       onRetry: () => events.retry(route, upstream),
     });
     if (r.stop === 'body-not-replayable') events.retrySkippedStreamedBody(route, upstream);

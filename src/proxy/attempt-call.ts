@@ -21,7 +21,9 @@ export abstract class AttemptCall {
     protected readonly resolve: (r: ProxyResponse) => void,
     protected readonly reject: (e: ProxyError) => void,
   ) {
-    this.timer = setTimeout(onTimeout, Math.max(1, attempt.timeoutMs), this);
+    // Whole milliseconds: Node keeps one timer list per distinct duration, and the time left of a
+    // route deadline is fractional — a new list (and a priority-queue insert) for nearly every try.
+    this.timer = setTimeout(onTimeout, Math.max(1, Math.ceil(attempt.timeoutMs)), this);
   }
 
   /** Stops the upstream request (timer fired, client left): its connection is not reused. */

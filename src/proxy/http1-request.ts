@@ -35,6 +35,7 @@ export class Http1Request implements ProxyRequest, Http1Exchange {
     return !res.writableFinished && (res.destroyed || this.socket.destroyed);
   }
 
-  onDownstreamClose(fn: () => void): void { this.res.once('close', fn); }
+  // `on`, not `once`: 'close' comes once anyway, and `once` allocates a wrapper per call.
+  onDownstreamClose(fn: () => void): void { this.res.on('close', fn); }
   offDownstreamClose(fn: () => void): void { this.res.off('close', fn); }
 }

@@ -9,6 +9,16 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 
+/**
+ * A body that can write itself to the client (the undici engine's): instead of a pipe — push into
+ * a buffer, a tick, 'data', `write` — each chunk goes to `dst.write` as it arrives, pausing the
+ * upstream when the write says so and resuming on 'drain'; at its end it ends `dst` and closes.
+ * Errors and a client that leaves reach it as they reach any source (destroy, 'error'). It returns
+ * false when it cannot (already read as a stream): then it is piped like any other.
+ */
+export const RELAY = Symbol('pilotfish.relay');
+export interface DirectBody { [RELAY](dst: ServerResponse): boolean }
+
 export function relay(src: Readable, dst: ServerResponse, done: (err: Error | undefined) => void): void {
   let settled = false;
   const finish = (err: Error | undefined): void => {
@@ -29,7 +39,8 @@ export function relay(src: Readable, dst: ServerResponse, done: (err: Error | un
   src.on('error', onSrcError);
   dst.on('finish', onFinish);
   dst.on('close', onDstClose);
-  src.pipe(dst);
+  const direct = (src as Readable & Partial<DirectBody>)[RELAY];
+  if (direct === undefined || !direct.call(src, dst)) src.pipe(dst);
 }
 
 function prematureClose(): Error {

@@ -17,12 +17,14 @@
  * WebSocket upgrades go through http-proxy-3 (loaded on the first one).
  */
 import type http from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import type { ProxyError } from '../core/errors.js';
 import { AttemptCall } from './attempt-call.js';
 import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
+import { RELAY, type DirectBody } from './relay.js';
 import { UndiciConnections, type Connection } from './undici-pool.js';
 import { LazyUpgrader } from './ws-upgrade.js';
 
@@ -91,14 +93,14 @@ class UndiciCall extends AttemptCall implements Dispatcher.DispatchHandler {
     this.resolve({ status, headers, body });
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.body !== undefined && !this.body.push(chunk)) controller.pause();
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.body?.data(chunk);
   }
 
   onResponseEnd(): void {
     this.conn!.served++;
     this.done(false);
-    this.body?.push(null);
+    this.body?.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
@@ -148,23 +150,80 @@ class UndiciCall extends AttemptCall implements Dispatcher.DispatchHandler {
 }
 
 /**
- * The upstream response body. undici pushes what it reads; a consumer that cannot keep up pauses
- * the upstream (`push` false → `controller.pause()`), reading resumes it. A consumer that destroys
- * the body before its end (the client left mid-body, a retry discards an answer) aborts the
- * upstream request, so its connection is never reused with unread bytes on it.
+ * The upstream response body. undici hands it each chunk as it reads it; until someone consumes the
+ * body the chunks wait here (a small answer usually arrives whole, with its headers, before the
+ * pipeline has decided what to do with it). Relayed to the client (`RELAY`, what `writeResponse`
+ * does) each chunk goes straight to `res.write` — no stream buffer, no ticks: a `false` pauses the
+ * upstream (`controller.pause()`), the client's 'drain' resumes it. Read as a stream by anyone else
+ * (the mirror's digest, tests) it is a plain `Readable`: a full buffer pauses the upstream, reading
+ * resumes it. Waiting for a consumer, more than a stream buffer's worth pauses the upstream too. A
+ * consumer that destroys it before its end (the client left mid-body, a retry discards an answer)
+ * aborts the upstream request, so its connection is never reused with unread bytes on it.
  */
-class UpstreamBody extends Readable {
+class UpstreamBody extends Readable implements DirectBody {
+  private sink: ServerResponse | undefined;
+  /** A stream consumer asked for data (`_read`): chunks go through `push` from now on. */
+  private streaming = false;
+  private waiting: Buffer[] | undefined;
+  private waitingBytes = 0;
+  /** The upstream sent all of it. */
+  private complete = false;
+
   constructor(private readonly controller: Dispatcher.DispatchController) {
     super();
   }
 
+  data(chunk: Buffer): void {
+    if (this.sink !== undefined) {
+      if (!this.sink.write(chunk)) this.controller.pause();
+    } else if (this.streaming) {
+      if (!this.push(chunk)) this.controller.pause();
+    } else {
+      (this.waiting ??= []).push(chunk);
+      this.waitingBytes += chunk.length;
+      if (this.waitingBytes >= this.readableHighWaterMark) this.controller.pause();
+    }
+  }
+
+  end(): void {
+    this.complete = true;
+    if (this.sink !== undefined) this.finishSink(this.sink);
+    else if (this.streaming) this.push(null);
+  }
+
+  [RELAY](dst: ServerResponse): boolean {
+    if (this.streaming) return false; // already read as a stream: the caller pipes
+    this.sink = dst;
+    if (this.waiting !== undefined) {
+      for (const chunk of this.waiting) dst.write(chunk);
+      this.waiting = undefined;
+    }
+    if (this.complete) { this.finishSink(dst); return true; }
+    dst.on('drain', () => this.controller.resume());
+    if (!dst.writableNeedDrain) this.controller.resume();
+    return true;
+  }
+
   override _read(): void {
+    if (!this.streaming) {
+      this.streaming = true;
+      if (this.waiting !== undefined) for (const chunk of this.waiting) this.push(chunk);
+      this.waiting = undefined;
+      if (this.complete) { this.push(null); return; }
+    }
     this.controller.resume();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!this.readableEnded && !this.controller.aborted) this.controller.abort(err ?? new Error('response body discarded'));
+    if (!this.complete && !this.controller.aborted) this.controller.abort(err ?? new Error('response body discarded'));
+    this.waiting = undefined;
     cb(err);
+  }
+
+  /** The whole answer is written: end the client's response and close (which frees the pool slot). */
+  private finishSink(dst: ServerResponse): void {
+    dst.end();
+    this.destroy();
   }
 }
 

@@ -59,8 +59,13 @@ export interface RunOptions {
   method: string;
   /** Absolute deadline in the clock's timebase (`RequestContext.deadline` with the default clock). */
   deadline: number;
-  /** Aborts the loop between tries and during backoff; the loop rejects with `signal.reason`. */
-  signal?: AbortSignal | undefined;
+  /**
+   * Aborts the loop between tries and during backoff; the loop rejects with `signal.reason`. As a
+   * function, the signal is made only when first needed — before a second try — so a request that
+   * its first try settles never pays for one (an AbortController is an EventTarget); the caller then
+   * guards the first try itself.
+   */
+  signal?: AbortSignal | (() => AbortSignal) | undefined;
   /** False when the body was streamed (over the 1 MiB buffer): one try only. Default true. */
   replayable?: boolean | undefined;
   /** Called before each backoff delay (for `pilotfish_retries_total` and the access log). */
@@ -98,26 +103,35 @@ export class RetryLoop {
 
   async run<T>(attempt: Attempt<T>, run: RunOptions): Promise<RetryResult<T>> {
     this.budget?.recordRequest();
-    const excluded = new Set<string>();
-    const delays = this.backoff.start();
+    // Made on the way to a second try only: most requests stop after the first.
+    let excluded: Set<string> | undefined;
+    let delays: ReturnType<RetryBackoff['start']> | undefined;
+    let signal = typeof run.signal === 'function' ? undefined : run.signal;
     for (let n = 0; ; n++) {
-      run.signal?.throwIfAborted();
-      const report = await attempt(n, excluded);
-      if (report.endpoint !== undefined) excluded.add(report.endpoint);
-      const stopped = (stop: StopReason): RetryResult<T> => ({
-        result: report.result, outcome: report.outcome, tries: n + 1, stop,
-        exhausted: stop === 'attempts' || stop === 'budget' || stop === 'deadline',
-      });
-      if (!shouldRetry(report.outcome, this.options, run.method)) return stopped('done');
-      if (n >= this.options.attempts) return stopped('attempts');
-      if (run.replayable === false) return stopped('body-not-replayable');
-      const delayMs = delays.next(report.retryAfterMs);
-      if (this.clock.now() + delayMs >= run.deadline) return stopped('deadline');
-      if (this.budget && !this.budget.tryAcquireRetry()) return stopped('budget');
+      if (n > 0 && signal === undefined && typeof run.signal === 'function') signal = run.signal();
+      signal?.throwIfAborted();
+      const report = await attempt(n, excluded ?? NO_ENDPOINTS);
+      if (!shouldRetry(report.outcome, this.options, run.method)) return stopped(report, n, 'done');
+      if (n >= this.options.attempts) return stopped(report, n, 'attempts');
+      if (run.replayable === false) return stopped(report, n, 'body-not-replayable');
+      if (report.endpoint !== undefined) (excluded ??= new Set()).add(report.endpoint);
+      const delayMs = (delays ??= this.backoff.start()).next(report.retryAfterMs);
+      if (this.clock.now() + delayMs >= run.deadline) return stopped(report, n, 'deadline');
+      if (this.budget && !this.budget.tryAcquireRetry()) return stopped(report, n, 'budget');
       run.onRetry?.({ retry: n + 1, delayMs, outcome: report.outcome, endpoint: report.endpoint });
-      await sleep(delayMs, run.signal);
+      if (typeof run.signal === 'function') signal ??= run.signal();
+      await sleep(delayMs, signal);
     }
   }
+}
+
+const NO_ENDPOINTS: ReadonlySet<string> = new Set();
+
+function stopped<T>(report: TryReport<T>, n: number, stop: StopReason): RetryResult<T> {
+  return {
+    result: report.result, outcome: report.outcome, tries: n + 1, stop,
+    exhausted: stop === 'attempts' || stop === 'budget' || stop === 'deadline',
+  };
 }
 
 /** A delay that an abort cuts short (rejecting with the signal's reason) and that leaves no timer. */
