@@ -46,6 +46,8 @@ export function retriableBy(outcome: Outcome, on: RetryOn): boolean {
 
 /** Whether a try of `method` that came to `outcome` should be retried under `conditions`. */
 export function shouldRetry(outcome: Outcome, conditions: RetryConditions, method: string): boolean {
-  if (!conditions.retryOn.some((on) => retriableBy(outcome, on))) return false;
+  let covered = false;
+  for (const on of conditions.retryOn) if (retriableBy(outcome, on)) { covered = true; break; } // no closure per answer
+  if (!covered) return false;
   return outcome === 'connect-failure' || conditions.nonIdempotent === true || isIdempotent(method);
 }
