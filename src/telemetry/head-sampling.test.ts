@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SamplingDecision } from '@opentelemetry/api';
 import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
-import { HeadSampler, parseTraceparent, randomHex, UnsampledTrace } from './head-sampling.js';
+import { HeadSampler, parseTraceparent, RandomIds, randomHex, UnsampledTrace } from './head-sampling.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -35,6 +35,17 @@ describe('HeadSampler', () => {
       }
       expect(agree, `ratio ${ratio}`).toBe(20_000);
     }
+  });
+
+  it('a new trace id\'s kept fold decides exactly as the id itself does', () => {
+    const ids = new RandomIds();
+    const s = new HeadSampler({ root: 'traceidratio', ratio: 0.3, parentBased: false });
+    for (let i = 0; i < 10_000; i++) {
+      const id = ids.traceId();
+      expect(id).toMatch(/^[0-9a-f]{32}$/);
+      expect(s.sampled(id, undefined, ids.fold)).toBe(s.sampled(id, undefined));
+    }
+    expect(ids.spanId()).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it('parent-based: follows the caller\'s flag; a root goes to the root sampler', () => {

@@ -36,13 +36,16 @@ export class HeadSampler {
     this.bound = Math.floor(config.ratio * 0xffffffff);
   }
 
-  /** Whether the request is traced; `parent` is the caller's valid `traceparent`, if any. */
-  sampled(traceId: string, parent: RemoteParent | undefined): boolean {
+  /**
+   * Whether the request is traced; `parent` is the caller's valid `traceparent`, if any. `folded` is
+   * the trace id's XOR fold when the caller has it already (`RandomIds.fold` of an id it just made).
+   */
+  sampled(traceId: string, parent: RemoteParent | undefined, folded?: number): boolean {
     const c = this.config;
     if (parent !== undefined && c.parentBased) return parent.sampled;
     if (c.root === 'always_on') return true;
     if (c.root === 'always_off') return false;
-    return fold(traceId) < this.bound;
+    return (folded ?? fold(traceId)) < this.bound;
   }
 }
 
@@ -52,11 +55,41 @@ function fold(traceId: string): number {
   return acc >>> 0;
 }
 
-/** Random hex ids (W3C: random, not secret) — Math.random, as the SDK's own generator does. */
-export function randomHex(words: number): string {
-  let out = '';
-  for (let i = 0; i < words; i++) out += ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
-  return out;
+/**
+ * Random hex ids (W3C: random, not secret): Math.random words written into one reused buffer and
+ * hex-encoded natively — a third of the cost of formatting each word. A new trace id's XOR fold (the
+ * ratio sampler's input) is kept, so deciding on it needs no parsing.
+ */
+export class RandomIds {
+  private readonly buf = Buffer.allocUnsafe(16);
+  /** The XOR fold of the last `traceId()`'s four words. */
+  fold = 0;
+
+  traceId(): string {
+    const buf = this.buf;
+    let acc = 0;
+    for (let off = 0; off < 16; off += 4) {
+      const word = (Math.random() * 0x100000000) >>> 0;
+      buf.writeUInt32BE(word, off);
+      acc ^= word;
+    }
+    this.fold = acc >>> 0;
+    return buf.toString('hex', 0, 16);
+  }
+
+  spanId(): string {
+    const buf = this.buf;
+    buf.writeUInt32BE((Math.random() * 0x100000000) >>> 0, 0);
+    buf.writeUInt32BE((Math.random() * 0x100000000) >>> 0, 4);
+    return buf.toString('hex', 0, 8);
+  }
+}
+
+const shared = new RandomIds();
+
+/** `words` × 32 random bits as hex (4: a trace id, 2: a span id). */
+export function randomHex(words: 2 | 4): string {
+  return words === 4 ? shared.traceId() : shared.spanId();
 }
 
 /**

@@ -21,7 +21,7 @@ import {
   AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider,
   type Sampler, type SpanExporter,
 } from '@opentelemetry/sdk-trace';
-import { HeadSampler, parseTraceparent, randomHex, TraceIds, UnsampledTrace } from './head-sampling.js';
+import { HeadSampler, parseTraceparent, RandomIds, TraceIds, UnsampledTrace } from './head-sampling.js';
 import { splitHostPort } from './host-port.js';
 import type { SamplerConfig, TracingConfig } from './tracing-config.js';
 import type {
@@ -53,6 +53,7 @@ class OtelTracing implements Tracing {
   readonly enabled = true;
   readonly tracer: Tracer;
   readonly propagator = new W3CTraceContextPropagator();
+  private readonly random = new RandomIds();
 
   constructor(private readonly provider: TracerProvider, private readonly head: HeadSampler, private readonly ids: TraceIds, private readonly timeoutMs: number) {
     this.tracer = provider.getTracer(TRACER_NAME);
@@ -60,8 +61,8 @@ class OtelTracing implements Tracing {
 
   startServer(headers: IncomingHttpHeaders, start: ServerSpanStart): ServerSpan {
     const remote = parseTraceparent(headers.traceparent);
-    const traceId = remote?.traceId ?? randomHex(4);
-    if (!this.head.sampled(traceId, remote)) return new UnsampledTrace(traceId);
+    const traceId = remote?.traceId ?? this.random.traceId();
+    if (!this.head.sampled(traceId, remote, remote === undefined ? this.random.fold : undefined)) return new UnsampledTrace(traceId);
     // Sampled: the SDK decides again, on the same trace id (a new root's is handed over), and agrees.
     if (remote === undefined) this.ids.next = traceId;
     const parent = this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
