@@ -9,8 +9,10 @@
 // Every proxy runs pinned to one core; wrk, the generator, the upstream and this script on the other.
 // Ratios are medians of per-round ratios. To add a row, add an entry to TARGETS.
 import {
-  heapUsed, measure, median, notOk, pairedRatio, rss, sidecar, start, stopAll, table, target, wrk, LOAD_CORE, ROUNDS, SECONDS,
+  heapUsed, measure, median, notOk, pairedRatio, pinnedBench, rss, sidecar, start, stopAll, table, target, wrk, LOAD_CORE, PROXY_CORE, ROUNDS, SECONDS,
 } from './lib.mjs';
+
+pinnedBench();
 
 const ENGINES = (process.env.BENCH_ENGINES ?? 'undici,node,http-proxy-3').split(',').filter(Boolean);
 const FOOTPRINT_SECONDS = Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 10);
@@ -18,8 +20,8 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 
 /** What is measured, in table order: a name and how to start it against the upstream's port. */
 const TARGETS = [
-  { name: 'bare undici', start: (up) => start(['bench/servers.mjs', 'bare-undici', String(up)]) },
-  { name: 'bare http-proxy-3', start: (up) => start(['bench/servers.mjs', 'bare', String(up)]) },
+  { name: 'bare undici', start: (up) => start(['bench/servers.mjs', 'bare-undici', String(up)], { core: PROXY_CORE }) },
+  { name: 'bare http-proxy-3', start: (up) => start(['bench/servers.mjs', 'bare', String(up)], { core: PROXY_CORE }) },
   ...ENGINES.map((engine) => ({ name: `pilotfish full (${engine})`, sidecar: true, start: (up) => sidecar(up, { policy: 'full', args: ['--engine', engine] }) })),
   { name: `pilotfish one-route (${ENGINES[0]})`, sidecar: true, start: (up) => sidecar(up, { policy: 'one-route', args: ['--engine', ENGINES[0]] }) },
 ];

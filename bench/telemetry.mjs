@@ -2,11 +2,13 @@
 // default), and tracing on at 100% and at 1% sampling (OTLP/HTTP to a local collector that discards),
 // in one interleaved run, with ratios to metrics-only.
 //   npm run bench:telemetry     (BENCH_SECONDS=4 BENCH_ROUNDS=7 by default)
-import { measure, sidecar, start, stopAll, table, target, ROUNDS, SECONDS } from './lib.mjs';
+import { measure, pinnedBench, sidecar, start, stopAll, table, target, LOAD_CORE, ROUNDS, SECONDS } from './lib.mjs';
+
+pinnedBench();
 
 try {
-  const upstream = await start(['bench/servers.mjs', 'upstream']);
-  const collector = await start(['bench/servers.mjs', 'collector']);
+  const upstream = await start(['bench/servers.mjs', 'upstream'], { core: LOAD_CORE });
+  const collector = await start(['bench/servers.mjs', 'collector'], { core: LOAD_CORE });
   const otel = (ratio) => ({
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
     OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(ratio),
