@@ -65,3 +65,12 @@ export function skip(reason: string): Requirement {
   process.stderr.write(`skipping: ${reason}\n`);
   return { ok: false, reason, label: ` ${SKIP_MARK}${reason}]` };
 }
+
+/**
+ * Skips the running test for a reason found only at run time (a capability probed in `beforeAll`),
+ * through `skip()`: declared, counted by the skip reporter (the note carries the mark), and an error
+ * under PILOTFISH_REQUIRE_SYSTEM=1.
+ */
+export function skipNow(ctx: { skip(note?: string): never }, reason: string): never {
+  return ctx.skip(skip(reason).label.trim());
+}
