@@ -22,6 +22,7 @@ import { formatDiagnostic, loadPolicyFile, parsePolicy, type Diagnostic, type Di
 import type { Snapshot } from './core/snapshot.js';
 import { buildSnapshot } from './pipeline/build.js';
 import { createEngine, DEFAULT_ENGINE, type EngineKind, type ForwardingEngine } from './proxy/engine.js';
+import { RetryBudgets } from './pipeline/retry-budgets.js';
 import { createListener } from './proxy/listener.js';
 import { PolicyWatcher } from './reload/index.js';
 import { createHealthServer, metricsRoute, type Telemetry } from './telemetry/index.js';
@@ -97,6 +98,7 @@ export class Sidecar {
   private readonly registry: UpstreamRegistry;
   readonly faults = new RuntimeFaults();
   private readonly rateLimits: RateLimiterRegistry;
+  private readonly budgets = new RetryBudgets();
   private readonly engine: ForwardingEngine;
   private readonly servers = new Map<ListenerName, http.Server>();
   private readonly watcher: PolicyWatcher | undefined;
@@ -291,7 +293,7 @@ export class Sidecar {
       // New upstreams with DNS-named endpoints learn their addresses before they take traffic.
       await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
       snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, {
-        states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults, rateLimits: this.rateLimits,
+        states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults, rateLimits: this.rateLimits, budgets: this.budgets,
         ...(this.options.fleet ? { sessions: this.options.fleet.sessions } : {}),
       });
     } catch (err) {
@@ -304,6 +306,7 @@ export class Sidecar {
     warnUnplaced(policy, this.options.locality, this.options.log);
     plan.commit();
     this.rateLimits.retain(policy.routes.map((r) => r.name));
+    this.budgets.retain(policy.routes.map((r) => r.name));
     this.current = snapshot;
     this.servedFrom = origin;
     this.lastHash = hashOf(source);

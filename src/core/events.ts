@@ -6,12 +6,19 @@
 /** What a try came to: the upstream's status, or why there was none. */
 export type AttemptOutcome = number | 'connect-failure' | 'reset' | 'timeout';
 
+/**
+ * Why a retriable failure was not retried although tries were left (resilience's `SkipReason`):
+ * `budget` spent, `deadline` too near for the backoff, `body-too-large` (streamed, over 1 MiB),
+ * `non-idempotent` method after a failure where the request may have reached the upstream.
+ */
+export type RetrySkipReason = 'budget' | 'deadline' | 'body-too-large' | 'non-idempotent';
+
 export interface ProxyEvents {
   /** One upstream try finished (tries refused by an open breaker or a full pool are not tries). */
   attempt(upstream: string, subset: string, outcome: AttemptOutcome): void;
   retry(route: string, upstream: string): void;
-  /** A retriable failure was not retried because the request body was streamed (over 1 MiB). */
-  retrySkippedStreamedBody(route: string, upstream: string): void;
+  /** A retriable failure was not retried although tries were left, and why. */
+  retrySkipped(route: string, upstream: string, reason: RetrySkipReason): void;
   faultInjected(route: string, type: 'delay' | 'abort'): void;
   breakerState(upstream: string, subset: string, code: 0 | 1 | 2): void;
   ejection(upstream: string, endpoint: string): void;
@@ -27,6 +34,6 @@ export interface ProxyEvents {
 
 const noop = (): void => {};
 export const NO_EVENTS: ProxyEvents = Object.freeze({
-  attempt: noop, retry: noop, retrySkippedStreamedBody: noop, faultInjected: noop,
+  attempt: noop, retry: noop, retrySkipped: noop, faultInjected: noop,
   breakerState: noop, ejection: noop, endpointHealthy: noop, mirror: noop, rateLimited: noop,
 });

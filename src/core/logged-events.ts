@@ -12,7 +12,7 @@ export function withStateLogs(inner: ProxyEvents, log: Logger): ProxyEvents {
   return {
     attempt: (u, s, o) => inner.attempt(u, s, o),
     retry: (r, u) => inner.retry(r, u),
-    retrySkippedStreamedBody: (r, u) => inner.retrySkippedStreamedBody(r, u),
+    retrySkipped: (r, u, why) => inner.retrySkipped(r, u, why),
     faultInjected: (r, t) => inner.faultInjected(r, t),
     mirror: (r, o) => inner.mirror(r, o),
     rateLimited: (r) => inner.rateLimited(r),

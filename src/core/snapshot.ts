@@ -7,6 +7,7 @@ import type { Direction, Policy } from '../config/index.js';
 import type { Handler } from './context.js';
 import type { MatchInput, RouteExplanation, TierView } from '../routing/index.js';
 import type { FleetLimiterState } from '../ratelimit/index.js';
+import type { RetryBudgetView } from '../resilience/index.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -19,6 +20,8 @@ export interface CompiledRoute {
   describeDestination(headers: Readonly<Record<string, string | string[] | undefined>>, sourceIp: string | undefined): DestinationDecision;
   /** The route's rate limit as it stands for a request (explain); absent without `rateLimit`. */
   describeRateLimit?(headers: Readonly<Record<string, string | string[] | undefined>>, sourceIp: string | undefined): RateLimitDecision;
+  /** The route's retry budget now, when it retries (explain). */
+  retryBudget?(): RetryBudgetView | undefined;
 }
 
 /** A route's rate limit for one request, as explain shows it (pipeline/rate-limit.ts). */

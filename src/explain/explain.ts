@@ -8,6 +8,7 @@ import type { Direction, RoutePolicy } from '../config/index.js';
 import type { DestinationDecision, RateLimitDecision, Snapshot } from '../core/snapshot.js';
 import { formatDuration } from '../config/index.js';
 import type { RouteVerdict } from '../routing/index.js';
+import { explainRetry, renderRetry, type RetryExplanation } from './retry.js';
 
 export interface ExplainRequest {
   /** Absolute URL: `http://reviews/path?q=1` (the host is what routes). */
@@ -28,6 +29,8 @@ export interface ExplainResult {
   /** The winning route's rate limit as it stands for this request's bucket; null without one. */
   readonly rateLimit: RateLimitDecision | null;
   readonly policy: Partial<RoutePolicy> | null;
+  /** The retry policy, the budget now and the retries this request would not get (null: no retries). */
+  readonly retry: RetryExplanation | null;
   readonly generation: number;
 }
 
@@ -52,6 +55,7 @@ export function explainRequest(snapshot: Snapshot, r: ExplainRequest): ExplainRe
     destination: route ? route.describeDestination(headers, r.sourceIp) : null,
     rateLimit: route?.describeRateLimit?.(headers, r.sourceIp) ?? null,
     policy: policy ? effective(policy) : null,
+    retry: policy ? explainRetry(policy.retries, route?.retryBudget?.(), input.method, headers) : null,
     generation: snapshot.generation,
   };
 }
@@ -100,6 +104,7 @@ export function renderExplanation(x: ExplainResult): string {
     out.push('', 'effective policy:');
     for (const [k, v] of Object.entries(x.policy)) if (v !== undefined) out.push(`  ${k}: ${JSON.stringify(v)}`);
   }
+  if (x.retry) out.push(...renderRetry(x.retry));
   return `${out.join('\n')}\n`;
 }
 

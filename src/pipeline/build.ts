@@ -28,6 +28,7 @@ import { describeRateLimit, rateLimitLayer } from './rate-limit.js';
 import { RateLimiterRegistry } from '../ratelimit/index.js';
 import { rescueLayer } from './rescue.js';
 import { retryHandler } from './retry.js';
+import type { RetryBudgets } from './retry-budgets.js';
 import { timeoutLayer } from './timeout.js';
 import { passthroughCall } from './upstream-call.js';
 
@@ -42,6 +43,8 @@ export interface BuildDeps {
   readonly rateLimits?: RateLimiterRegistry;
   /** The fleet's session store, for `sticky.cookie.shared` routes (only with a fleet). */
   readonly sessions?: SharedSessionStore;
+  /** Retry budgets kept across reloads; without it each build makes fresh ones (explain, tools). */
+  readonly budgets?: RetryBudgets;
 }
 
 /** Default route timeout (Envoy's): used by the built-in inbound and passthrough routes. */
@@ -89,7 +92,7 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
 
 function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, deps: BuildDeps, limiters: RateLimiterRegistry): CompiledRoute {
   const to = route.to ?? [{ upstream: APP_UPSTREAM }];
-  const loop = route.retries ? new RetryLoop(route.retries) : undefined;
+  const loop = route.retries ? new RetryLoop(route.retries, { budget: deps.budgets?.for(route.name, route.retries.budget) }) : undefined;
   const split = compileSplit<DestinationStack>(to.map((d) => {
     const upstream = state(d.upstream);
     return { value: { upstream, subset: d.subset, handler: destinationStack(route, upstream, d.subset, loop, deps) }, weight: to.length === 1 ? 100 : (d.weight ?? 0) };
@@ -113,6 +116,7 @@ function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, 
     upgradeTarget: () => pickTarget(split),
     describeDestination: (headers, sourceIp) => describeDestination(split, route.sticky, route.name, headers, sourceIp),
     ...(limit && limiter ? { describeRateLimit: (headers, sourceIp) => describeRateLimit(limit, limiter, headers, sourceIp) } : {}),
+    retryBudget: () => loop?.retryBudget?.view(),
   });
 }
 

@@ -2,8 +2,9 @@
  * The retry layer (SPEC §5), over the resilience module's `RetryLoop`: tries ≤ 1 + attempts, all
  * inside the route deadline, each try a fresh endpoint when one is left, backoff with full jitter,
  * the retry budget, `Retry-After`, and the non-idempotent rule. Bodies up to 1 MiB are buffered so
- * a retry resends them whole; a larger body streams once and its request is not retried (reported
- * through `retrySkippedStreamedBody`). Exhausted: the last answer goes back with flag `URX`.
+ * a retry resends them whole; a larger body streams once and its request is not retried. Every
+ * retriable failure left unretried with tries to spare is reported with its reason (`retrySkipped`:
+ * budget, deadline, body-too-large, non-idempotent). Exhausted: the last answer goes back with flag `URX`.
  */
 import type { Handler, ProxyResponse } from '../core/context.js';
 import { addFlag } from '../core/context.js';
@@ -37,7 +38,7 @@ export function retryHandler(loop: RetryLoop, route: string, upstream: string, e
       method: req.method, deadline: ctx.deadline, signal: () => clientSignal(req), replayable: req.bodyStream === undefined,
       onRetry: () => events.retry(route, upstream),
     });
-    if (r.stop === 'body-not-replayable') events.retrySkippedStreamedBody(route, upstream);
+    if (r.skipped !== undefined) events.retrySkipped(route, upstream, r.skipped);
     if (r.exhausted) addFlag(ctx, 'URX');
     if (r.result.err !== undefined) throw r.result.err;
     return r.result.resp!;

@@ -27,12 +27,12 @@ export {
 
 export { ConnectionPool, type ConnectionPoolOptions, type ConnectionPoolEvents, type Release } from './connection-pool.js';
 
-export { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+export { RetryBudget, type RetryBudgetOptions, type RetryBudgetView } from './retry-budget.js';
 export { RetryBackoff, BackoffSequence, parseRetryAfter, type BackoffOptions } from './backoff.js';
-export { shouldRetry, retriableBy, isIdempotent, type RetryOn, type RetryConditions } from './retry-conditions.js';
+export { shouldRetry, retryVerdict, retriableBy, isIdempotent, type RetryOn, type RetryConditions } from './retry-conditions.js';
 export {
   RetryLoop,
-  type RetryLoopOptions, type Attempt, type TryReport, type RunOptions, type RetryInfo, type RetryResult, type StopReason,
+  type RetryLoopOptions, type Attempt, type TryReport, type RunOptions, type RetryInfo, type RetryResult, type StopReason, type SkipReason,
 } from './retry-loop.js';
 
 export { FaultPolicy, mergeDecisions, NO_FAULT, type FaultSpec, type FaultDecision } from './fault-policy.js';

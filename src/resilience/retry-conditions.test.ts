@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RoutePolicy } from '../config/index.js';
 import type { Outcome } from './outcome.js';
-import { isIdempotent, shouldRetry, type RetryConditions, type RetryOn } from './retry-conditions.js';
+import { isIdempotent, retryVerdict, shouldRetry, type RetryConditions, type RetryOn } from './retry-conditions.js';
 
 const fromPolicy: RetryConditions = {} as NonNullable<RoutePolicy['retries']>;
 void fromPolicy;
@@ -43,4 +43,14 @@ describe('shouldRetry', () => {
   it.each([['GET', true], ['HEAD', true], ['PUT', true], ['DELETE', true], ['OPTIONS', true], ['TRACE', true], ['POST', false], ['PATCH', false]])(
     'isIdempotent(%s) is %s', (method, expected) => { expect(isIdempotent(method)).toBe(expected); },
   );
+
+  it('retryVerdict tells a failure retryOn does not cover from one the method forbids', () => {
+    const c = { retryOn: ['5xx'] as RetryOn[] };
+    expect(retryVerdict(404, c, 'POST')).toBe('no');
+    expect(retryVerdict(503, c, 'POST')).toBe('non-idempotent');
+    expect(retryVerdict('reset', c, 'PATCH')).toBe('non-idempotent');
+    expect(retryVerdict('connect-failure', c, 'POST')).toBe('retry');
+    expect(retryVerdict(503, c, 'GET')).toBe('retry');
+    expect(retryVerdict(503, { ...c, nonIdempotent: true }, 'POST')).toBe('retry');
+  });
 });

@@ -44,10 +44,18 @@ export function retriableBy(outcome: Outcome, on: RetryOn): boolean {
   }
 }
 
-/** Whether a try of `method` that came to `outcome` should be retried under `conditions`. */
-export function shouldRetry(outcome: Outcome, conditions: RetryConditions, method: string): boolean {
+/**
+ * What `conditions` say about a try of `method` that came to `outcome`: `retry`, `no` (retryOn does
+ * not cover it), or `non-idempotent` (covered, but the request may have reached the upstream).
+ */
+export function retryVerdict(outcome: Outcome, conditions: RetryConditions, method: string): 'retry' | 'no' | 'non-idempotent' {
   let covered = false;
   for (const on of conditions.retryOn) if (retriableBy(outcome, on)) { covered = true; break; } // no closure per answer
-  if (!covered) return false;
-  return outcome === 'connect-failure' || conditions.nonIdempotent === true || isIdempotent(method);
+  if (!covered) return 'no';
+  return outcome === 'connect-failure' || conditions.nonIdempotent === true || isIdempotent(method) ? 'retry' : 'non-idempotent';
+}
+
+/** Whether a try of `method` that came to `outcome` should be retried under `conditions`. */
+export function shouldRetry(outcome: Outcome, conditions: RetryConditions, method: string): boolean {
+  return retryVerdict(outcome, conditions, method) === 'retry';
 }

@@ -54,7 +54,7 @@ describe('RetryLoop', () => {
 
   it('retries a POST only after a connect failure, unless nonIdempotent', async () => {
     const loop = new RetryLoop(OPTIONS);
-    await expect(loop.run(script([503]), runOpts({ method: 'POST' }))).resolves.toMatchObject({ tries: 1, stop: 'done' });
+    await expect(loop.run(script([503]), runOpts({ method: 'POST' }))).resolves.toMatchObject({ tries: 1, stop: 'non-idempotent', exhausted: false, skipped: 'non-idempotent' });
     const refused = loop.run(script(['connect-failure', 200]), runOpts({ method: 'POST' }));
     await vi.runAllTimersAsync();
     await expect(refused).resolves.toMatchObject({ tries: 2, outcome: 200 });
@@ -79,22 +79,22 @@ describe('RetryLoop', () => {
     const loop = new RetryLoop(OPTIONS);
     const attempt = script([503, 200], 200);
     const result = await loop.run(attempt, runOpts({ deadline: performance.now() + 150 }));
-    expect(result).toMatchObject({ tries: 1, stop: 'deadline', exhausted: true, result: 'try 0: 503' });
+    expect(result).toMatchObject({ tries: 1, stop: 'deadline', exhausted: true, skipped: 'deadline', result: 'try 0: 503' });
   });
 
   it('stops when the retry budget is spent', async () => {
-    const loop = new RetryLoop({ ...OPTIONS, budget: { percent: 0, minPerSecond: 1 } });
+    const loop = new RetryLoop({ ...OPTIONS, budget: { percent: 0, minPerSecond: 1, windowMs: 1_000 } }); // a reserve of one retry
     const first = loop.run(script([503, 200]), runOpts());
     await vi.runAllTimersAsync();
     await expect(first).resolves.toMatchObject({ tries: 2, outcome: 200 });
     const second = await loop.run(script([503, 200]), runOpts());
-    expect(second).toMatchObject({ tries: 1, stop: 'budget', exhausted: true });
+    expect(second).toMatchObject({ tries: 1, stop: 'budget', exhausted: true, skipped: 'budget' });
   });
 
   it('makes one try when the body could not be buffered, and says why', async () => {
     const loop = new RetryLoop(OPTIONS);
     const result = await loop.run(script([503]), runOpts({ replayable: false }));
-    expect(result).toMatchObject({ tries: 1, stop: 'body-not-replayable', exhausted: false });
+    expect(result).toMatchObject({ tries: 1, stop: 'body-too-large', exhausted: false, skipped: 'body-too-large' });
   });
 
   it('an abort during the backoff ends the loop at once and leaves no timer', async () => {

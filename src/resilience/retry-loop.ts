@@ -14,7 +14,7 @@ import { RetryBackoff, type BackoffOptions } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Outcome } from './outcome.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
-import { shouldRetry, type RetryOn } from './retry-conditions.js';
+import { retryVerdict, type RetryOn } from './retry-conditions.js';
 
 /** The route's `retries` block, as the policy has it (`perTryTimeout` is the caller's business). */
 export interface RetryLoopOptions {
@@ -66,18 +66,25 @@ export interface RunOptions {
    * guards the first try itself.
    */
   signal?: AbortSignal | (() => AbortSignal) | undefined;
-  /** False when the body was streamed (over the 1 MiB buffer): one try only. Default true. */
+  /** False when the body was streamed (over the 1 MiB buffer): one try only (stop `body-too-large`). Default true. */
   replayable?: boolean | undefined;
   /** Called before each backoff delay (for `pilotfish_retries_total` and the access log). */
   onRetry?: ((info: RetryInfo) => void) | undefined;
 }
 
 /**
- * Why the loop stopped: `done` (outcome not retriable — success, or a failure retryOn does not
- * cover, or a non-idempotent request that may have reached the upstream), `attempts`, `budget`,
- * `deadline`, or `body-not-replayable` (retriable, but the body was streamed).
+ * Why a retriable failure was not retried although tries were left (SPEC-style names, the `reason`
+ * of `pilotfish_retries_skipped_total`): the retry `budget` was spent; the backoff would end past the
+ * route's `deadline`; the body was streamed, not buffered (`body-too-large`, over 1 MiB); or the
+ * method is `non-idempotent` and the failure is one where the request may have reached the upstream.
  */
-export type StopReason = 'done' | 'attempts' | 'budget' | 'deadline' | 'body-not-replayable';
+export type SkipReason = 'budget' | 'deadline' | 'body-too-large' | 'non-idempotent';
+
+/**
+ * Why the loop stopped: `done` (the outcome is not one retryOn covers — a success, or another
+ * failure), `attempts` (all used), or a `SkipReason`.
+ */
+export type StopReason = 'done' | 'attempts' | SkipReason;
 
 export interface RetryResult<T> {
   readonly result: T;
@@ -86,6 +93,8 @@ export interface RetryResult<T> {
   readonly stop: StopReason;
   /** The last outcome was retriable but retries ran out (attempts, budget, deadline): flag `URX`. */
   readonly exhausted: boolean;
+  /** Set when a retriable failure was not retried although attempts were left. */
+  readonly skipped: SkipReason | undefined;
 }
 
 export class RetryLoop {
@@ -94,11 +103,17 @@ export class RetryLoop {
   private readonly budget: RetryBudget | undefined;
   private readonly clock: Clock;
 
-  constructor(options: RetryLoopOptions, deps: { clock?: Clock } = {}) {
+  /** `deps.budget` shares a budget (one that outlives reloads); else `options.budget` makes one. */
+  constructor(options: RetryLoopOptions, deps: { clock?: Clock; budget?: RetryBudget | undefined } = {}) {
     this.options = options;
     this.clock = deps.clock ?? systemClock;
     this.backoff = new RetryBackoff(options.backoff);
-    this.budget = options.budget ? new RetryBudget(options.budget, { clock: this.clock }) : undefined;
+    this.budget = deps.budget ?? (options.budget ? new RetryBudget(options.budget, { clock: this.clock }) : undefined);
+  }
+
+  /** The loop's retry budget, if it has one (explain). */
+  get retryBudget(): RetryBudget | undefined {
+    return this.budget;
   }
 
   async run<T>(attempt: Attempt<T>, run: RunOptions): Promise<RetryResult<T>> {
@@ -111,9 +126,11 @@ export class RetryLoop {
       if (n > 0 && signal === undefined && typeof run.signal === 'function') signal = run.signal();
       signal?.throwIfAborted();
       const report = await attempt(n, excluded ?? NO_ENDPOINTS);
-      if (!shouldRetry(report.outcome, this.options, run.method)) return stopped(report, n, 'done');
+      const verdict = retryVerdict(report.outcome, this.options, run.method);
+      if (verdict === 'no') return stopped(report, n, 'done');
       if (n >= this.options.attempts) return stopped(report, n, 'attempts');
-      if (run.replayable === false) return stopped(report, n, 'body-not-replayable');
+      if (verdict === 'non-idempotent') return stopped(report, n, 'non-idempotent');
+      if (run.replayable === false) return stopped(report, n, 'body-too-large');
       if (report.endpoint !== undefined) (excluded ??= new Set()).add(report.endpoint);
       const delayMs = (delays ??= this.backoff.start()).next(report.retryAfterMs);
       if (this.clock.now() + delayMs >= run.deadline) return stopped(report, n, 'deadline');
@@ -131,6 +148,7 @@ function stopped<T>(report: TryReport<T>, n: number, stop: StopReason): RetryRes
   return {
     result: report.result, outcome: report.outcome, tries: n + 1, stop,
     exhausted: stop === 'attempts' || stop === 'budget' || stop === 'deadline',
+    skipped: stop === 'done' || stop === 'attempts' ? undefined : stop,
   };
 }
 

@@ -23,11 +23,12 @@ async function scrape(m: Metrics): Promise<Map<string, number>> {
 }
 
 describe('Metrics', () => {
-  it('registers exactly the SPEC §6 metrics with their label names', async () => {
+  it('registers exactly the SPEC §6 metrics (and pilotfish_retries_skipped_total) with their label names', async () => {
     const m = new Metrics({ processMetrics: false });
     m.requestEnd(req(), 200, 0.01);
     m.attempt('reviews', 'v1', 200);
     m.retry('reviews', 'reviews');
+    m.retrySkipped('reviews', 'reviews', 'budget');
     m.breakerState('reviews', 'v1', 2);
     m.ejection('reviews');
     m.endpointHealthy('reviews', '10.0.0.1:9080', true);
@@ -42,6 +43,7 @@ describe('Metrics', () => {
       pilotfish_request_duration_seconds: ['direction', 'le', 'route', 'subset', 'upstream'],
       pilotfish_upstream_attempts_total: ['outcome', 'subset', 'upstream'],
       pilotfish_retries_total: ['route', 'upstream'],
+      pilotfish_retries_skipped_total: ['reason', 'route', 'upstream'],
       pilotfish_circuit_breaker_state: ['subset', 'upstream'],
       pilotfish_outlier_ejections_total: ['upstream'],
       pilotfish_endpoint_healthy: ['endpoint', 'upstream'],

@@ -41,6 +41,8 @@ export interface RequestLabels {
 /** How one upstream try ended: the response status, or why there was none (resilience's `Outcome`). */
 export type AttemptOutcome = number | 'connect-failure' | 'reset' | 'timeout';
 export type FaultType = 'delay' | 'abort';
+/** `pilotfish_retries_skipped_total{reason}` (resilience's `SkipReason`). */
+export type RetrySkipReason = 'budget' | 'deadline' | 'body-too-large' | 'non-idempotent';
 /** SPEC §5 compare outcomes; `sent` counts a mirrored request answered while `compare` is off. */
 export type MirrorOutcome = 'match' | 'status_mismatch' | 'body_mismatch' | 'error' | 'sent' | 'dropped';
 export type ReloadResult = 'ok' | 'error' | 'unchanged';
@@ -64,6 +66,7 @@ export class Metrics {
   private readonly requests: LabelTree<RequestSeries>;
   private readonly attempts = new LabelTree(['upstream', 'subset', 'outcome'], (l) => new CounterCell(l));
   private readonly retries = new LabelTree(['route', 'upstream'], (l) => new CounterCell(l));
+  private readonly retriesSkipped = new LabelTree(['route', 'upstream', 'reason'], (l) => new CounterCell(l));
   private readonly breakers = new LabelTree(['upstream', 'subset'], (l) => new GaugeCell(l));
   private readonly ejections = new LabelTree(['upstream'], (l) => new CounterCell(l));
   private readonly endpoints = new LabelTree(['upstream', 'endpoint'], (l) => new GaugeCell(l));
@@ -93,6 +96,11 @@ export class Metrics {
     }, buckets);
     cellCounter({ registry, name: 'pilotfish_upstream_attempts_total', help: 'Upstream tries by outcome (status class, connect-failure, reset, timeout).', labelNames: this.attempts.labelNames, cells: each(this.attempts) });
     cellCounter({ registry, name: 'pilotfish_retries_total', help: 'Retries issued (tries after the first).', labelNames: this.retries.labelNames, cells: each(this.retries) });
+    // Not in SPEC §6, but a retry that could not happen must never be silent (issues 4 and 13).
+    cellCounter({
+      registry, name: 'pilotfish_retries_skipped_total', labelNames: this.retriesSkipped.labelNames, cells: each(this.retriesSkipped),
+      help: 'Retriable failures not retried although tries were left, by reason: budget, deadline, body-too-large (streamed, over the 1 MiB replay buffer), non-idempotent.',
+    });
     cellGauge({ registry, name: 'pilotfish_circuit_breaker_state', help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', labelNames: this.breakers.labelNames, cells: each(this.breakers) });
     cellCounter({ registry, name: 'pilotfish_outlier_ejections_total', help: 'Endpoints ejected by outlier detection.', labelNames: this.ejections.labelNames, cells: each(this.ejections) });
     cellGauge({ registry, name: 'pilotfish_endpoint_healthy', help: 'Active health check verdict per endpoint: 1 healthy, 0 unhealthy.', labelNames: this.endpoints.labelNames, cells: each(this.endpoints) });
@@ -130,6 +138,10 @@ export class Metrics {
 
   retry(route: string, upstream: string): void {
     this.retries.get(route, upstream).value++;
+  }
+
+  retrySkipped(route: string, upstream: string, reason: RetrySkipReason): void {
+    this.retriesSkipped.get(route, upstream, reason).value++;
   }
 
   faultInjected(route: string, type: FaultType): void {
@@ -187,6 +199,7 @@ export class Metrics {
     return this.requests.prune((l) => route(l) && upstream(l))
       + this.attempts.prune(upstream)
       + this.retries.prune((l) => route(l) && upstream(l))
+      + this.retriesSkipped.prune((l) => route(l) && upstream(l))
       + this.breakers.prune(upstream)
       + this.ejections.prune(upstream)
       + this.endpoints.prune(upstream)

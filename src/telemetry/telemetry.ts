@@ -5,11 +5,9 @@
  * OpenTelemetry SDK or the access-log stream.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Counter as CounterT } from 'prom-client';
-import { Counter } from './prom.js';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../core/context.js';
-import type { AttemptOutcome, ProxyEvents } from '../core/events.js';
+import type { AttemptOutcome, ProxyEvents, RetrySkipReason } from '../core/events.js';
 import type { RequestArrival, RequestDone, RequestObserver, RequestTrace } from '../core/observer.js';
 import { AccessLog, type AccessLogOptions } from './access-log.js';
 import { Metrics, type ReloadResult } from './metrics.js';
@@ -25,17 +23,7 @@ export interface TelemetryOptions {
 }
 
 export class Telemetry implements RequestObserver, ProxyEvents {
-  private readonly skipped: CounterT<'route' | 'upstream' | 'reason'>;
-
-  private constructor(readonly metrics: Metrics, readonly tracing: Tracing, readonly accessLog: AccessLog) {
-    // Not in SPEC §6, but a retry that could not happen must never be silent (the resilience issue).
-    this.skipped = new Counter({
-      name: 'pilotfish_retries_skipped_total',
-      help: 'Retriable failures not retried because the request body was streamed (over the 1 MiB replay buffer).',
-      labelNames: ['route', 'upstream', 'reason'],
-      registers: [metrics.registry],
-    });
-  }
+  private constructor(readonly metrics: Metrics, readonly tracing: Tracing, readonly accessLog: AccessLog) {}
 
   static async create(options: TelemetryOptions = {}): Promise<Telemetry> {
     const tracing = await createTracing({ ...(options.log ? { log: options.log } : {}), ...(options.env ? { env: options.env } : {}) });
@@ -60,7 +48,7 @@ export class Telemetry implements RequestObserver, ProxyEvents {
   // ProxyEvents
   attempt(upstream: string, subset: string, outcome: AttemptOutcome): void { this.metrics.attempt(upstream, subset, outcome); }
   retry(route: string, upstream: string): void { this.metrics.retry(route, upstream); }
-  retrySkippedStreamedBody(route: string, upstream: string): void { this.skipped.inc({ route, upstream, reason: 'streamed_body' }); }
+  retrySkipped(route: string, upstream: string, reason: RetrySkipReason): void { this.metrics.retrySkipped(route, upstream, reason); }
   faultInjected(route: string, type: 'delay' | 'abort'): void { this.metrics.faultInjected(route, type); }
   breakerState(upstream: string, subset: string, code: 0 | 1 | 2): void { this.metrics.breakerState(upstream, subset, code); }
   ejection(upstream: string): void { this.metrics.ejection(upstream); }
