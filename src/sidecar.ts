@@ -35,7 +35,7 @@ import { explainRoute } from './admin/explain.js';
 import { NO_EVENTS, type ProxyEvents } from './core/events.js';
 import type { OfferResult, PolicyOffer, PolicyOrigin, PolicySink, PolicySource } from './core/policy-source.js';
 import { withStateLogs } from './core/logged-events.js';
-import { BucketTicker, RuntimeFaults } from './resilience/index.js';
+import { BucketTicker, fullCollection, OverloadMonitor, RuntimeFaults } from './resilience/index.js';
 import type { Locality, SharedSessionStore } from './routing/index.js';
 import { RateLimiterRegistry, type LimiterFactories } from './ratelimit/index.js';
 
@@ -99,6 +99,8 @@ export class Sidecar {
   readonly faults = new RuntimeFaults();
   private readonly rateLimits: RateLimiterRegistry;
   private readonly budgets = new RetryBudgets();
+  /** Load shedding under memory pressure; its settings follow the policy (`watchMemory`). */
+  private readonly overload: OverloadMonitor;
   private readonly engine: ForwardingEngine;
   private readonly servers = new Map<ListenerName, http.Server>();
   private readonly watcher: PolicyWatcher | undefined;
@@ -130,8 +132,12 @@ export class Sidecar {
     const t = options.telemetry;
     if (t) {
       t.metrics.pendingRequests(() => [...this.registry.all()].map((u) => [u.name, u.pool.pending] as const));
+      t.metrics.memoryPercent(() => this.overload.percent);
       this.onReload = (r) => t.reloaded(r.result, this.current.generation, this.routeNames(), this.upstreamNames());
     }
+    // Configured from the policy on every apply, before any request can arrive.
+    this.overload = new OverloadMonitor({ shedAbove: 90, resumeBelow: 80, intervalMs: 250 }, { collect: fullCollection() });
+    this.overload.on('change', (c) => this.events.overload({ shedding: c.shedding, percent: c.percent, used: c.sample.used, limit: c.sample.limit }));
     this.registry = new UpstreamRegistry({
       ticker: this.ticker, engine, events: this.events, log: options.log, locality: options.locality, ...(options.resolver ? { resolver: options.resolver } : {}),
     });
@@ -294,6 +300,7 @@ export class Sidecar {
       await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
       snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, {
         states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults, rateLimits: this.rateLimits, budgets: this.budgets,
+        pressure: this.overload,
         ...(this.options.fleet ? { sessions: this.options.fleet.sessions } : {}),
       });
     } catch (err) {
@@ -307,11 +314,17 @@ export class Sidecar {
     plan.commit();
     this.rateLimits.retain(policy.routes.map((r) => r.name));
     this.budgets.retain(policy.routes.map((r) => r.name));
+    this.watchMemory(policy.overload);
     this.current = snapshot;
     this.servedFrom = origin;
     this.lastHash = hashOf(source);
     if (origin === 'file') this.lastSeen = this.lastHash;
     this.failure = undefined;
+  }
+
+  /** The overload monitor follows the policy's `overload` block (live: no restart needed). */
+  private watchMemory(o: Policy['overload']): void {
+    this.overload.configure({ shedAbove: o.shedAbove, resumeBelow: o.resumeBelow, intervalMs: o.interval });
   }
 
   private routeNames(): string[] {
@@ -339,6 +352,7 @@ export class Sidecar {
     for (const direction of ['outbound', 'inbound'] as Direction[]) {
       this.servers.set(direction, createListener({
         direction, current: () => this.current, engine: this.engine, log: this.options.log, draining: () => this.draining, track, observer: this.observer,
+        limits: l[direction], events: this.events, overload: this.overload,
       }));
     }
     this.servers.set('admin', createAdminServer(this, token));
@@ -351,6 +365,7 @@ export class Sidecar {
     const port = (name: ListenerName): number => (this.servers.get(name)!.address() as AddressInfo).port;
     this.bound = { outbound: port('outbound'), inbound: port('inbound'), admin: port('admin'), telemetry: port('telemetry') };
     this.listening = true;
+    this.overload.start();
     this.options.log.info({ ports: this.ports, generation: this.current.generation, engine: this.options.engine ?? DEFAULT_ENGINE, execArgv: process.execArgv }, 'listening');
   }
 
@@ -390,6 +405,7 @@ export class Sidecar {
     await this.options.fleet?.source.stop().catch((err: unknown) => this.options.log.warn({ err }, 'fleet: leaving failed'));
     for (const s of this.servers.values()) { s.close(); s.closeAllConnections(); }
     this.engine.close();
+    this.overload.stop();
     this.registry.dispose();
     this.faults.dispose();
     this.ticker.dispose();

@@ -6,29 +6,20 @@ import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { Sidecar } from '../src/sidecar.js';
-import { Telemetry } from '../src/telemetry/index.js';
 import { request, type Reply } from './helpers/http.js';
-import { testListeners, TEST_ENGINE, writePolicy } from './helpers/sidecar.js';
+import { metricSum, startObserved, testListeners, TEST_ENGINE, writePolicy } from './helpers/sidecar.js';
 import { deadAddress, startUpstream } from './helpers/upstream.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const fn of cleanup.splice(0).reverse()) await fn(); });
 
 async function start(policy: string): Promise<{ sidecar: Sidecar; metrics: () => Promise<string> }> {
-  const telemetry = await Telemetry.create({ accessLog: { enabled: false } });
-  const sidecar = await Sidecar.start({ policyFile: await writePolicy(policy), log: createLogger('silent'), engine: TEST_ENGINE, telemetry, watch: false });
-  cleanup.push(() => sidecar.close());
-  return { sidecar, metrics: () => telemetry.metrics.registry.metrics() };
+  const s = await startObserved(policy);
+  cleanup.push(() => s.sidecar.close());
+  return s;
 }
 
-function sum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
+const sum = metricSum;
 
 /** `total` requests, `inFlight` at a time; resolves with every reply in completion order. */
 async function burst(send: () => Promise<Reply>, total: number, inFlight: number): Promise<Reply[]> {

@@ -1,4 +1,4 @@
 export { loadPolicyFile, parsePolicy, formatDiagnostic, type Diagnostic, type LoadResult, type PolicyContext } from './load.js';
-export type { Policy, UpstreamPolicy, RoutePolicy, StringMatchPolicy, PathMatchPolicy, Direction, LocalityPolicy, RateLimitPolicy } from './schema.js';
+export type { Policy, UpstreamPolicy, RoutePolicy, StringMatchPolicy, PathMatchPolicy, Direction, LocalityPolicy, RateLimitPolicy, ListenerLimits, OverloadPolicy } from './schema.js';
 export { BUILTIN_UPSTREAMS } from './validate-refs.js';
 export { parseDuration, formatDuration } from './duration.js';

@@ -22,14 +22,31 @@ describe('parsePolicy', () => {
   it('fills every default of a minimal policy', () => {
     const r = parsePolicy('version: 1\n', 'p.yaml');
     if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+    const edge = { maxConnections: 10_000, headersTimeout: 10_000, maxRequestHeadersKb: 60, maxHeadersCount: 100 };
     expect(r.policy.listeners).toEqual({
-      outbound: { port: 15001, address: '0.0.0.0' },
-      inbound: { port: 15006, address: '0.0.0.0', app: 'http://127.0.0.1:8080' },
+      outbound: { port: 15001, address: '0.0.0.0', ...edge },
+      inbound: { port: 15006, address: '0.0.0.0', app: 'http://127.0.0.1:8080', ...edge },
       admin: { port: 15000, address: '127.0.0.1' },
       telemetry: { port: 15020, address: '0.0.0.0' },
     });
+    expect(r.policy.overload).toEqual({ shedAbove: 90, resumeBelow: 80, interval: 250 });
     expect(r.policy.outboundTrafficPolicy).toBe('registry-only');
     expect(r.policy.routes).toEqual([]);
+  });
+
+  it('checks edge limits and overload settings, with positions', () => {
+    const r = parsePolicy(`version: 1
+listeners:
+  outbound: { maxConnections: 0, headersTimeout: soon, maxRequestHeadersKb: 9000 }
+overload: { shedAbove: 80, resumeBelow: 85 }
+`, 'p.yaml');
+    expect(r.ok).toBe(false);
+    expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual([
+      expect.stringMatching(/^p\.yaml:3:31 listeners\.outbound\.maxConnections: /),
+      expect.stringMatching(/^p\.yaml:3:50 listeners\.outbound\.headersTimeout: invalid duration "soon"/),
+      expect.stringMatching(/^p\.yaml:3:77 listeners\.outbound\.maxRequestHeadersKb: /),
+      'p.yaml:4:41 overload.resumeBelow: resumeBelow must be below shedAbove',
+    ]);
   });
 
   it('resolves route and upstream defaults (Envoy defaults where it has one)', () => {

@@ -24,12 +24,26 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}
 const listener = (defPort: number, defAddress: string) =>
   z.strictObject({ port: port.default(defPort), address: z.string().min(1).default(defAddress) });
 
+/**
+ * Edge limits of a data-plane listener (SPEC §5 "Limits and overload"; Envoy's edge defaults:
+ * `max_request_headers_kb` 60, `max_headers_count` 100, `request_headers_timeout`). Over the head
+ * limits the answer is 431, a trickled head is cut (408) after `headersTimeout`, and connections past
+ * `maxConnections` are closed as they arrive.
+ */
+const edgeLimits = {
+  maxConnections: count.min(1).default(10_000),
+  headersTimeout: duration.refine((ms) => ms >= 1, 'headersTimeout must be at least 1ms').default(10_000),
+  maxRequestHeadersKb: z.number().int().min(1).max(8192).default(60),
+  maxHeadersCount: count.min(1).max(10_000).default(100),
+};
+
 const listeners = z.strictObject({
-  outbound: listener(15001, '0.0.0.0').prefault({}),
+  outbound: z.strictObject({ port: port.default(15001), address: z.string().min(1).default('0.0.0.0'), ...edgeLimits }).prefault({}),
   inbound: z.strictObject({
     port: port.default(15006),
     address: z.string().min(1).default('0.0.0.0'),
     app: z.url({ protocol: /^http$/, error: 'expected an http:// URL' }).default('http://127.0.0.1:8080'),
+    ...edgeLimits,
   }).prefault({}),
   admin: z.strictObject({
     port: port.default(15000),
@@ -171,9 +185,21 @@ const route = z.strictObject({
   headers: z.strictObject({ request: headerOps.optional(), response: headerOps.optional() }).optional(),
 });
 
+/**
+ * Load shedding under memory pressure (SPEC §5): memory in use (V8 heap plus the Buffers bodies sit
+ * in) as a share of V8's heap limit. At `shedAbove` new requests get 503 `OM`; they are admitted
+ * again once it is under `resumeBelow` (hysteresis). Sampled every `interval`.
+ */
+const overload = z.strictObject({
+  shedAbove: percent.refine((p) => p > 0, 'shedAbove must be above 0').default(90),
+  resumeBelow: percent.default(80),
+  interval: duration.refine((ms) => ms >= 10, 'interval must be at least 10ms').default(250),
+}).refine((o) => o.resumeBelow < o.shedAbove, { message: 'resumeBelow must be below shedAbove', path: ['resumeBelow'] });
+
 export const policySchema = z.strictObject({
   version: z.literal(1, { error: 'version must be 1' }),
   listeners: listeners.prefault({}),
+  overload: overload.prefault({}),
   outboundTrafficPolicy: z.enum(['registry-only', 'allow-any']).default('registry-only'),
   /** Where this sidecar runs; `PILOTFISH_LOCALITY=region/zone` overrides it. */
   locality: locality.optional(),
@@ -190,3 +216,5 @@ export type PathMatchPolicy = z.output<typeof pathMatch>;
 export type Direction = RoutePolicy['direction'];
 export type LocalityPolicy = z.output<typeof locality>;
 export type RateLimitPolicy = z.output<typeof rateLimit>;
+export type ListenerLimits = Pick<Policy['listeners']['outbound'], 'maxConnections' | 'headersTimeout' | 'maxRequestHeadersKb' | 'maxHeadersCount'>;
+export type OverloadPolicy = Policy['overload'];

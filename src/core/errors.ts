@@ -3,7 +3,7 @@
  * Envoy-style response flag and the HTTP status; `rescue()` (proxy/rescue.ts) is the only place that
  * turns them into responses.
  */
-export type ResponseFlag = 'NR' | 'UH' | 'UF' | 'UO' | 'CO' | 'URX' | 'UT' | 'UC' | 'DI' | 'FI' | 'DC' | 'RL';
+export type ResponseFlag = 'NR' | 'UH' | 'UF' | 'UO' | 'CO' | 'URX' | 'UT' | 'UC' | 'DI' | 'FI' | 'DC' | 'RL' | 'OM';
 
 export class ProxyError extends Error {
   readonly code: string;
@@ -53,6 +53,9 @@ export function rateLimited(route: string, headers: Readonly<Record<string, stri
   err.headers = headers;
   return err;
 }
+
+export const overloaded = (percent: number): ProxyError =>
+  new ProxyError('overloaded', 'OM', 503, `overloaded: memory in use at ${Math.round(percent)}% of the limit; new requests are shed until it falls`);
 
 export const badRequest = (message: string): ProxyError =>
   new ProxyError('bad_request', 'NR', 400, message);

@@ -16,6 +16,16 @@ export function withStateLogs(inner: ProxyEvents, log: Logger): ProxyEvents {
     faultInjected: (r, t) => inner.faultInjected(r, t),
     mirror: (r, o) => inner.mirror(r, o),
     rateLimited: (r) => inner.rateLimited(r),
+    connectionOverflow: (l) => inner.connectionOverflow(l),
+    edgeRejected: (l, why) => inner.edgeRejected(l, why),
+    overloadShed: (l) => inner.overloadShed(l),
+    overload(state) {
+      inner.overload(state);
+      const fields = { percent: Math.round(state.percent * 10) / 10, usedBytes: state.used, limitBytes: state.limit };
+      // Once per episode, not per request: the monitor emits only on a change.
+      if (state.shedding) log.warn(fields, 'overload: memory in use past overload.shedAbove; new requests are shed with 503 OM');
+      else log.info(fields, 'overload over: memory in use under overload.resumeBelow; requests admitted again');
+    },
     breakerState(upstream, subset, code) {
       inner.breakerState(upstream, subset, code);
       const msg = `circuit breaker ${STATE[code]}`;

@@ -14,8 +14,21 @@ export function hasBody(req: ProxyRequest): boolean {
   return !bodiless(req);
 }
 
-/** Reads the body into `req.body`, or past `limit` sets `req.bodyStream`. Resolves when decided. */
-export function bufferBody(req: ProxyRequest, limit = RETRY_BUFFER_LIMIT): Promise<void> {
+/** The overload monitor as body buffering sees it (resilience's `OverloadMonitor`). */
+export interface MemoryPressure {
+  readonly shedding: boolean;
+  /** Whether `bytes` more may be buffered; false while shedding or when they would start it. */
+  hold(bytes: number): boolean;
+}
+
+/**
+ * Reads the body into `req.body`, or past `limit` sets `req.bodyStream`. Resolves when decided.
+ * Under memory pressure (SPEC §5 "Limits and overload") a body being buffered switches to
+ * streaming at its next chunk: it then flows with back-pressure instead of sitting in memory, and
+ * its request is not retried — so a flood of large bodies admitted just before shedding began
+ * cannot keep growing the process.
+ */
+export function bufferBody(req: ProxyRequest, limit = RETRY_BUFFER_LIMIT, pressure?: MemoryPressure): Promise<void> {
   const src = req.source;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -23,7 +36,7 @@ export function bufferBody(req: ProxyRequest, limit = RETRY_BUFFER_LIMIT): Promi
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       size += chunk.length;
-      if (size <= limit) return;
+      if (size <= limit && (pressure === undefined || pressure.hold(chunk.length))) return;
       cleanup();
       src.pause();
       req.bodyStream = Readable.from(replayThenRest(chunks, src));

@@ -29,6 +29,7 @@ import { RateLimiterRegistry } from '../ratelimit/index.js';
 import { rescueLayer } from './rescue.js';
 import { retryHandler } from './retry.js';
 import type { RetryBudgets } from './retry-budgets.js';
+import type { MemoryPressure } from './body.js';
 import { timeoutLayer } from './timeout.js';
 import { passthroughCall } from './upstream-call.js';
 
@@ -45,6 +46,8 @@ export interface BuildDeps {
   readonly sessions?: SharedSessionStore;
   /** Retry budgets kept across reloads; without it each build makes fresh ones (explain, tools). */
   readonly budgets?: RetryBudgets;
+  /** The overload monitor: under pressure bodies stream instead of being buffered, mirrors are dropped. */
+  readonly pressure?: MemoryPressure;
 }
 
 /** Default route timeout (Envoy's): used by the built-in inbound and passthrough routes. */
@@ -106,7 +109,7 @@ function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, 
   if (ops) outer.push(ops);
   if (route.mirror) {
     const m = route.mirror;
-    outer.push(mirrorLayer({ route: route.name, upstream: state(m.upstream), percent: m.percent, compare: m.compare, timeoutMs: route.timeout }, deps.events, deps.engine));
+    outer.push(mirrorLayer({ route: route.name, upstream: state(m.upstream), percent: m.percent, compare: m.compare, timeoutMs: route.timeout }, deps.events, deps.engine, deps.pressure));
   }
   return Object.freeze<CompiledRoute>({
     name: route.name,
@@ -129,7 +132,7 @@ function destinationStack(route: RoutePolicy, upstream: UpstreamState, subset: s
     affinity: route.sticky && 'cookie' in route.sticky ? { route: route.name, ttlMs: route.sticky.cookie.ttl } : undefined,
     shared: route.sticky && 'cookie' in route.sticky && route.sticky.cookie.shared ? deps.sessions : undefined,
   }, deps);
-  const inner: Handler = loop ? retryHandler(loop, route.name, upstream.name, deps.events, once) : (req, ctx) => once(req, ctx, NO_TRIED);
+  const inner: Handler = loop ? retryHandler(loop, route.name, upstream.name, deps.events, once, deps.pressure) : (req, ctx) => once(req, ctx, NO_TRIED);
   const requestFault = route.fault?.on === 'attempt' ? undefined : fault;
   return compose([faultLayer(route.name, upstream.name, requestFault, deps.faults, deps.events), timeoutLayer(route.timeout)], inner);
 }

@@ -18,7 +18,7 @@ import type { ProxyEvents } from '../core/events.js';
 import type { TryTrace } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import type { UpstreamState } from '../upstreams/index.js';
-import { bufferBody, hasBody } from './body.js';
+import { bufferBody, hasBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
 
 export const MAX_IN_FLIGHT = 256;
 
@@ -32,11 +32,15 @@ export interface MirrorSpec {
   readonly timeoutMs: number;
 }
 
-export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents, engine: ForwardingEngine): Layer {
+export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents, engine: ForwardingEngine, pressure?: MemoryPressure): Layer {
   let inFlight = 0;
   return (next) => async (req, ctx) => {
     if (Math.random() * 100 >= spec.percent) return next(req, ctx);
-    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) await bufferBody(req);
+    if (pressure?.shedding) { // shadow traffic is the first thing to go under memory pressure
+      events.mirror(spec.route, 'dropped');
+      return next(req, ctx);
+    }
+    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
     const endpoint = spec.upstream.balancer(undefined, false).pick(spec.upstream.eligible(undefined));
     if (req.bodyStream !== undefined || inFlight >= MAX_IN_FLIGHT || !endpoint) {
       events.mirror(spec.route, 'dropped');

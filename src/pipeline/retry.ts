@@ -11,14 +11,14 @@ import { addFlag } from '../core/context.js';
 import type { ProxyEvents } from '../core/events.js';
 import { parseRetryAfter, type RetryLoop, type TryReport } from '../resilience/index.js';
 import { errorOutcome, type Try } from './attempt.js';
-import { bufferBody, hasBody } from './body.js';
+import { bufferBody, hasBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
 import { clientSignal } from './signal.js';
 
 type Result = { resp: ProxyResponse; err?: undefined } | { resp?: undefined; err: unknown };
 
-export function retryHandler(loop: RetryLoop, route: string, upstream: string, events: ProxyEvents, once: Try): Handler {
+export function retryHandler(loop: RetryLoop, route: string, upstream: string, events: ProxyEvents, once: Try, pressure?: MemoryPressure): Handler {
   return async (req, ctx) => {
-    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) await bufferBody(req);
+    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
     let previous: ProxyResponse | undefined;
     const attempt = async (_n: number, excluded: ReadonlySet<string>): Promise<TryReport<Result>> => {
       if (previous && !Buffer.isBuffer(previous.body)) previous.body.destroy(); // the answer we are not keeping

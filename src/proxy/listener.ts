@@ -9,17 +9,19 @@ import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } fro
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { Direction } from '../config/index.js';
+import type { Direction, ListenerLimits } from '../config/index.js';
 import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
-import { badRequest, noRoute } from '../core/errors.js';
+import { badRequest, noRoute, overloaded } from '../core/errors.js';
+import type { ProxyEvents } from '../core/events.js';
 import type { RouteInput, Snapshot } from '../core/snapshot.js';
 import { NO_TRACE, type RequestObserver } from '../core/observer.js';
 import { bufferBody, hasBody } from '../pipeline/body.js';
 import { isJsonContentType, JSON_BODY_LIMIT, parseJsonBody } from '../routing/index.js';
-import { rescue } from '../pipeline/rescue.js';
+import { jsonError, rescue } from '../pipeline/rescue.js';
 import type { ForwardingEngine } from './engine.js';
 import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
 import { Http1Request } from './http1-request.js';
+import { applyEdgeLimits, edgeServerOptions, tooManyHeaders } from './limits.js';
 import { writeResponse } from './respond.js';
 
 export interface ListenerDeps {
@@ -31,6 +33,12 @@ export interface ListenerDeps {
   readonly draining: () => boolean;
   readonly track: { begin(): void; end(): void };
   readonly observer: RequestObserver;
+  /** The listener's edge limits (proxy/limits.ts). */
+  readonly limits: ListenerLimits;
+  /** Edge rejections, connection overflow and shedding are reported here. */
+  readonly events: ProxyEvents;
+  /** The overload monitor: while `shedding`, new requests get 503 `OM`. */
+  readonly overload: { readonly shedding: boolean; readonly percent: number };
 }
 
 interface Target { host: string; path: string }
@@ -70,14 +78,11 @@ function stripPort(host: string): string {
 }
 
 export function createListener(deps: ListenerDeps): Server {
-  const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 });
+  const server = http.createServer(edgeServerOptions(deps.limits));
   server.on('request', (req, res) => handle(req, res, deps));
   server.on('upgrade', (req, socket, head) => upgrade(req, socket, head, deps));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // Malformed request line/headers: answer 400 if the socket can still take it, never throw.
-    if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  // Malformed or oversized heads, trickled heads, connections past the cap: answered, never thrown.
+  applyEdgeLimits(server, deps.direction, deps.limits, deps.events);
   return server;
 }
 
@@ -117,6 +122,13 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
     writeResponse(res, rescue(badRequest('malformed request target or missing Host'), ctx, deps.log), ctx, true, done);
     return;
   }
+  if (tooManyHeaders(req, deps.limits)) {
+    // Nothing is routed or forwarded; the connection closes (its body, if any, is never read).
+    deps.events.edgeRejected(deps.direction, 'header-too-large');
+    writeResponse(res, jsonError(431, 'request head over the listener limits (maxRequestHeadersKb, maxHeadersCount)', ctx), ctx, true, done);
+    return;
+  }
+
   const headers = cleanRequestHeaders(req.headers);
   req.headers = headers;
   (ctx as { requestId: string }).requestId = setForwardingHeaders(headers, socket.remoteAddress, target.host);
@@ -133,6 +145,14 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
     (resp) => writeResponse(res, resp, ctx, deps.draining(), done),
     (err: unknown) => writeResponse(res, rescue(err, ctx, deps.log), ctx, deps.draining(), done),
   );
+  if (deps.overload.shedding) {
+    // Shed before anything is buffered or routed. The connection stays open: node:http reads and
+    // drops an unread body after the answer, which costs no memory, while closing on a client still
+    // uploading would reset the connection and could lose the 503 before the client reads it.
+    deps.events.overloadShed(deps.direction);
+    writeResponse(res, rescue(overloaded(deps.overload.percent), ctx, deps.log), ctx, deps.draining(), done);
+    return;
+  }
   if (snapshot.needsBody(deps.direction, input) && isJsonContentType(headers['content-type']) && hasBody(preq)) {
     // Some route's jsonBody conditions could decide this request: read up to 64 KiB of it first.
     answer(bufferBody(preq, JSON_BODY_LIMIT).then(() => {
@@ -159,6 +179,14 @@ function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deps: Liste
     else socket.destroy();
   };
   if (!target) return fail(400, 'Bad Request');
+  if (tooManyHeaders(req, deps.limits)) {
+    deps.events.edgeRejected(deps.direction, 'header-too-large');
+    return fail(431, 'Request Header Fields Too Large');
+  }
+  if (deps.overload.shedding) {
+    deps.events.overloadShed(deps.direction);
+    return fail(503, 'Service Unavailable');
+  }
   const input = routeInput(target, req.method, req.headers);
   const snapshot = deps.current();
   const route = snapshot.route(deps.direction, input);

@@ -40,3 +40,4 @@ export {
   RuntimeFaults,
   type RuntimeFault, type RuntimeFaultInput, type RuntimeFaultsOptions, type RuntimeFaultsEvents, type FaultStage,
 } from './runtime-faults.js';
+export { OverloadMonitor, heapSample, fullCollection, type OverloadDeps, type OverloadOptions, type MemorySample, type OverloadChange, type OverloadEvents } from './overload.js';

@@ -23,7 +23,7 @@ async function scrape(m: Metrics): Promise<Map<string, number>> {
 }
 
 describe('Metrics', () => {
-  it('registers exactly the SPEC §6 metrics (and pilotfish_retries_skipped_total) with their label names', async () => {
+  it('registers exactly the SPEC §6 metrics (and skipped retries, edge limits, overload) with their label names', async () => {
     const m = new Metrics({ processMetrics: false });
     m.requestEnd(req(), 200, 0.01);
     m.attempt('reviews', 'v1', 200);
@@ -38,6 +38,7 @@ describe('Metrics', () => {
     m.pendingRequests(() => [['reviews', 3]]);
     m.configReload('ok');
     m.generation(7);
+    m.edgeRejected('outbound', 'header-too-large');
     const expected: Record<string, string[]> = {
       pilotfish_requests_total: ['code', 'direction', 'flags', 'route', 'subset', 'upstream'],
       pilotfish_request_duration_seconds: ['direction', 'le', 'route', 'subset', 'upstream'],
@@ -53,6 +54,11 @@ describe('Metrics', () => {
       pilotfish_rate_limited_total: ['route'],
       pilotfish_config_reloads_total: ['result'],
       pilotfish_config_generation: [],
+      pilotfish_downstream_connections_overflow_total: ['listener'],
+      pilotfish_downstream_rejected_total: ['listener', 'reason'],
+      pilotfish_overload_shed_total: ['listener'],
+      pilotfish_overload_active: [],
+      pilotfish_overload_memory_percent: [],
     };
     const json = await m.registry.getMetricsAsJSON();
     expect(json.map((x) => x.name).sort()).toEqual(Object.keys(expected).sort());

@@ -74,8 +74,13 @@ export class Metrics {
   private readonly mirrors = new LabelTree(['route', 'outcome'], (l) => new CounterCell(l));
   private readonly reloads = new LabelTree(['result'], (l) => new CounterCell(l));
   private readonly limited = new LabelTree(['route'], (l) => new CounterCell(l));
+  private readonly overflows = new LabelTree(['listener'], (l) => new CounterCell(l));
+  private readonly rejected = new LabelTree(['listener', 'reason'], (l) => new CounterCell(l));
+  private readonly shed = new LabelTree(['listener'], (l) => new CounterCell(l));
+  private readonly overloadGauge: GaugeT;
   private readonly generationGauge: GaugeT;
   private pending: PendingSource = () => [];
+  private memory: () => number = () => 0;
 
   constructor(options: MetricsOptions = {}) {
     const registry = this.registry;
@@ -117,6 +122,18 @@ export class Metrics {
       },
     });
     this.generationGauge = new Gauge({ name: 'pilotfish_config_generation', help: 'Generation of the policy snapshot serving requests.', registers: [registry] });
+    // Edge limits and overload (SPEC §5 "Limits and overload"; Envoy's downstream_cx_overflow,
+    // downstream_rq_4xx and overload.*.active): not in SPEC §6, named in its style.
+    cellCounter({ registry, name: 'pilotfish_downstream_connections_overflow_total', help: 'Downstream connections closed on arrival because the listener had maxConnections open.', labelNames: this.overflows.labelNames, cells: each(this.overflows) });
+    cellCounter({ registry, name: 'pilotfish_downstream_rejected_total', help: 'Requests the edge answered itself before routing: header-too-large (431), headers-timeout (408), malformed (400).', labelNames: this.rejected.labelNames, cells: each(this.rejected) });
+    cellCounter({ registry, name: 'pilotfish_overload_shed_total', help: 'New requests shed with 503 OM under memory pressure.', labelNames: this.shed.labelNames, cells: each(this.shed) });
+    this.overloadGauge = new Gauge({ name: 'pilotfish_overload_active', help: 'Load shedding under memory pressure: 1 while new requests are shed, else 0.', registers: [registry] });
+    const memory = (): number => this.memory();
+    new Gauge({
+      name: 'pilotfish_overload_memory_percent', help: 'Memory in use (V8 heap + external buffers) as a percentage of the V8 heap limit, as the overload monitor last sampled it.', registers: [registry],
+      collect() { this.set(memory()); },
+    });
+    for (const listener of ['outbound', 'inbound']) { this.overflows.get(listener); this.shed.get(listener); }
     // Present from the first scrape, so `increase()` sees the first reload of each kind.
     for (const result of ['ok', 'error', 'unchanged'] as const) this.reloads.get(result);
     if (options.processMetrics ?? true) collectProcessMetrics(registry);
@@ -176,6 +193,27 @@ export class Metrics {
   /** Where `pilotfish_pending_requests` reads from; called once by the composition root. */
   pendingRequests(source: PendingSource): void {
     this.pending = source;
+  }
+
+  connectionOverflow(listener: string): void {
+    this.overflows.get(listener).value++;
+  }
+
+  edgeRejected(listener: string, reason: string): void {
+    this.rejected.get(listener, reason).value++;
+  }
+
+  overloadShed(listener: string): void {
+    this.shed.get(listener).value++;
+  }
+
+  /** Where `pilotfish_overload_memory_percent` reads from; called once by the composition root. */
+  memoryPercent(source: () => number): void {
+    this.memory = source;
+  }
+
+  overloadActive(active: boolean): void {
+    this.overloadGauge.set(active ? 1 : 0);
   }
 
   configReload(result: ReloadResult): void {

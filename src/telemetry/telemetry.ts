@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../core/context.js';
-import type { AttemptOutcome, ProxyEvents, RetrySkipReason } from '../core/events.js';
+import type { AttemptOutcome, EdgeRejectReason, ListenerName, OverloadState, ProxyEvents, RetrySkipReason } from '../core/events.js';
 import type { RequestArrival, RequestDone, RequestObserver, RequestTrace } from '../core/observer.js';
 import { AccessLog, type AccessLogOptions } from './access-log.js';
 import { Metrics, type ReloadResult } from './metrics.js';
@@ -55,6 +55,10 @@ export class Telemetry implements RequestObserver, ProxyEvents {
   endpointHealthy(upstream: string, endpoint: string, healthy: boolean): void { this.metrics.endpointHealthy(upstream, endpoint, healthy); }
   mirror(route: string, outcome: 'match' | 'status_mismatch' | 'body_mismatch' | 'error' | 'sent' | 'dropped'): void { this.metrics.mirror(route, outcome); }
   rateLimited(route: string): void { this.metrics.rateLimited(route); }
+  connectionOverflow(listener: ListenerName): void { this.metrics.connectionOverflow(listener); }
+  edgeRejected(listener: ListenerName, reason: EdgeRejectReason): void { this.metrics.edgeRejected(listener, reason); }
+  overloadShed(listener: ListenerName): void { this.metrics.overloadShed(listener); }
+  overload(state: OverloadState): void { this.metrics.overloadActive(state.shedding); }
 
   /** After each reload attempt: the reload counter, and on success the generation and series pruning. */
   reloaded(result: ReloadResult, generation: number, routes: Iterable<string>, upstreams: Iterable<string>): void {

@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { createLogger } from '../../src/log.js';
 import { DEFAULT_ENGINE, isEngineKind, type EngineKind } from '../../src/proxy/engine.js';
 import { Sidecar, type Ports } from '../../src/sidecar.js';
+import { Telemetry } from '../../src/telemetry/index.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -68,4 +69,21 @@ export async function spawnSidecar(policy: string, args: string[] = [], env: Nod
     void exited.then((code) => reject(new Error(`sidecar exited with ${code} before listening`)));
   });
   return { child, ports, logs, stdout, stderr, exited };
+}
+
+/** An in-process sidecar with real telemetry (no access log), for tests that read its metrics. */
+export async function startObserved(policy: string, opts: { engine?: EngineKind } = {}): Promise<{ sidecar: Sidecar; metrics: () => Promise<string> }> {
+  const telemetry = await Telemetry.create({ accessLog: { enabled: false } });
+  const sidecar = await Sidecar.start({ policyFile: await writePolicy(policy), log: createLogger('silent'), engine: opts.engine ?? TEST_ENGINE, telemetry, watch: false });
+  return { sidecar, metrics: () => telemetry.metrics.registry.metrics() };
+}
+
+/** The sum of a metric's series whose labels include `labels`, from Prometheus text. */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
 }

@@ -13,10 +13,10 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export async function startUpstream(handler: http.RequestListener = echo): Promise<Upstream> {
+export async function startUpstream(handler: http.RequestListener = echo, options: http.ServerOptions = {}): Promise<Upstream> {
   const seen: Upstream['seen'] = [];
   const sockets = new Set<Socket>();
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(options, (req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, socket: req.socket });
     req.on('error', () => {});
     res.on('error', () => {});
