@@ -5,7 +5,8 @@ import { DEFAULT_ENGINE, ENGINES } from './src/proxy/engine.js';
 // two cores of the CI machine without the suites starving each other of CPU.
 // The first project runs everything on the default engine; the data-plane suites (and the engine
 // contract suite) run once more on every other engine, so each engine carries every one of them.
-const DATA_PLANE = ['test/proxy.test.ts', 'test/connections.test.ts', 'test/resilience.test.ts', 'test/engine-contract.test.ts', 'test/killed-replica.test.ts'];
+const DATA_PLANE = ['test/proxy.test.ts', 'test/connections.test.ts', 'test/resilience.test.ts', 'test/engine-contract.test.ts', 'test/killed-replica.test.ts',
+  'test/framing.test.ts', 'test/fuzz/http-edge.fuzz.test.ts'];
 
 export default defineConfig({
   test: {

@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { formatDiagnostic, parsePolicy, type Diagnostic } from '../config/index.js';
-import { formatPath, positionOf, type KeyPath } from '../config/positions.js';
+import { formatPath, positionOf, readYaml, type KeyPath } from '../config/positions.js';
 import { checkPlaceholders, dummyTable, fillPlaceholders, fillText, type EndpointTable } from './placeholders.js';
 import { checkSuiteRefs } from './suite-refs.js';
 import { suiteSchema, type Suite } from './suite-schema.js';
@@ -36,16 +36,10 @@ export async function loadSuiteFile(file: string): Promise<SuiteLoadResult> {
 
 /** Parses suite text; `file` names it in diagnostics and anchors relative policy paths. */
 export async function parseSuite(text: string, file: string): Promise<SuiteLoadResult> {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    // Only the first: the parser's later errors are mostly echoes of it.
-    return { ok: false, errors: doc.errors.slice(0, 1).map((e) => {
-      const pos = lines.linePos(e.pos[0]);
-      return diag(file, pos.line, pos.col, '(syntax)', e.message.split('\n')[0]!);
-    }) };
-  }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  // Only the first syntax error: the parser's later errors are mostly echoes of it.
+  const read = readYaml(text, 1);
+  if (!read.ok) return { ok: false, errors: read.errors.map((e) => diag(file, e.position.line, e.position.col, '(syntax)', e.message)) };
+  const { doc, lines, value: raw } = read;
   if (raw === null || raw === undefined) return { ok: false, errors: [diag(file, 1, 1, '(root)', 'suite is empty')] };
   const at = (p: KeyPath, message: string, atKey = false): Diagnostic => {
     const pos = positionOf(doc, lines, p, atKey);

@@ -2,3 +2,4 @@ export { loadPolicyFile, parsePolicy, formatDiagnostic, type Diagnostic, type Lo
 export type { Policy, UpstreamPolicy, RoutePolicy, StringMatchPolicy, PathMatchPolicy, Direction, LocalityPolicy, RateLimitPolicy, ListenerLimits, OverloadPolicy } from './schema.js';
 export { BUILTIN_UPSTREAMS } from './validate-refs.js';
 export { parseDuration, formatDuration } from './duration.js';
+export { policyHash, canonicalJson } from './policy-hash.js';

@@ -132,3 +132,39 @@ routes:
     expect(unknown.warnings.map(formatDiagnostic)).toEqual([expect.stringMatching(/^p\.yaml:6:42 routes\[0\]\.sticky\.cookie\.shared: warning: shared sessions need a fleet: valid for `publish` and `run --fleet`/)]);
   });
 });
+
+// Found by the policy-loader fuzzer (test/fuzz/policy-loader.fuzz.test.ts).
+describe('parsePolicy on broken input', () => {
+  const errors = (text: string): string[] => {
+    const r = parsePolicy(text, 'p.yaml');
+    return r.ok ? [] : r.errors.map(formatDiagnostic);
+  };
+
+  it('an alias without an anchor is an error at the alias, not an exception', () => {
+    expect(errors('version: 1\nroutes: *missing\n')).toEqual([expect.stringMatching(/^p\.yaml:2:9 \(syntax\): .*alias/i)]);
+  });
+
+  it('positions after a syntax error stay on the right line (yaml\'s own line counter drifts there)', () => {
+    // A list item where a mapping was: the parser reports many echo errors after the first.
+    const text = 'version: 1\n  - name: stray\nlisteners:\n  outbound: { port: 1 }\nroutes: []\n';
+    const lines = text.split('\n');
+    for (const e of errors(text)) {
+      const [, line, col] = /^p\.yaml:(\d+):(\d+) /.exec(e)!;
+      expect(Number(line)).toBeLessThanOrEqual(lines.length);
+      expect(Number(col)).toBeLessThanOrEqual(lines[Number(line) - 1]!.length + 1);
+    }
+  });
+
+  it('lists at most five syntax errors, the last saying how many more there were', () => {
+    // A route's first line swapped to the top of a file: every token after it is an echo error.
+    const text = `  - name: r\nversion: 1\n${Array.from({ length: 20 }, (_, i) => `u${i}: { port: ${i}, address: a }`).join('\n')}\n`;
+    const e = errors(text);
+    expect(e.length).toBeLessThanOrEqual(5);
+    expect(e.at(-1)).toMatch(/\(and \d+ more syntax errors after it\)$/);
+  });
+
+  it('a key without a value is pointed at by its key', () => {
+    const text = 'version: 1\nroutes:\n  - name: r\n    to: [{ upstream: a }]\n    headers: { request: { set: { prod } } }\nupstreams: { a: { endpoints: [{ address: "a:1" }] } }\n';
+    expect(errors(text)).toEqual(['p.yaml:5:34 routes[0].headers.request.set.prod: Invalid input: expected string, received null']);
+  });
+});

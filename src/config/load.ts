@@ -4,10 +4,12 @@
  * the caller decides whether a problem is fatal (start, `validate`) or keeps the last good one (reload).
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { policySchema, type Policy } from './schema.js';
-import { formatPath, positionOf, type KeyPath } from './positions.js';
+import { formatPath, positionOf, readYaml, type KeyPath } from './positions.js';
+
+/** Syntax errors listed (the parser's later ones are mostly echoes of the first). */
+const MAX_SYNTAX_ERRORS = 5;
 import { validateRefs } from './validate-refs.js';
 
 export interface Diagnostic {
@@ -50,16 +52,12 @@ export async function loadPolicyFile(file: string, context: PolicyContext = {}):
 
 /** Parses policy text; `file` only names the source in diagnostics. */
 export function parsePolicy(text: string, file: string, context: PolicyContext = {}): LoadResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const errors = doc.errors.map((e) => {
-      const pos = lines.linePos(e.pos[0]);
-      return { file, line: pos.line, col: pos.col, path: '(syntax)', message: e.message.split('\n')[0]!, severity: 'error' as const };
-    });
+  const read = readYaml(text, MAX_SYNTAX_ERRORS);
+  if (!read.ok) {
+    const errors = read.errors.map((e) => ({ file, line: e.position.line, col: e.position.col, path: '(syntax)', message: e.message, severity: 'error' as const }));
     return { ok: false, errors, warnings: [] };
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const { doc, lines, value: raw } = read;
   if (raw === null || raw === undefined) return fail(file, 1, 1, '(root)', 'policy is empty');
   const parsed = policySchema.safeParse(raw);
   const at = (path: KeyPath, message: string, severity: Diagnostic['severity'], atKey = false): Diagnostic => {

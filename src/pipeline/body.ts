@@ -39,7 +39,11 @@ export function bufferBody(req: ProxyRequest, limit = RETRY_BUFFER_LIMIT, pressu
       if (size <= limit && (pressure === undefined || pressure.hold(chunk.length))) return;
       cleanup();
       src.pause();
-      req.bodyStream = Readable.from(replayThenRest(chunks, src));
+      const stream = Readable.from(replayThenRest(chunks, src));
+      // A client that leaves mid-body errors the stream; a consumer that only pipes it (http-proxy-3
+      // does) adds no listener, and an unhandled 'error' would end the process.
+      stream.on('error', noop);
+      req.bodyStream = stream;
       resolve();
     };
     const onEnd = (): void => { cleanup(); req.body = Buffer.concat(chunks, size); resolve(); };
@@ -55,3 +59,5 @@ async function* replayThenRest(head: Buffer[], rest: AsyncIterable<Buffer>): Asy
   yield* head;
   yield* rest;
 }
+
+function noop(): void {}

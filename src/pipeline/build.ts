@@ -8,9 +8,8 @@
  *
  * Built aside against a registry plan; the caller swaps it in only on success.
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Policy, RoutePolicy } from '../config/index.js';
+import { policyHash, type Policy, type RoutePolicy } from '../config/index.js';
 import { compose, type Handler, type Layer } from '../core/context.js';
 import type { ProxyEvents } from '../core/events.js';
 import { deepFreeze, type CompiledRoute, type Snapshot } from '../core/snapshot.js';
@@ -77,7 +76,7 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
 
   return Object.freeze({
     generation,
-    hash: createHash('sha256').update(source).digest('hex'),
+    hash: policyHash(policy),
     source,
     loadedAt: new Date(),
     policy,

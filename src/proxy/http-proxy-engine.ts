@@ -38,6 +38,14 @@ export class HttpProxyEngine implements ForwardingEngine {
   private readonly proxy = createProxyServer({ selfHandleResponse: true, xfwd: false, prependPath: false });
 
   constructor() {
+    // http-proxy-3's `deleteLength` pass sets `content-length: 0` on a DELETE or OPTIONS request that
+    // has none — and then streams the body anyway. A chunked body (its Transfer-Encoding is a
+    // hop-by-hop header the edge removed) thus went upstream after a request that declared none: the
+    // upstream read the body as the next request on the connection (request smuggling: a chunk
+    // carrying `GET /admin …` reached it as a request of its own). Node's ClientRequest frames the
+    // body itself (chunked) when no length is given, so the pass is dropped.
+    const passes = this.proxy as unknown as { webPasses: Array<{ name: string }> };
+    passes.webPasses = passes.webPasses.filter((pass) => pass.name !== 'deleteLength');
     this.proxy.on('proxyReq', (proxyReq, _req, _res, options) => (options as WithSlot)[SLOT]?.onRequest(proxyReq));
     // One listener for every response (none added per request): it belongs to the attempt parked on
     // the request whose upstream request produced it; an orphan (its attempt already over) is dropped.
@@ -67,6 +75,7 @@ export class HttpProxyEngine implements ForwardingEngine {
     const { raw, res } = req.http1!;
     const parked = raw as Parked;
     parked[SLOT] = call;
+    keepSocketForErrors(parked);
     raw.url = req.path;
     raw.headers.host = req.host;
     const body = req.body !== undefined ? Readable.from([req.body]) : req.bodyStream ?? (bodiless(req) ? NO_BODY : undefined);
@@ -94,6 +103,21 @@ export class HttpProxyEngine implements ForwardingEngine {
     this.proxy.close();
     this.proxy.removeAllListeners();
   }
+}
+
+const PINNED = Symbol('pilotfish.socketPinned');
+
+/**
+ * http-proxy-3's error handler on the incoming request reads `req.socket.destroyed`; node:http sets
+ * `req.socket` to null when a request is torn down (a client that leaves mid-upload), and the
+ * 'error' that follows then threw inside the handler — an uncaught TypeError that ended the process.
+ * A listener put first restores the (destroyed) socket for the listeners after it.
+ */
+function keepSocketForErrors(raw: Parked & { [PINNED]?: true }): void {
+  if (raw[PINNED]) return;
+  raw[PINNED] = true;
+  const socket = raw.socket;
+  raw.prependListener('error', () => { if (!raw.socket) (raw as { socket: unknown }).socket = socket; });
 }
 
 /** An attempt through http-proxy-3: parked on the request (and in the per-call options) while it runs. */

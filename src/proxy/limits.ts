@@ -46,7 +46,7 @@ export function applyEdgeLimits(server: http.Server, listener: ListenerName, lim
   server.maxConnections = limits.maxConnections;
   // Node closes the connection itself; this only counts it.
   server.on('drop', () => events.connectionOverflow(listener));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, listener, events));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket as EdgeSocket, listener, events));
 }
 
 /** More header fields than the limit (Node let one more through): answered 431 by the listener. */
@@ -79,27 +79,92 @@ export function rejectionBytes(reason: EdgeRejectReason): string {
   return `HTTP/1.1 ${STATUS[reason]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
+const ANSWERED = Symbol('pilotfish.clientErrorAnswered');
+
+/**
+ * Set by the listener on each request it handles: called when the request's *body* turns out
+ * malformed (a bad chunk) after its head was routed. Returns true when the listener will answer the
+ * request itself (with 400, closing the connection); false when its answer has already begun.
+ */
+export const ON_MALFORMED_BODY = Symbol('pilotfish.onMalformedBody');
+type Incoming = http.IncomingMessage & { [ON_MALFORMED_BODY]?: (err: NodeJS.ErrnoException) => boolean };
+type EdgeSocket = Duplex & {
+  [ANSWERED]?: true;
+  _httpMessage?: (NodeJS.EventEmitter & { closed?: boolean }) | null;
+  /** node:http's parser; `incoming` is the request it is reading (or last read). */
+  parser?: { incoming?: Incoming | null } | null;
+};
+
 /**
  * node:http's `clientError`: the head could not be parsed, was over the limits, or did not arrive in
- * time. The answer is written only if no response of an earlier request on the connection has
- * started (it would corrupt that one), as node:http's own handler does; the connection then closes.
+ * time. Pipelined requests that came complete before the bad one are still being answered: the
+ * rejection waits until their answers are written, so each gets its own answer, in order, and the
+ * rejection is the last thing on the connection, which then closes. (node:http's own handler writes
+ * its 400 at once when the current answer has not started, ahead of it: the client would take the
+ * 400 for the earlier request's answer.) node:http may report the same broken connection more than
+ * once (each further chunk fails to parse again): it is answered once.
  */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, listener: ListenerName, events: ProxyEvents): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+function answerClientError(err: NodeJS.ErrnoException, socket: EdgeSocket, listener: ListenerName, events: ProxyEvents): void {
+  if (socket[ANSWERED]) return;
+  socket[ANSWERED] = true;
+  // The client reset the connection, or closed it in the middle of a request: it is gone, there is
+  // nobody to answer.
+  if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
     socket.destroy();
     return;
   }
   const reason = rejectReason(err);
   events.edgeRejected(listener, reason);
-  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-  if (inFlight?.headersSent) {
-    socket.destroy();
+  const incoming = socket.parser?.incoming;
+  if (incoming && !incoming.complete) {
+    // The error is in the body of a request already routed: that request's answer is the 400, and
+    // the listener gives it (the body stream errors, so nothing incomplete goes on upstream); if its
+    // answer has begun, the connection closes once it and any before it are written.
+    if (incoming[ON_MALFORMED_BODY]?.(err)) return;
+    afterAnswers(socket, () => lingeringClose(socket));
     return;
   }
-  socket.end(rejectionBytes(reason));
-  // A peer that never closes its side must not hold the socket: it goes once the answer had time to
-  // arrive (destroying at once could reset the connection before the client reads the answer).
-  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  afterAnswers(socket, () => {
+    if (!socket.writable) { socket.destroy(); return; }
+    socket.write(rejectionBytes(reason));
+    lingeringClose(socket);
+  });
 }
 
-const CLOSE_GRACE_MS = 2000;
+/** How long a closing connection keeps reading (and dropping) what the client still sends. */
+const LINGER_MS = 2000;
+
+/**
+ * Closes our side of a connection the client may still be writing to (a rejected request's body, a
+ * pipeline behind it): send FIN, keep reading and dropping whatever still comes, and close for good
+ * when the client closes its side or after `LINGER_MS` — Apache's lingering close, Envoy's delayed
+ * close. Closing at once would make the kernel answer the client's next bytes with a reset, and a
+ * reset makes the client's kernel drop data it had received but the client had not read yet: the
+ * very answer that explains why the connection closes.
+ */
+export function lingeringClose(socket: Duplex): void {
+  if (socket.destroyed) return;
+  socket.once('end', () => socket.destroy());
+  socket.end();
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/**
+ * Makes node:http's own close after a `Connection: close` answer (`socket.destroySoon()`, which
+ * destroys as soon as the answer is flushed) a lingering close, for answers to a client that may
+ * still be sending: a rejected request with a body, a pipeline behind it.
+ */
+export function lingerAfterAnswer(socket: Duplex): void {
+  (socket as Duplex & { destroySoon?: () => void }).destroySoon = () => lingeringClose(socket);
+}
+
+/** Runs `then` once no answer of an earlier request on the connection is left to write. */
+function afterAnswers(socket: EdgeSocket, then: () => void): void {
+  const current = socket._httpMessage;
+  if (!current || socket.destroyed) { then(); return; }
+  if (current.closed) { setImmediate(afterAnswers, socket, then); return; }
+  // 'close' comes once an answer is written or its connection is gone; node:http attaches the next
+  // queued answer (a later pipelined request's) after it, hence the look again a tick later.
+  current.once('close', () => setImmediate(afterAnswers, socket, then));
+}

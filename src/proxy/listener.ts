@@ -21,7 +21,7 @@ import { jsonError, rescue } from '../pipeline/rescue.js';
 import type { ForwardingEngine } from './engine.js';
 import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
 import { Http1Request } from './http1-request.js';
-import { applyEdgeLimits, edgeServerOptions, tooManyHeaders } from './limits.js';
+import { applyEdgeLimits, edgeServerOptions, lingerAfterAnswer, ON_MALFORMED_BODY, tooManyHeaders } from './limits.js';
 import { writeResponse } from './respond.js';
 
 export interface ListenerDeps {
@@ -125,6 +125,7 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
   if (tooManyHeaders(req, deps.limits)) {
     // Nothing is routed or forwarded; the connection closes (its body, if any, is never read).
     deps.events.edgeRejected(deps.direction, 'header-too-large');
+    lingerAfterAnswer(socket);
     writeResponse(res, jsonError(431, 'request head over the listener limits (maxRequestHeadersKb, maxHeadersCount)', ctx), ctx, true, done);
     return;
   }
@@ -141,9 +142,24 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
   }
   const input = routeInput(target, req.method, headers);
   const preq = new Http1Request(req, res, input.method, target.host, url, headers);
+  // A body that turns out malformed (a bad chunk size) after the head was routed: the body stream
+  // errors — the engines abort the upstream request, so the upstream never gets it complete — and
+  // this request's answer is a 400 that closes the connection, whatever the route came to.
+  let malformed = false;
+  (req as IncomingMessage & { [ON_MALFORMED_BODY]?: (e: NodeJS.ErrnoException) => boolean })[ON_MALFORMED_BODY] = (e) => {
+    if (ended || res.headersSent) return false;
+    malformed = true;
+    lingerAfterAnswer(socket);
+    req.emit('error', badRequest(`malformed request body (${e.code ?? e.message})`));
+    return true;
+  };
   const answer = (p: Promise<ProxyResponse>): void => void p.then(
-    (resp) => writeResponse(res, resp, ctx, deps.draining(), done),
-    (err: unknown) => writeResponse(res, rescue(err, ctx, deps.log), ctx, deps.draining(), done),
+    (resp) => {
+      if (!malformed) return writeResponse(res, resp, ctx, deps.draining(), done);
+      if (!Buffer.isBuffer(resp.body)) resp.body.destroy();
+      writeResponse(res, malformedAnswer(ctx, deps), ctx, true, done);
+    },
+    (err: unknown) => writeResponse(res, malformed ? malformedAnswer(ctx, deps) : rescue(err, ctx, deps.log), ctx, deps.draining() || malformed, done),
   );
   if (deps.overload.shedding) {
     // Shed before anything is buffered or routed. The connection stays open: node:http reads and
@@ -162,6 +178,12 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
     return;
   }
   answer(dispatch(snapshot, preq, input, ctx, deps));
+}
+
+/** The answer to a request whose body was malformed: a 400 with only its own flag. */
+function malformedAnswer(ctx: RequestContext, deps: ListenerDeps): ProxyResponse {
+  ctx.flags.length = 0; // what the aborted upstream try came to is not the answer
+  return rescue(badRequest('malformed request body'), ctx, deps.log);
 }
 
 function dispatch(snapshot: Snapshot, preq: ProxyRequest, input: RouteInput, ctx: RequestContext, deps: ListenerDeps): Promise<ProxyResponse> {
