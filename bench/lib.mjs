@@ -57,7 +57,7 @@ export function start(args, { sidecar = false, env = {}, stdoutFile, core, nodeA
       if (sidecar) {
         try {
           const e = JSON.parse(line);
-          if (e.msg === 'listening') resolve({ child, pid: child.pid, port: e.ports.outbound, telemetryPort: e.ports.telemetry, readyMs: performance.now() - t0 });
+          if (e.msg === 'listening') resolve({ child, pid: child.pid, port: e.ports.outbound, telemetryPort: e.ports.telemetry, ports: e.ports, readyMs: performance.now() - t0 });
         } catch {}
       } else if (/^\d+$/.test(line)) resolve({ child, pid: child.pid, port: Number(line), readyMs: performance.now() - t0 });
     });
