@@ -7,10 +7,10 @@ import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { policySchema, type Policy } from './schema.js';
 import { formatPath, positionOf, readYaml, type KeyPath } from './positions.js';
+import { validateRefs } from './validate-refs.js';
 
 /** Syntax errors listed (the parser's later ones are mostly echoes of the first). */
 const MAX_SYNTAX_ERRORS = 5;
-import { validateRefs } from './validate-refs.js';
 
 export interface Diagnostic {
   file: string;

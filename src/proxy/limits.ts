@@ -17,6 +17,10 @@
  * bounded by the keep-alive timeout instead. `requestTimeout` (the whole request, body included) is
  * off: a long upload is the route timeout's business.
  *
+ * `maxConnections` is enforced by net.Server as it accepts: a socket handed to the server by code
+ * (`server.emit('connection', socket)`, as the one-port sniffer in `sniff.ts` does) is not counted,
+ * so a listener wired through the sniffer must cap on the sniffer's own server.
+ *
  * Node 24 rejects a head with more fields than `maxHeadersCount` (`HPE_HEADER_OVERFLOW`); older
  * versions silently dropped the extra fields. The knob is set one above the limit and the handler
  * checks the count itself, so the answer is 431 and nothing is forwarded either way.
