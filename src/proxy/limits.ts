@@ -28,6 +28,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ListenerLimits } from '../config/index.js';
+import { badRequest } from '../core/errors.js';
 import type { EdgeRejectReason, ListenerName, ProxyEvents } from '../core/events.js';
 
 /** Idle keep-alive connections from the app are kept this long (above the usual 60 s client idle). */
@@ -51,6 +52,24 @@ export function applyEdgeLimits(server: http.Server, listener: ListenerName, lim
   // Node closes the connection itself; this only counts it.
   server.on('drop', () => events.connectionOverflow(listener));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket as EdgeSocket, listener, events));
+}
+
+/**
+ * Arms the malformed-body hook (`ON_MALFORMED_BODY`) on a request the listener routed; the result
+ * says whether its body turned out malformed. Then the request's body stream errors — the engines
+ * abort the upstream request, so the upstream never gets it complete — and the listener answers it
+ * 400 and closes (lingering) the connection. `answered` tells when its answer has already gone.
+ */
+export function armMalformedBody(req: http.IncomingMessage, res: http.ServerResponse, answered: () => boolean): () => boolean {
+  let malformed = false;
+  (req as Incoming)[ON_MALFORMED_BODY] = (e) => {
+    if (answered() || res.headersSent) return false;
+    malformed = true;
+    lingerAfterAnswer(req.socket);
+    req.emit('error', badRequest(`malformed request body (${e.code ?? e.message})`));
+    return true;
+  };
+  return () => malformed;
 }
 
 /** More header fields than the limit (Node let one more through): answered 431 by the listener. */

@@ -21,7 +21,7 @@ import { jsonError, rescue } from '../pipeline/rescue.js';
 import type { ForwardingEngine } from './engine.js';
 import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
 import { Http1Request } from './http1-request.js';
-import { applyEdgeLimits, edgeServerOptions, lingerAfterAnswer, ON_MALFORMED_BODY, tooManyHeaders } from './limits.js';
+import { applyEdgeLimits, armMalformedBody, edgeServerOptions, lingerAfterAnswer, tooManyHeaders } from './limits.js';
 import { writeResponse } from './respond.js';
 
 export interface ListenerDeps {
@@ -129,7 +129,6 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
     writeResponse(res, jsonError(431, 'request head over the listener limits (maxRequestHeadersKb, maxHeadersCount)', ctx), ctx, true, done);
     return;
   }
-
   const headers = cleanRequestHeaders(req.headers);
   req.headers = headers;
   (ctx as { requestId: string }).requestId = setForwardingHeaders(headers, socket.remoteAddress, target.host);
@@ -142,24 +141,15 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
   }
   const input = routeInput(target, req.method, headers);
   const preq = new Http1Request(req, res, input.method, target.host, url, headers);
-  // A body that turns out malformed (a bad chunk size) after the head was routed: the body stream
-  // errors — the engines abort the upstream request, so the upstream never gets it complete — and
-  // this request's answer is a 400 that closes the connection, whatever the route came to.
-  let malformed = false;
-  (req as IncomingMessage & { [ON_MALFORMED_BODY]?: (e: NodeJS.ErrnoException) => boolean })[ON_MALFORMED_BODY] = (e) => {
-    if (ended || res.headersSent) return false;
-    malformed = true;
-    lingerAfterAnswer(socket);
-    req.emit('error', badRequest(`malformed request body (${e.code ?? e.message})`));
-    return true;
-  };
+  // A body that turns out malformed after the head was routed is answered 400, whatever the route came to.
+  const malformed = armMalformedBody(req, res, () => ended);
   const answer = (p: Promise<ProxyResponse>): void => void p.then(
     (resp) => {
-      if (!malformed) return writeResponse(res, resp, ctx, deps.draining(), done);
+      if (!malformed()) return writeResponse(res, resp, ctx, deps.draining(), done);
       if (!Buffer.isBuffer(resp.body)) resp.body.destroy();
       writeResponse(res, malformedAnswer(ctx, deps), ctx, true, done);
     },
-    (err: unknown) => writeResponse(res, malformed ? malformedAnswer(ctx, deps) : rescue(err, ctx, deps.log), ctx, deps.draining() || malformed, done),
+    (err: unknown) => writeResponse(res, malformed() ? malformedAnswer(ctx, deps) : rescue(err, ctx, deps.log), ctx, deps.draining() || malformed(), done),
   );
   if (deps.overload.shedding) {
     // Shed before anything is buffered or routed. The connection stays open: node:http reads and
