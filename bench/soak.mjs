@@ -33,6 +33,7 @@ const RESTART_AT = 20_000;
 const GRACE = 3_000;
 
 const { FakeFleet } = await import(path.join(ROOT, 'dist/chaos/fake-fleet.js'));
+const { SIDECAR_V8_FLAGS } = await import(path.join(ROOT, 'dist/cli/v8-flags.js'));
 
 const fleet = await FakeFleet.start({
   reviews: { replicas: 3, labels: {}, latency: { min: 1, max: 5 }, bodySize: 256, healthPath: '/healthz' },
@@ -73,7 +74,7 @@ routes:
 `;
 writeFileSync(policyFile, policy(0));
 
-const { child, ports: listening } = await start(['dist/cli/main.js', 'run', '--policy', policyFile], { sidecar: true, stdoutFile: path.join(dir, 'access.log') });
+const { child, ports: listening } = await start(['dist/cli/main.js', 'run', '--policy', policyFile], { sidecar: true, nodeArgs: SIDECAR_V8_FLAGS, stdoutFile: path.join(dir, 'access.log') });
 const pid = child.pid;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -198,7 +199,7 @@ async function sample(minute) {
   console.log(`${String(minute).padStart(3)}  ${String(s.sent).padStart(8)} ${String(s.ok).padStart(8)} ${String(s.failed).padStart(6)} ${String(s.failed - s.explained).padStart(6)}  ${mb(s.rss)} ${mb(s.heap)} ${String(s.fds).padStart(5)} ${String(s.handles).padStart(7)} ${String(s.generation).padStart(5)}`);
 }
 
-console.log(`soak: ${MINUTES} min at ${RATE} req/s; sidecar pid ${pid}; reload every ${RELOAD_EVERY / 1000}s, fault toggle every ${FAULT_EVERY / 1000}s, an endpoint killed and restarted every minute`);
+console.log(`soak: ${MINUTES} min at ${RATE} req/s; sidecar pid ${pid} (engine ${process.env.PILOTFISH_ENGINE ?? 'default'}); reload every ${RELOAD_EVERY / 1000}s, fault toggle every ${FAULT_EVERY / 1000}s, an endpoint killed and restarted every minute`);
 console.log('min      sent       ok failed unexpl   rss MiB heap MiB   fds handles   gen');
 await sample(0);
 for (let m = 1; m <= MINUTES; m++) {
