@@ -55,21 +55,20 @@ export function applyEdgeLimits(server: http.Server, listener: ListenerName, lim
 }
 
 /**
- * Arms the malformed-body hook (`ON_MALFORMED_BODY`) on a request the listener routed; the result
- * says whether its body turned out malformed. Then the request's body stream errors — the engines
- * abort the upstream request, so the upstream never gets it complete — and the listener answers it
- * 400 and closes (lingering) the connection. `answered` tells when its answer has already gone.
+ * Marks a request the listener routed, so that a malformed *body* (a bad chunk, after its head was
+ * routed) becomes its answer: one property, no closure, per request. When the parser fails in such
+ * a body (`answerClientError`), and the request's answer has not begun, the request is flagged
+ * (`malformedBody`), its body stream errors — the engines abort the upstream request, so the
+ * upstream never gets it complete — and the listener answers it 400, closing (lingering) the
+ * connection.
  */
-export function armMalformedBody(req: http.IncomingMessage, res: http.ServerResponse, answered: () => boolean): () => boolean {
-  let malformed = false;
-  (req as Incoming)[ON_MALFORMED_BODY] = (e) => {
-    if (answered() || res.headersSent) return false;
-    malformed = true;
-    lingerAfterAnswer(req.socket);
-    req.emit('error', badRequest(`malformed request body (${e.code ?? e.message})`));
-    return true;
-  };
-  return () => malformed;
+export function routed(req: http.IncomingMessage, res: http.ServerResponse): void {
+  (req as Incoming)[ROUTED] = res;
+}
+
+/** Whether the request's body turned out malformed (the listener then answers 400). */
+export function malformedBody(req: http.IncomingMessage): boolean {
+  return (req as Incoming)[MALFORMED] === true;
 }
 
 /** More header fields than the limit (Node let one more through): answered 431 by the listener. */
@@ -104,13 +103,10 @@ export function rejectionBytes(reason: EdgeRejectReason): string {
 
 const ANSWERED = Symbol('pilotfish.clientErrorAnswered');
 
-/**
- * Set by the listener on each request it handles: called when the request's *body* turns out
- * malformed (a bad chunk) after its head was routed. Returns true when the listener will answer the
- * request itself (with 400, closing the connection); false when its answer has already begun.
- */
-export const ON_MALFORMED_BODY = Symbol('pilotfish.onMalformedBody');
-type Incoming = http.IncomingMessage & { [ON_MALFORMED_BODY]?: (err: NodeJS.ErrnoException) => boolean };
+/** The response of a request the listener routed (set by `routed`), and the malformed-body flag. */
+const ROUTED = Symbol('pilotfish.routedResponse');
+const MALFORMED = Symbol('pilotfish.malformedBody');
+type Incoming = http.IncomingMessage & { [ROUTED]?: http.ServerResponse; [MALFORMED]?: true };
 type EdgeSocket = Duplex & {
   [ANSWERED]?: true;
   _httpMessage?: (NodeJS.EventEmitter & { closed?: boolean }) | null;
@@ -143,7 +139,13 @@ function answerClientError(err: NodeJS.ErrnoException, socket: EdgeSocket, liste
     // The error is in the body of a request already routed: that request's answer is the 400, and
     // the listener gives it (the body stream errors, so nothing incomplete goes on upstream); if its
     // answer has begun, the connection closes once it and any before it are written.
-    if (incoming[ON_MALFORMED_BODY]?.(err)) return;
+    const res = incoming[ROUTED];
+    if (res && !res.headersSent) {
+      incoming[MALFORMED] = true;
+      lingerAfterAnswer(socket);
+      incoming.emit('error', badRequest(`malformed request body (${err.code ?? err.message})`));
+      return;
+    }
     afterAnswers(socket, () => lingeringClose(socket));
     return;
   }

@@ -21,7 +21,7 @@ import { jsonError, rescue } from '../pipeline/rescue.js';
 import type { ForwardingEngine } from './engine.js';
 import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
 import { Http1Request } from './http1-request.js';
-import { applyEdgeLimits, armMalformedBody, edgeServerOptions, lingerAfterAnswer, tooManyHeaders } from './limits.js';
+import { applyEdgeLimits, edgeServerOptions, lingerAfterAnswer, malformedBody, routed, tooManyHeaders } from './limits.js';
 import { writeResponse } from './respond.js';
 
 export interface ListenerDeps {
@@ -142,14 +142,17 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
   const input = routeInput(target, req.method, headers);
   const preq = new Http1Request(req, res, input.method, target.host, url, headers);
   // A body that turns out malformed after the head was routed is answered 400, whatever the route came to.
-  const malformed = armMalformedBody(req, res, () => ended);
+  routed(req, res);
   const answer = (p: Promise<ProxyResponse>): void => void p.then(
     (resp) => {
-      if (!malformed()) return writeResponse(res, resp, ctx, deps.draining(), done);
+      if (!malformedBody(req)) return writeResponse(res, resp, ctx, deps.draining(), done);
       if (!Buffer.isBuffer(resp.body)) resp.body.destroy();
       writeResponse(res, malformedAnswer(ctx, deps), ctx, true, done);
     },
-    (err: unknown) => writeResponse(res, malformed() ? malformedAnswer(ctx, deps) : rescue(err, ctx, deps.log), ctx, deps.draining() || malformed(), done),
+    (err: unknown) => {
+      const malformed = malformedBody(req);
+      writeResponse(res, malformed ? malformedAnswer(ctx, deps) : rescue(err, ctx, deps.log), ctx, deps.draining() || malformed, done);
+    },
   );
   if (deps.overload.shedding) {
     // Shed before anything is buffered or routed. The connection stays open: node:http reads and
