@@ -64,8 +64,8 @@ routes:
 });
 
 describe('retries skipped, with their reason', () => {
-  async function failing(route: string, extraUpstream = ''): Promise<Awaited<ReturnType<typeof start>> & { seen: () => number }> {
-    const u = await startUpstream((req, res) => { req.resume(); req.on('end', () => { res.writeHead(503); res.end('no'); }); });
+  async function failing(route: string, extraUpstream = '', headers: Record<string, string> = {}): Promise<Awaited<ReturnType<typeof start>> & { seen: () => number }> {
+    const u = await startUpstream((req, res) => { req.resume(); req.on('end', () => { res.writeHead(503, headers); res.end('no'); }); });
     cleanup.push(() => u.close());
     const s = await start(`version: 1\n${testListeners()}\nupstreams:\n  u: { endpoints: [{ address: "${u.address}" }]${extraUpstream} }\nroutes:\n${route}`);
     return { ...s, seen: () => u.seen.length };
@@ -102,7 +102,8 @@ describe('retries skipped, with their reason', () => {
   });
 
   it('deadline: a backoff that would end past the route timeout is not waited for (URX)', async () => {
-    const { sidecar, metrics, seen } = await failing(`  - { name: r, match: { host: svc }, to: [{ upstream: u }], timeout: 300ms, retries: { attempts: 2, retryOn: [5xx], backoff: { base: 5s, max: 5s } } }\n`);
+    // Full jitter could draw a delay under 300 ms; the upstream's Retry-After (capped at max) fixes it at 5 s.
+    const { sidecar, metrics, seen } = await failing(`  - { name: r, match: { host: svc }, to: [{ upstream: u }], timeout: 300ms, retries: { attempts: 2, retryOn: [5xx], backoff: { base: 5s, max: 5s } } }\n`, '', { 'retry-after': '5' });
     const r = await request(sidecar.ports.outbound, { headers: { host: 'svc' } });
     expect([r.status, r.headers['x-pilotfish-flags']]).toEqual([503, 'URX']);
     expect(seen()).toBe(1);
