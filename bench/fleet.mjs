@@ -7,7 +7,7 @@
 //   npm run bench:fleet        (BENCH_SIDECARS=20, BENCH_ROUNDS=50)
 import http from 'node:http';
 import os from 'node:os';
-import { LISTENERS, sidecarWithPolicy, stopAll } from './lib.mjs';
+import { cpuMs, LISTENERS, sidecarWithPolicy, stopAll } from './lib.mjs';
 import { RedisServer } from '../dist/chaos/redis-server.js';
 import { RedisLink } from '../dist/fleet/redis.js';
 import { FleetStore, policyHash } from '../dist/fleet/store.js';
@@ -55,9 +55,11 @@ const pollers = [];
 try {
   // Start in batches of 5: twenty processes booting at once on two cores would time out each other.
   const ports = [];
+  const pids = [];
   for (let i = 0; i < SIDECARS; i += 5) {
     const batch = await Promise.all(Array.from({ length: Math.min(5, SIDECARS - i) }, () => sidecarWithPolicy(policy('blue'), ['--fleet', redis.url, '--fleet-key', KEY, '--no-access-log'])));
     ports.push(...batch.map((s) => s.port));
+    pids.push(...batch.map((s) => s.pid));
   }
   pollers.push(...ports.map(poller));
   const publish = async (color) => {
@@ -79,6 +81,8 @@ try {
   await converge('blue', performance.now());
 
   const flips = { publish: [], rollback: [] };
+  const cpuOf = () => pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const cpu0 = cpuOf();
   const perSidecar = [];
   for (let round = 0; round < ROUNDS; round++) {
     await publish('green');
@@ -93,6 +97,8 @@ try {
     flips.rollback.push(Math.max(...times));
     perSidecar.push(...times);
   }
+  // The sidecars' CPU over the rounds: applying each flip, serving the polls, their timers.
+  const cpuPerFlip = (cpuOf() - cpu0) / (2 * ROUNDS * SIDECARS);
   const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
   const line = (name, xs) => `${name.padEnd(30)} p50 ${q(xs, 50).toFixed(1).padStart(6)} ms   p99 ${q(xs, 99).toFixed(1).padStart(6)} ms   max ${Math.max(...xs).toFixed(1).padStart(6)} ms   (${xs.length})`;
   const all = [...flips.publish, ...flips.rollback];
@@ -101,6 +107,7 @@ try {
   console.log(line('  after a publish', flips.publish));
   console.log(line('  after a rollback', flips.rollback));
   console.log(line('one sidecar on the new policy', perSidecar));
+  console.log(`CPU per sidecar per flip: ${cpuPerFlip.toFixed(1)} ms (${(cpuPerFlip * SIDECARS).toFixed(0)} ms across the fleet, ${os.cpus().length} cores)`);
   console.log(`traffic during the flips: ${stats.requests} requests through the sidecars, ${stats.failures.length} failed${stats.failures.length ? ` (${[...new Set(stats.failures)].slice(0, 5).join(', ')})` : ''}`);
   console.log(`target: p99 < 100 ms for 20 sidecars: ${q(all, 99) < 100 ? 'met' : 'NOT met'} on this run`);
   if (stats.failures.length > 0) process.exitCode = 1;

@@ -83,6 +83,18 @@ routes:
   - { name: bench, match: { host: bench, path: { prefix: / } }, to: [{ upstream: bench }] }
 `,
   /**
+   * One route with a local rate limit keyed by a header the load does not send (so one bucket),
+   * generous enough that every request is admitted: what is measured is the limiter's price.
+   */
+  'one-route-ratelimit': (port) => `upstreams:
+  bench: { endpoints: [{ address: "127.0.0.1:${port}" }] }
+routes:
+  - name: bench
+    match: { host: bench, path: { prefix: / } }
+    to: [{ upstream: bench }]
+    rateLimit: { requests: 1000000000, per: 1s, key: x-api-key }
+`,
+  /**
    * What a mesh user turns on: least-request over a subset, outlier detection, a circuit breaker,
    * retries with a budget, a route timeout (metrics and the access log are on by default).
    */

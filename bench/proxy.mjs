@@ -7,7 +7,7 @@
 //    open-loop latency (bench/open-loop.mjs, measured from the intended send time) at 1,000 req/s
 //    and at half of bare undici's maximum.
 // Every proxy runs pinned to one core; wrk, the generator, the upstream and this script on the other.
-// Ratios are medians of per-round ratios. To add a row, add an entry to TARGETS.
+// Ratios are medians of per-round ratios. To add a row, add an entry to ALL_TARGETS.
 import {
   heapUsed, measure, median, notOk, pairedRatio, pinnedBench, rss, sidecar, start, stopAll, table, target, wrk, LOAD_CORE, PROXY_CORE, ROUNDS, SECONDS,
 } from './lib.mjs';
@@ -19,14 +19,22 @@ const FOOTPRINT_SECONDS = Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 10);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 
 /** What is measured, in table order: a name and how to start it against the upstream's port. */
-const TARGETS = [
+const ALL_TARGETS = [
   { name: 'bare undici', start: (up) => start(['bench/servers.mjs', 'bare-undici', String(up)], { core: PROXY_CORE }) },
   { name: 'bare http-proxy-3', start: (up) => start(['bench/servers.mjs', 'bare', String(up)], { core: PROXY_CORE }) },
   ...ENGINES.map((engine) => ({ name: `pilotfish full (${engine})`, sidecar: true, start: (up) => sidecar(up, { policy: 'full', args: ['--engine', engine] }) })),
   { name: `pilotfish one-route (${ENGINES[0]})`, sidecar: true, start: (up) => sidecar(up, { policy: 'one-route', args: ['--engine', ENGINES[0]] }) },
+  { name: `pilotfish one-route + rate limit (${ENGINES[0]})`, sidecar: true, start: (up) => sidecar(up, { policy: 'one-route-ratelimit', args: ['--engine', ENGINES[0]] }) },
 ];
 const BARE_UNDICI = 'bare undici';
 const BARE_HP3 = 'bare http-proxy-3';
+/**
+ * `BENCH_ONLY` (comma-separated substrings of target names) runs a subset, for a focused A/B with
+ * more rounds, e.g. `BENCH_ONLY=one-route BENCH_ROUNDS=15`; bare undici is always kept (the baseline).
+ */
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
+const TARGETS = ALL_TARGETS.filter((t) => ONLY.length === 0 || t.name === BARE_UNDICI || ONLY.some((o) => t.name.includes(o)));
+const BARE_BASELINES = Object.fromEntries([BARE_UNDICI, BARE_HP3].filter((n) => TARGETS.some((t) => t.name === n)).map((n) => [n, n]));
 
 try {
   const upstream = await start(['bench/servers.mjs', 'upstream'], { core: LOAD_CORE });
@@ -45,7 +53,7 @@ try {
   console.log(`Pilotfish benchmark — ${ROUNDS} rounds × ${SECONDS} s, medians (ratios: median of per-round ratios), Node ${process.version}`);
   console.log('Proxies pinned to one core; wrk, the open-loop generator and the upstream on the other.\n');
   console.log('Throughput (wrk -t1 -c50) and CPU per request of the serving process:\n');
-  console.log(table(rows, { [BARE_UNDICI]: BARE_UNDICI, [BARE_HP3]: BARE_HP3 }));
+  console.log(table(rows, BARE_BASELINES));
   console.log(`\nLatency, open loop (from the intended send time), ms — at 1,000 req/s and at ${half} req/s (half of bare undici's maximum):\n`);
   console.log(latencyTable(rows, half));
   console.log(`\nFootprint (fresh processes; loads of ${FOOTPRINT_SECONDS} s; heap after ${REPEATS} more c50 loads of ${FOOTPRINT_SECONDS / 2} s):\n`);
@@ -142,6 +150,12 @@ function checks(rows, footprint) {
     out.push(`  ${name}: throughput ${tput.toFixed(2)}× bare undici (≥ 0.8: ${mark(tput >= 0.8)}), CPU/req ${cpu.toFixed(2)}× (≤ 1.25: ${mark(cpu <= 1.25)}), `
       + `added p50 @1k ${added.toFixed(2)}× (≤ 1.5: ${mark(added <= 1.5)}), at half max p50 ${median(h.p50)} ms, p99/p50 ${queue.toFixed(1)} (no queue: ${mark(!queued)}), `
       + `RSS ${mib(f.idle)}/${mib(f.c50)}/${mib(f.c500)} MiB (≤ 70/100/160: ${mark(f.idle <= 70 && f.c50 <= 100 && f.c500 <= 160)}), ready ${f.readyMs} ms (< 300: ${mark(f.readyMs < 300)})`);
+  }
+  const oneRoute = Object.keys(rows).find((n) => n.startsWith('pilotfish one-route ('));
+  const limited = Object.keys(rows).find((n) => n.startsWith('pilotfish one-route + rate limit'));
+  if (oneRoute && limited) {
+    const extra = pairedRatio(rows[limited].cpu, rows[oneRoute].cpu) - 1;
+    out.push(`  local rate limit: CPU/req ${(extra * 100).toFixed(1)}% over the same route without one (≤ 3%: ${mark(extra <= 0.03)})`);
   }
   return out;
 }
