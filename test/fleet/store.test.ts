@@ -116,7 +116,7 @@ describe('fleet URLs', () => {
     expect((err as Error).message).not.toContain('s3cret');
   });
 
-  it.skipIf(!req.ok)('a link that cannot connect fails fast and names the target without its password', async () => {
+  it('a link that cannot connect fails fast and names the target without its password', async () => {
     const link = await RedisLink.open('redis://ops:s3cret@127.0.0.1:1', { name: 'test', reconnect: false });
     const t0 = performance.now();
     expect(await link.whenReady(5000)).toBe(false);
