@@ -11,8 +11,11 @@
  * attached. Both take the same path; the one rule that tells them apart is precedence (SPEC §9):
  * while the fleet holds a policy it wins, the file is the bootstrap and the fallback, and listener
  * settings always come from the file.
+ *
+ * The workload identity (SPEC §12) is loaded once at start, before anything listens, and rotates on
+ * its own (identity/workload-identity.ts): the inbound TLS terminator and every `mutual` upstream
+ * read its current material, so a rotation needs no reload.
  */
-import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -23,7 +26,10 @@ import type { Snapshot } from './core/snapshot.js';
 import { buildSnapshot } from './pipeline/build.js';
 import { createEngine, DEFAULT_ENGINE, type EngineKind, type ForwardingEngine } from './proxy/engine.js';
 import { RetryBudgets } from './pipeline/retry-budgets.js';
-import { createListener } from './proxy/listener.js';
+import { createListener, type InboundTls } from './proxy/listener.js';
+import type { EdgeServer } from './proxy/tls-front.js';
+import type { UpstreamTls } from './proxy/tls-connect.js';
+import { TlsTerminator, upstreamTls, WorkloadIdentity } from './identity/index.js';
 import { PolicyWatcher } from './reload/index.js';
 import { createHealthServer, metricsRoute, type Telemetry } from './telemetry/index.js';
 import { NO_OBSERVER, type RequestObserver } from './core/observer.js';
@@ -102,7 +108,7 @@ export class Sidecar {
   /** Load shedding under memory pressure; its settings follow the policy (`watchMemory`). */
   private readonly overload: OverloadMonitor;
   private readonly engine: ForwardingEngine;
-  private readonly servers = new Map<ListenerName, http.Server>();
+  private readonly servers = new Map<ListenerName, EdgeServer>();
   private readonly watcher: PolicyWatcher | undefined;
   private inflight = 0;
   private idle: (() => void) | undefined;
@@ -124,7 +130,7 @@ export class Sidecar {
   /** Called after each reload attempt (telemetry hooks in here). */
   onReload: ((r: ReloadResult, trigger: ReloadTrigger) => void) | undefined;
 
-  private constructor(readonly options: SidecarOptions, engine: ForwardingEngine) {
+  private constructor(readonly options: SidecarOptions, engine: ForwardingEngine, private readonly identity: WorkloadIdentity | undefined) {
     this.events = withStateLogs(options.events ?? options.telemetry ?? NO_EVENTS, options.log);
     this.observer = options.telemetry ?? NO_OBSERVER;
     this.engine = engine;
@@ -149,7 +155,12 @@ export class Sidecar {
   static async start(options: SidecarOptions): Promise<Sidecar> {
     const loaded = await loadPolicyFile(options.policyFile, { fleet: options.fleet !== undefined });
     if (!loaded.ok) throw new PolicyLoadError(loaded.errors);
-    const sidecar = new Sidecar(options, await createEngine(options.engine ?? DEFAULT_ENGINE));
+    // The workload certificate must be usable before anything serves (it is the inbound TLS server's).
+    const metrics = options.telemetry?.metrics;
+    const identity = loaded.policy.identity && await WorkloadIdentity.load(loaded.policy.identity, {
+      log: options.log, ...(metrics ? { onLoad: (result, notAfter) => metrics.certificate(result, notAfter) } : {}),
+    });
+    const sidecar = new Sidecar(options, await createEngine(options.engine ?? DEFAULT_ENGINE), identity);
     sidecar.warn(loaded.warnings);
     sidecar.filePolicy = loaded.policy;
     await sidecar.apply(loaded.policy, loaded.source, 'file');
@@ -163,6 +174,7 @@ export class Sidecar {
       throw err;
     }
     sidecar.watcher?.start();
+    identity?.start();
     sidecar.onReload?.({ result: 'ok', generation: sidecar.current.generation }, 'start');
     return sidecar;
   }
@@ -173,6 +185,10 @@ export class Sidecar {
   get origin(): PolicyOrigin { return this.servedFrom; }
   /** The fleet's state for /config_dump, when one is attached. */
   fleetState(): Record<string, unknown> | undefined { return this.options.fleet?.source.describe(); }
+  /** The workload identity for /config_dump (SPEC §12), when the policy has one. */
+  identityState(): Record<string, unknown> | undefined { return this.identity?.describe(); }
+  /** The workload identity (its material and rotation), when the policy has one. */
+  get workloadIdentity(): WorkloadIdentity | undefined { return this.identity; }
   get inflightRequests(): number { return this.inflight; }
   get isDraining(): boolean { return this.draining; }
   get upstreams(): UpstreamRegistry { return this.registry; }
@@ -293,7 +309,7 @@ export class Sidecar {
 
   /** plan → resolve → build → commit → swap. Throws (leaving everything as it was) if the build fails. */
   private async apply(policy: Policy, source: string, origin: PolicyOrigin): Promise<void> {
-    const plan = this.registry.plan(policy);
+    const plan = this.registry.plan(policy, await this.originations(policy));
     let snapshot: Snapshot;
     try {
       // New upstreams with DNS-named endpoints learn their addresses before they take traffic.
@@ -310,6 +326,9 @@ export class Sidecar {
     if (this.current && JSON.stringify(this.current.policy.listeners) !== JSON.stringify(policy.listeners)) {
       this.options.log.warn('listeners changed: the new addresses take effect on restart');
     }
+    if (this.current && JSON.stringify(this.current.policy.identity) !== JSON.stringify(policy.identity)) {
+      this.options.log.warn('identity changed: the new certificate files and trust domain take effect on restart');
+    }
     warnUnplaced(policy, this.options.locality, this.options.log);
     plan.commit();
     this.rateLimits.retain(policy.routes.map((r) => r.name));
@@ -325,6 +344,31 @@ export class Sidecar {
   /** The overload monitor follows the policy's `overload` block (live: no restart needed). */
   private watchMemory(o: Policy['overload']): void {
     this.overload.configure({ shedAbove: o.shedAbove, resumeBelow: o.resumeBelow, intervalMs: o.interval });
+  }
+
+  /** TLS origination for each upstream with a `tls` block (a `simple` one's caFile is read here). */
+  private async originations(policy: Policy): Promise<Map<string, UpstreamTls>> {
+    const out = new Map<string, UpstreamTls>();
+    for (const [name, up] of Object.entries(policy.upstreams)) {
+      if (up.tls === undefined || up.tls.mode === 'disable') continue;
+      out.set(name, await upstreamTls(name, { ...up.tls, mode: up.tls.mode }, { identity: this.identity, log: this.options.log }));
+    }
+    return out;
+  }
+
+  /** The inbound listener's mutual TLS, unless its mode is `disable` (validation requires an identity otherwise). */
+  private inboundTls(): InboundTls | undefined {
+    const mode = this.current.policy.listeners.inbound.tls.mode;
+    const identity = this.identity;
+    if (mode === 'disable' || identity === undefined) return undefined;
+    const metrics = this.options.telemetry?.metrics;
+    return {
+      mode,
+      terminator: (accept) => new TlsTerminator({
+        identity, listener: 'inbound', log: this.options.log,
+        ...(metrics ? { onRefused: (reason) => metrics.tlsHandshakeError('inbound', reason) } : {}),
+      }, accept),
+    };
   }
 
   private routeNames(): string[] {
@@ -353,6 +397,7 @@ export class Sidecar {
       this.servers.set(direction, createListener({
         direction, current: () => this.current, engine: this.engine, log: this.options.log, draining: () => this.draining, track, observer: this.observer,
         limits: l[direction], events: this.events, overload: this.overload,
+        tls: direction === 'inbound' ? this.inboundTls() : undefined,
       }));
     }
     this.servers.set('admin', createAdminServer(this, token));
@@ -366,7 +411,10 @@ export class Sidecar {
     this.bound = { outbound: port('outbound'), inbound: port('inbound'), admin: port('admin'), telemetry: port('telemetry') };
     this.listening = true;
     this.overload.start();
-    this.options.log.info({ ports: this.ports, generation: this.current.generation, engine: this.options.engine ?? DEFAULT_ENGINE, execArgv: process.execArgv }, 'listening');
+    this.options.log.info({
+      ports: this.ports, generation: this.current.generation, engine: this.options.engine ?? DEFAULT_ENGINE, execArgv: process.execArgv,
+      inboundTls: this.current.policy.listeners.inbound.tls.mode, ...(this.identity ? { spiffeId: this.identity.spiffeId } : {}),
+    }, 'listening');
   }
 
   /**
@@ -382,6 +430,7 @@ export class Sidecar {
   private async drainOnce(): Promise<boolean> {
     this.draining = true;
     this.watcher?.stop();
+    this.identity?.stop();
     const timeout = this.options.drainTimeoutMs ?? 20_000;
     const proxies = [this.servers.get('outbound')!, this.servers.get('inbound')!];
     for (const s of proxies) { s.close(); s.closeIdleConnections(); }
@@ -402,6 +451,7 @@ export class Sidecar {
   async close(): Promise<void> {
     this.draining = true;
     this.watcher?.stop();
+    this.identity?.stop();
     await this.options.fleet?.source.stop().catch((err: unknown) => this.options.log.warn({ err }, 'fleet: leaving failed'));
     for (const s of this.servers.values()) { s.close(); s.closeAllConnections(); }
     this.engine.close();
@@ -424,8 +474,12 @@ function warnUnplaced(policy: Policy, override: Locality | undefined, log: Logge
  * addresses, the admin token) and its own place (`locality`), whatever a published policy says.
  */
 function withLocalSettings(fleet: Policy, file: Policy): Policy {
-  const { locality: _ignored, ...shared } = fleet;
-  return { ...shared, listeners: file.listeners, ...(file.locality === undefined ? {} : { locality: file.locality }) };
+  const { locality: _ignored, identity: _own, ...shared } = fleet;
+  return {
+    ...shared, listeners: file.listeners,
+    ...(file.locality === undefined ? {} : { locality: file.locality }),
+    ...(file.identity === undefined ? {} : { identity: file.identity }),
+  };
 }
 
 function hashOf(text: string): string {

@@ -16,6 +16,8 @@ export interface AdminTarget {
   readonly origin: string;
   /** The fleet's state (key, URL without credentials, generation, connected), when one is attached. */
   fleetState(): Record<string, unknown> | undefined;
+  /** The workload identity (SPIFFE ID, validity, files, last refused rotation), when configured. */
+  identityState(): Record<string, unknown> | undefined;
   readonly inflightRequests: number;
   readonly isDraining: boolean;
   readonly upstreams: UpstreamRegistry;

@@ -20,6 +20,8 @@ export function configDump(t: AdminTarget): unknown {
         errors: e.errors.map(({ severity: _s, ...d }) => d),
       }
       : null,
+    // The workload certificate serving now, and a rotation refused since (SPEC §12).
+    identity: t.identityState() ?? null,
     // Where this sidecar is for locality-aware balancing, and where that came from.
     locality: t.options.locality
       ? { ...t.options.locality, source: 'env' }

@@ -35,6 +35,9 @@ commands:
         republish an earlier generation (default: the one before the current) as a new one
   fleet status --fleet URL [--fleet-key K] [--wait DURATION] [--json]
         the fleet's generation, history and live sidecars; exit 0 when all serve the current one
+  certs ca --out DIR [--trust-domain TD] [--valid DURATION]
+  certs issue --ca DIR --id SPIFFE_ID --out DIR [--dns NAME]... [--ip ADDRESS]... [--valid DURATION]
+        a mesh CA (ca.crt, ca.key) and workload certificates (tls.crt, tls.key, ca.crt) for demos and tests
   ${CHAOS_USAGE.replace('usage: pilotfish ', '')}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -52,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     case 'publish': return (await import('../fleet/commands/index.js')).publishCommand(rest);
     case 'rollback': return (await import('../fleet/commands/index.js')).rollbackCommand(rest);
     case 'fleet': return (await import('../fleet/commands/index.js')).fleetCommand(rest);
+    case 'certs': return (await import('../identity/certs-command.js')).certsCommand(rest);
     case '-h': case '--help': case 'help': process.stdout.write(USAGE); return 0;
     default:
       process.stderr.write(command ? `pilotfish: unknown command "${command}"\n\n${USAGE}` : USAGE);

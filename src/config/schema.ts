@@ -44,6 +44,12 @@ const listeners = z.strictObject({
     address: z.string().min(1).default('0.0.0.0'),
     app: z.url({ protocol: /^http$/, error: 'expected an http:// URL' }).default('http://127.0.0.1:8080'),
     ...edgeLimits,
+    /**
+     * Peer authentication (SPEC §12, Istio's PeerAuthentication modes): `strict` takes only mutual
+     * TLS, `permissive` TLS and plaintext on the one port, `disable` plaintext. Default `permissive`
+     * when the policy has an `identity`, else `disable` (filled in by `policySchema`).
+     */
+    tls: z.strictObject({ mode: z.enum(['strict', 'permissive', 'disable']).optional() }).prefault({}),
   }).prefault({}),
   admin: z.strictObject({
     port: port.default(15000),
@@ -54,6 +60,44 @@ const listeners = z.strictObject({
 });
 
 const endpoint = z.strictObject({ address: hostPort, labels: labels.default({}) });
+
+/**
+ * The workload's identity (SPEC §12): its certificate, key and the mesh CA in cert-manager's Secret
+ * layout, and the trust domain its SPIFFE ID (and every peer's) is in.
+ */
+const identity = z.strictObject({
+  certFile: z.string().min(1).default('/etc/pilotfish/certs/tls.crt'),
+  keyFile: z.string().min(1).default('/etc/pilotfish/certs/tls.key'),
+  caFile: z.string().min(1).default('/etc/pilotfish/certs/ca.crt'),
+  trustDomain: z.string().min(1).default('cluster.local'),
+});
+
+/**
+ * TLS origination to an upstream (SPEC §12): `mutual` presents the workload certificate and trusts
+ * the mesh CA, `simple` is ordinary TLS (the system's roots, or `caFile`). `sni` is sent as the
+ * server name (default: the endpoint's host name, none for an IP); `subjectAltNames` lists the
+ * server identities accepted (URI, DNS or IP SANs, exact).
+ */
+const upstreamTls = z.strictObject({
+  mode: z.enum(['mutual', 'simple', 'disable']),
+  sni: z.string().min(1).optional(),
+  subjectAltNames: z.array(z.string().min(1)).min(1).optional(),
+  caFile: z.string().min(1).optional(),
+});
+
+const patternList = z.array(z.string()).min(1, 'an empty list matches nothing: leave the field out to match any');
+
+/** One authorization rule (SPEC §12; Istio's AuthorizationPolicy rule, one source and one operation). */
+const authorizationRule = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'rule names are [A-Za-z0-9_.:/-], starting with a letter or digit'),
+  action: z.enum(['allow', 'deny']),
+  from: z.strictObject({ principals: patternList.optional(), namespaces: patternList.optional(), ipBlocks: patternList.optional() }).optional(),
+  to: z.strictObject({
+    methods: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected an HTTP method').transform((m) => m.toUpperCase())).min(1).optional(),
+    paths: patternList.optional(),
+    ports: z.array(z.number().int().min(1).max(65535)).min(1).optional(),
+  }).optional(),
+});
 
 /** A place: the sidecar's own (top level) — endpoints carry theirs as `region`/`zone` labels. */
 const locality = z.strictObject({ region: z.string().min(1), zone: z.string().min(1).optional() });
@@ -94,6 +138,7 @@ const upstream = z.strictObject({
     enabled: z.boolean().default(true),
     failover: z.array(z.string().min(1)).default([]),
   }).optional(),
+  tls: upstreamTls.optional(),
 });
 
 const stringMatch = z.union([
@@ -203,8 +248,17 @@ export const policySchema = z.strictObject({
   outboundTrafficPolicy: z.enum(['registry-only', 'allow-any']).default('registry-only'),
   /** Where this sidecar runs; `PILOTFISH_LOCALITY=region/zone` overrides it. */
   locality: locality.optional(),
+  /** The workload's certificate (mutual TLS); absent: no identity, inbound plaintext only. */
+  identity: identity.optional(),
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'upstream names are [A-Za-z0-9_.-]'), upstream).default({}),
   routes: z.array(route).default([]),
+  /** Inbound authorization rules: deny first, then allow-if-any (SPEC §12). */
+  authorization: z.array(authorizationRule).default([]),
+}).transform((p) => {
+  // The inbound TLS mode's default depends on the identity: permissive with one, else plaintext.
+  const inbound = p.listeners.inbound;
+  const mode = inbound.tls.mode ?? (p.identity ? 'permissive' : 'disable');
+  return { ...p, listeners: { ...p.listeners, inbound: { ...inbound, tls: { mode } } } };
 });
 
 /** The policy as loaded: every default filled in, every duration in milliseconds. */
@@ -218,3 +272,7 @@ export type LocalityPolicy = z.output<typeof locality>;
 export type RateLimitPolicy = z.output<typeof rateLimit>;
 export type ListenerLimits = Pick<Policy['listeners']['outbound'], 'maxConnections' | 'headersTimeout' | 'maxRequestHeadersKb' | 'maxHeadersCount'>;
 export type OverloadPolicy = Policy['overload'];
+export type IdentityPolicy = z.output<typeof identity>;
+export type UpstreamTlsPolicy = z.output<typeof upstreamTls>;
+export type AuthorizationRulePolicy = z.output<typeof authorizationRule>;
+export type InboundTlsMode = Policy['listeners']['inbound']['tls']['mode'];

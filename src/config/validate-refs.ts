@@ -10,6 +10,7 @@ import { compileRegex } from '../routing/regex.js';
 import { findShadowedRoutes } from '../routing/shadow.js';
 import { checkLocality } from './validate-locality.js';
 import { checkRateLimits } from './validate-rate-limit.js';
+import { checkMtls } from './validate-mtls.js';
 
 export interface Problem { path: KeyPath; message: string; severity: 'error' | 'warning'; atKey?: boolean }
 
@@ -40,6 +41,7 @@ export function validateRefs(policy: Policy, context: PolicyContext = {}): Probl
   checkRetryArithmetic(policy, problems);
   checkLocality(policy, problems);
   checkRateLimits(policy, context, problems);
+  checkMtls(policy, problems);
   for (const [name, up] of Object.entries(policy.upstreams)) {
     for (const [subset, selector] of Object.entries(up.subsets)) {
       const selects = up.endpoints.some((e) => Object.entries(selector).every(([k, v]) => e.labels[k] === v));

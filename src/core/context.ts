@@ -17,6 +17,24 @@ export interface Peer {
   /** Source IP (sticky `sourceIp` keys, `x-forwarded-for`). */
   readonly remoteAddress?: string | undefined;
   readonly remotePort?: number | undefined;
+  /**
+   * The peer's verified workload identity, on a mutual-TLS connection (the TLS edge sets it on the
+   * socket once per connection, identity/tls-terminator.ts); absent for plaintext peers.
+   */
+  readonly peerIdentity?: PeerIdentity | undefined;
+}
+
+/** Set only by the sidecar that terminated the peer's mutual TLS (SPEC §12): never passed on from a client. */
+export const XFCC = 'x-forwarded-client-cert';
+
+/** Who is on the other end of a mutual-TLS connection (SPEC §12). */
+export interface PeerIdentity {
+  /** The peer's SPIFFE ID; its certificate chains to the mesh CA and the ID is in our trust domain. */
+  readonly spiffeId: string;
+  /** From a `/ns/<namespace>/sa/<sa>` ID, for `authorization.from.namespaces`. */
+  readonly namespace: string | undefined;
+  /** The connection's `x-forwarded-client-cert` value (Envoy's format), made once per connection. */
+  readonly xfcc: string;
 }
 
 /** No socket behind the request (a mirrored copy, library mode). */
@@ -89,6 +107,10 @@ export interface RequestContext {
   hashKey: string | undefined;
   /** The request's trace (SERVER span); each try opens a CLIENT span from it. */
   trace: RequestTrace;
+  /** The downstream peer's SPIFFE ID ('' for a plaintext peer): the access log's `peer`. */
+  readonly peer: string;
+  /** Why the upstream's TLS failed, when a `UF` answer is due to it ('' otherwise). */
+  transportFailure: string;
 }
 
 export type Handler = (req: ProxyRequest, ctx: RequestContext) => Promise<ProxyResponse>;

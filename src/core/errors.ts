@@ -3,7 +3,7 @@
  * Envoy-style response flag and the HTTP status; `rescue()` (proxy/rescue.ts) is the only place that
  * turns them into responses.
  */
-export type ResponseFlag = 'NR' | 'UH' | 'UF' | 'UO' | 'CO' | 'URX' | 'UT' | 'UC' | 'DI' | 'FI' | 'DC' | 'RL' | 'OM';
+export type ResponseFlag = 'NR' | 'UH' | 'UF' | 'UO' | 'CO' | 'URX' | 'UT' | 'UC' | 'DI' | 'FI' | 'DC' | 'RL' | 'OM' | 'AD';
 
 export class ProxyError extends Error {
   readonly code: string;
@@ -11,6 +11,10 @@ export class ProxyError extends Error {
   readonly status: number;
   /** Headers the sidecar's answer carries besides its own (a 429's `retry-after` and RateLimit fields). */
   headers?: Readonly<Record<string, string>>;
+  /** Fields the sidecar's JSON answer carries besides `error` and `flags` (a 403 `AD` names its rule). */
+  body?: Readonly<Record<string, unknown>>;
+  /** Why the upstream's TLS failed (Envoy's `UPSTREAM_TRANSPORT_FAILURE_REASON`), for the access log. */
+  transportFailure?: string;
 
   constructor(code: string, flag: ResponseFlag, status: number, message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
@@ -27,8 +31,17 @@ export const noRoute = (host: string, path: string): ProxyError =>
 export const noHealthyUpstream = (upstream: string): ProxyError =>
   new ProxyError('no_healthy_upstream', 'UH', 503, `no healthy endpoint in upstream ${upstream}`);
 
-export const connectFailure = (target: string, cause: unknown): ProxyError =>
-  new ProxyError('upstream_connect_failure', 'UF', 503, `upstream connect error to ${target}: ${describe(cause)}`, cause);
+/**
+ * The code of an error that made a TLS origination fail (proxy/tls-connect.ts): a connect failure,
+ * since the request never reached the upstream; its message is the reason.
+ */
+export const TLS_FAILURE = 'UPSTREAM_TLS_FAILURE';
+
+export function connectFailure(target: string, cause: unknown): ProxyError {
+  const err = new ProxyError('upstream_connect_failure', 'UF', 503, `upstream connect error to ${target}: ${describe(cause)}`, cause);
+  if ((cause as NodeJS.ErrnoException | undefined)?.code === TLS_FAILURE) err.transportFailure = (cause as Error).message;
+  return err;
+}
 
 export const upstreamTimeout = (target: string, ms: number): ProxyError =>
   new ProxyError('upstream_timeout', 'UT', 504, `upstream ${target} did not answer within ${ms}ms`);
@@ -56,12 +69,26 @@ export function rateLimited(route: string, headers: Readonly<Record<string, stri
 
 export const overloaded = (percent: number): ProxyError =>
   new ProxyError('overloaded', 'OM', 503, `overloaded: memory in use at ${Math.round(percent)}% of the limit; new requests are shed until it falls`);
+/**
+ * The inbound authorization refused the request (SPEC §12): 403 `AD`, the body naming the rule that
+ * decided (`policy`: a deny rule's name, or null when no allow rule matched). A gRPC request gets
+ * `PERMISSION_DENIED` (7) from the same error once the HTTP/2 edge maps flags (SPEC §11).
+ */
+export function accessDenied(policy: string | null, message: string): ProxyError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const err = new ProxyError('access_denied', 'AD', 403, message);
+  Error.stackTraceLimit = limit;
+  err.body = { policy };
+  return err;
+}
 
 export const badRequest = (message: string): ProxyError =>
   new ProxyError('bad_request', 'NR', 400, message);
 
 function describe(cause: unknown): string {
   const e = cause as NodeJS.ErrnoException | undefined;
+  if (e?.code === TLS_FAILURE) return e.message;
   return e?.code ?? e?.message ?? String(cause);
 }
 
@@ -69,5 +96,6 @@ function describe(cause: unknown): string {
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNECT_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 export function isConnectError(err: unknown): boolean {
-  return CONNECT_ERRORS.has((err as NodeJS.ErrnoException | undefined)?.code ?? '');
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return CONNECT_ERRORS.has(code) || code === TLS_FAILURE;
 }

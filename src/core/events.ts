@@ -56,11 +56,13 @@ export interface ProxyEvents {
   overloadShed(listener: ListenerName): void;
   /** Shedding turned on or off (once per episode). */
   overload(state: OverloadState): void;
+  /** Inbound authorization refused a request (403 `AD`): `policy` is the deciding rule (SPEC §12). */
+  authzDenied(policy: string): void;
 }
 
 const noop = (): void => {};
 export const NO_EVENTS: ProxyEvents = Object.freeze({
   attempt: noop, retry: noop, retrySkipped: noop, faultInjected: noop,
   breakerState: noop, ejection: noop, endpointHealthy: noop, mirror: noop, rateLimited: noop,
-  connectionOverflow: noop, edgeRejected: noop, overloadShed: noop, overload: noop,
+  connectionOverflow: noop, edgeRejected: noop, overloadShed: noop, overload: noop, authzDenied: noop,
 });

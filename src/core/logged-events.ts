@@ -26,6 +26,7 @@ export function withStateLogs(inner: ProxyEvents, log: Logger): ProxyEvents {
       if (state.shedding) log.warn(fields, 'overload: memory in use past overload.shedAbove; new requests are shed with 503 OM');
       else log.info(fields, 'overload over: memory in use under overload.resumeBelow; requests admitted again');
     },
+    authzDenied: (p) => inner.authzDenied(p),
     breakerState(upstream, subset, code) {
       inner.breakerState(upstream, subset, code);
       const msg = `circuit breaker ${STATE[code]}`;

@@ -8,6 +8,7 @@ import type { Handler } from './context.js';
 import type { MatchInput, RouteExplanation, TierView } from '../routing/index.js';
 import type { FleetLimiterState } from '../ratelimit/index.js';
 import type { RetryBudgetView } from '../resilience/index.js';
+import type { Authorizer } from '../authz/index.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -72,6 +73,8 @@ export interface Snapshot {
   readonly source: string;
   readonly loadedAt: Date;
   readonly policy: Policy;
+  /** Inbound authorization, compiled once; undefined when the policy has no rules (SPEC §12). */
+  readonly authorization: Authorizer | undefined;
   /** The winning route, the built-in fallback (inbound → app, allow-any → passthrough), or undefined. */
   route(direction: Direction, input: RouteInput): CompiledRoute | undefined;
   /** Whether the decision for this request could depend on its JSON body (buffer it only then). */

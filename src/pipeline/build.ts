@@ -2,7 +2,7 @@
  * validate → compile → **build** → swap: turns a validated policy into a `Snapshot` whose routes each
  * carry their stack of layers, built once here and shared by every request on the snapshot:
  *
- *   rescue → rate limit → header ops / rewrite → mirror → sticky key + destination (split, health) →
+ *   rescue → [inbound] authorization → rate limit → header ops / rewrite → mirror → sticky key + destination (split, health) →
  *     fault (on: request) → timeout → retry (budget, body replay) →
  *       [each try] endpoint pick → pool → breaker → fault (on: attempt) → engine (per-try timeout)
  *
@@ -14,6 +14,7 @@ import { compose, type Handler, type Layer } from '../core/context.js';
 import type { ProxyEvents } from '../core/events.js';
 import { deepFreeze, type CompiledRoute, type Snapshot } from '../core/snapshot.js';
 import { FaultPolicy, RetryLoop, type RuntimeFaults } from '../resilience/index.js';
+import { compileAuthorization, type Authorizer } from '../authz/index.js';
 import { compileRouter, compileSplit, type SharedSessionStore, type Split } from '../routing/index.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import { APP_UPSTREAM, PASSTHROUGH_UPSTREAM, type UpstreamState } from '../upstreams/index.js';
@@ -26,6 +27,7 @@ import { mirrorLayer } from './mirror.js';
 import { describeRateLimit, rateLimitLayer } from './rate-limit.js';
 import { RateLimiterRegistry } from '../ratelimit/index.js';
 import { rescueLayer } from './rescue.js';
+import { authorizeLayer } from './authorize.js';
 import { retryHandler } from './retry.js';
 import type { RetryBudgets } from './retry-budgets.js';
 import type { MemoryPressure } from './body.js';
@@ -60,11 +62,13 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
     return s;
   };
   const limiters = deps.rateLimits ?? new RateLimiterRegistry();
-  const compiled = policy.routes.map((route) => ({ policy: route, value: buildRoute(route, state, deps, limiters) }));
+  const authorizer = compileAuthorization(policy.authorization);
+  const build = (route: RoutePolicy): CompiledRoute => buildRoute(route, state, deps, limiters, authorizer);
+  const compiled = policy.routes.map((route) => ({ policy: route, value: build(route) }));
   const router = compileRouter(compiled);
-  const appRoute = buildRoute({
+  const appRoute = build({
     name: 'inbound|app', direction: 'inbound', match: {}, priority: 0, timeout: DEFAULT_TIMEOUT_MS, to: [{ upstream: APP_UPSTREAM }],
-  }, state, deps, limiters);
+  });
   const passthrough: CompiledRoute | undefined = policy.outboundTrafficPolicy === 'allow-any'
     ? {
       name: 'outbound|passthrough', direction: 'outbound', timeoutMs: DEFAULT_TIMEOUT_MS,
@@ -80,6 +84,7 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
     source,
     loadedAt: new Date(),
     policy,
+    authorization: authorizer,
     route(direction, input) {
       return router.match(direction, input) ?? (direction === 'inbound' ? appRoute : passthrough);
     },
@@ -92,7 +97,7 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
   } satisfies Snapshot);
 }
 
-function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, deps: BuildDeps, limiters: RateLimiterRegistry): CompiledRoute {
+function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, deps: BuildDeps, limiters: RateLimiterRegistry, authorizer: Authorizer | undefined): CompiledRoute {
   const to = route.to ?? [{ upstream: APP_UPSTREAM }];
   const loop = route.retries ? new RetryLoop(route.retries, { budget: deps.budgets?.for(route.name, route.retries.budget) }) : undefined;
   const split = compileSplit<DestinationStack>(to.map((d) => {
@@ -100,6 +105,8 @@ function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, 
     return { value: { upstream, subset: d.subset, handler: destinationStack(route, upstream, d.subset, loop, deps) }, weight: to.length === 1 ? 100 : (d.weight ?? 0) };
   }));
   const outer: Layer[] = [rescueLayer(deps.log)];
+  // Inbound: who may call decides first, and the peer's identity goes to the app (SPEC §12).
+  if (route.direction === 'inbound') outer.push(authorizeLayer(authorizer, deps.events));
   // A cheap early reject: right under rescue, before anything that costs or reaches an upstream.
   const limit = route.rateLimit;
   const limiter = limit ? limiters.limiter(route.name, limit) : undefined;

@@ -11,16 +11,20 @@ import { addFlag, type Layer, type ProxyResponse, type RequestContext } from '..
 export function rescue(err: unknown, ctx: RequestContext, log: Logger): ProxyResponse {
   if (err instanceof ProxyError || err instanceof ResilienceError) {
     addFlag(ctx, err.flag);
-    const answer = jsonError(err.status, err.message, ctx);
-    if (err instanceof ProxyError && err.headers) Object.assign(answer.headers, err.headers);
-    return answer;
+    if (err instanceof ProxyError) {
+      if (err.transportFailure !== undefined) ctx.transportFailure = err.transportFailure;
+      const answer = jsonError(err.status, err.message, ctx, err.body);
+      if (err.headers) Object.assign(answer.headers, err.headers);
+      return answer;
+    }
+    return jsonError(err.status, err.message, ctx);
   }
   log.error({ err, route: ctx.route, requestId: ctx.requestId }, 'unexpected error while proxying');
   return jsonError(500, 'internal error in the sidecar', ctx);
 }
 
-export function jsonError(status: number, message: string, ctx: RequestContext): ProxyResponse {
-  const body = Buffer.from(JSON.stringify({ error: message, flags: ctx.flags.join(',') }));
+export function jsonError(status: number, message: string, ctx: RequestContext, extra?: Readonly<Record<string, unknown>>): ProxyResponse {
+  const body = Buffer.from(JSON.stringify({ error: message, flags: ctx.flags.join(','), ...extra }));
   return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body };
 }
 

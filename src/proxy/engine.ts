@@ -13,6 +13,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
+import type { UpstreamTls } from './tls-connect.js';
 
 /** How an upstream's connections are made and kept. */
 export interface ConnectionOptions {
@@ -23,6 +24,11 @@ export interface ConnectionOptions {
    * timeout, so a connection we reuse is one the upstream still holds.
    */
   readonly idleTimeoutMs: number;
+  /**
+   * TLS origination (the upstream's `tls`, SPEC §12): absent, connections are plaintext. Pools of a
+   * TLS upstream hold only TLS connections (a changed `tls` block is a new upstream state).
+   */
+  readonly tls?: UpstreamTls | undefined;
 }
 
 /** An upstream's connections as one engine holds them: one pool per endpoint. */

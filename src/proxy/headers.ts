@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { XFCC } from '../core/context.js';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade',
@@ -27,12 +28,14 @@ function connectionTokens(value: string | string[] | number | undefined): readon
  * case, nine absent-key probes), else a copy — the caller installs it as `req.headers`, the object
  * http-proxy-3 copies. A chunked request body keeps `transfer-encoding: chunked` so Node re-frames it
  * for the next hop: dropping it would leave a body without framing on methods Node does not chunk by
- * default. `expect` goes too: Node's server already answered `100 Continue` to the client.
+ * default. `expect` goes too: Node's server already answered `100 Continue` to the client. So does
+ * any `x-forwarded-client-cert` a client sent (SPEC §12): only the sidecar that terminated the
+ * peer's mutual TLS may say who the peer is, and it sets its own (pipeline/authorize.ts).
  */
 export function cleanRequestHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  if (!hasHopByHop(headers) && headers.expect === undefined) return headers;
+  if (!hasHopByHop(headers) && headers.expect === undefined && headers[XFCC] === undefined) return headers;
   const chunked = headers['transfer-encoding'] !== undefined && headers['content-length'] === undefined;
-  const clean = withoutHopByHop(headers, connectionTokens(headers.connection), 'expect') as IncomingHttpHeaders;
+  const clean = withoutHopByHop(headers, connectionTokens(headers.connection), 'expect', XFCC) as IncomingHttpHeaders;
   if (chunked) clean['transfer-encoding'] = 'chunked';
   return clean;
 }
@@ -44,7 +47,7 @@ export function cleanRequestHeaders(headers: IncomingHttpHeaders): IncomingHttpH
 export function cleanResponseHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): OutgoingHttpHeaders {
   const h = headers as OutgoingHttpHeaders;
   if (!hasHopByHop(h)) return h;
-  return withoutHopByHop(h, connectionTokens(h.connection), undefined) as OutgoingHttpHeaders;
+  return withoutHopByHop(h, connectionTokens(h.connection), undefined, undefined) as OutgoingHttpHeaders;
 }
 
 function hasHopByHop(h: Record<string, unknown>): boolean {
@@ -58,10 +61,10 @@ function hasHopByHop(h: Record<string, unknown>): boolean {
  * that deletes as it goes cost ~7 µs per call in the bench profile; every later walk of the object
  * (http-proxy-3's spread, Node's header serialisation) paid for it again.
  */
-function withoutHopByHop(h: Record<string, unknown>, named: readonly string[], also: string | undefined): Record<string, unknown> {
+function withoutHopByHop(h: Record<string, unknown>, named: readonly string[], also: string | undefined, also2: string | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name in h) {
-    if (HOP_BY_HOP.has(name) || name === also || (named.length > 0 && named.includes(name))) continue;
+    if (HOP_BY_HOP.has(name) || name === also || name === also2 || (named.length > 0 && named.includes(name))) continue;
     out[name] = h[name];
   }
   return out;

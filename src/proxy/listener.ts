@@ -3,14 +3,20 @@
  * path (origin-form with Host, or absolute-form when the app uses us as an HTTP proxy), cleans the
  * headers, picks the route on the snapshot current at arrival, runs the route's stack and writes the
  * answer. Every socket and stream error is handled here: no peer can crash the process.
+ *
+ * With inbound mTLS (`tls`), a sniffing front (tls-front.ts) listens instead and hands the HTTP
+ * server its plaintext connections and, through the TLS terminator, its TLS ones; a request's
+ * `peer` then carries the verified identity of a TLS peer.
  */
 import http from '../core/node-http.js';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Direction, ListenerLimits } from '../config/index.js';
-import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
+import type { Peer, ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
 import { badRequest, noRoute, overloaded } from '../core/errors.js';
 import type { ProxyEvents } from '../core/events.js';
 import type { RouteInput, Snapshot } from '../core/snapshot.js';
@@ -23,6 +29,7 @@ import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
 import { Http1Request } from './http1-request.js';
 import { applyEdgeLimits, edgeServerOptions, lingerAfterAnswer, malformedBody, routed, tooManyHeaders } from './limits.js';
 import { writeResponse } from './respond.js';
+import { TlsFront, type EdgeServer } from './tls-front.js';
 
 export interface ListenerDeps {
   readonly direction: Direction;
@@ -39,6 +46,15 @@ export interface ListenerDeps {
   readonly events: ProxyEvents;
   /** The overload monitor: while `shedding`, new requests get 503 `OM`. */
   readonly overload: { readonly shedding: boolean; readonly percent: number };
+  /** Inbound mutual TLS (`strict` or `permissive`); absent: plaintext only. */
+  readonly tls?: InboundTls | undefined;
+}
+
+/** The inbound TLS mode and the terminator that checks each TLS peer (identity/tls-terminator.ts). */
+export interface InboundTls {
+  readonly mode: 'strict' | 'permissive';
+  /** Makes the terminator; it hands each accepted connection to `accept`. */
+  terminator(accept: (socket: TLSSocket) => void): { take(socket: Socket): void; refusePlaintext(socket: Socket): void };
 }
 
 interface Target { host: string; path: string }
@@ -77,7 +93,19 @@ function stripPort(host: string): string {
   return i < 0 ? host : host.slice(0, i);
 }
 
-export function createListener(deps: ListenerDeps): Server {
+export function createListener(deps: ListenerDeps): EdgeServer {
+  const server = httpServer(deps);
+  const tls = deps.tls;
+  if (tls === undefined) return server;
+  const terminator = tls.terminator((socket) => front.serve(socket));
+  const front = new TlsFront(server, { mode: tls.mode, tls: (s) => terminator.take(s), onPlaintext: (s) => terminator.refusePlaintext(s) });
+  // The HTTP server behind never accepts (limits.ts): the connection cap is the front's.
+  front.maxConnections = deps.limits.maxConnections;
+  front.on('drop', () => deps.events.connectionOverflow(deps.direction));
+  return front;
+}
+
+function httpServer(deps: ListenerDeps): Server {
   const server = http.createServer(edgeServerOptions(deps.limits));
   server.on('request', (req, res) => handle(req, res, deps));
   server.on('upgrade', (req, socket, head) => upgrade(req, socket, head, deps));
@@ -99,6 +127,7 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
   const ctx: RequestContext = {
     direction: deps.direction, requestId: '', start: performance.now(), generation: snapshot.generation,
     deadline: Infinity, flags: [], route: '', upstream: '', subset: '', endpoint: '', attempts: 0, hashKey: undefined, trace: NO_TRACE,
+    peer: (socket as Peer).peerIdentity?.spiffeId ?? '', transportFailure: '',
   };
   const target = resolveTarget(req);
   let ended = false;

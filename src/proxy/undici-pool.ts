@@ -9,12 +9,14 @@
  * popping a stack is O(1). undici still does what it does best: the HTTP/1.1 codec, keep-alive
  * (closing a connection idle for `idleTimeoutMs`, or sooner if the upstream's `Keep-Alive` says so),
  * checking an idle socket for a pending FIN/RST before reusing it. The connector is ours: a precise
- * connect timeout (undici rounds sub-second timers up to ~1 s), and the seam TLS origination joins.
+ * connect timeout (undici rounds sub-second timers up to ~1 s), and TLS origination (tls-connect.ts:
+ * the upstream's `tls`, sessions resumed per endpoint) when the upstream has it.
  */
 import net from 'node:net';
 import type { Client } from 'undici';
 import ClientClass from 'undici/lib/dispatcher/client.js';
 import type { ConnectionOptions, UpstreamConnections } from './engine.js';
+import { connectTls, SessionCache, type UpstreamTls } from './tls-connect.js';
 
 type Connector = NonNullable<Client.Options['connect']> & ((opts: { hostname: string; port: string }, cb: (err: Error | null, socket: net.Socket | null) => void) => unknown);
 
@@ -25,7 +27,7 @@ export class UndiciConnections implements UpstreamConnections {
 
   constructor(options: ConnectionOptions) {
     this.clientOptions = {
-      connect: connector(options.connectTimeoutMs),
+      connect: options.tls === undefined ? connector(options.connectTimeoutMs) : tlsConnector(options.connectTimeoutMs, options.tls, new SessionCache()),
       // Our idle timeout is the cap: an upstream's `Keep-Alive: timeout=N` may only shorten it.
       keepAliveTimeout: options.idleTimeoutMs,
       keepAliveMaxTimeout: options.idleTimeoutMs,
@@ -145,6 +147,17 @@ function connector(timeoutMs: number): Connector {
     });
     return socket; // undici can cancel a connect no request waits for any more
   }) as Connector;
+}
+
+/** TLS origination on a new connection: the socket goes to undici once the server accepted it. */
+function tlsConnector(timeoutMs: number, config: UpstreamTls, sessions: SessionCache): Connector {
+  return ((opts: { hostname: string; port: string }, cb: (err: Error | null, socket: net.Socket | null) => void) =>
+    connectTls(config, sessions, { host: unbracket(opts.hostname), port: Number(opts.port) || 80 }, timeoutMs, cb)) as Connector;
+}
+
+/** `[::1]` → `::1`: undici hands the URL's bracketed host name. */
+function unbracket(host: string): string {
+  return host.startsWith('[') ? host.slice(1, -1) : host;
 }
 
 function noop(): void {}

@@ -11,6 +11,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ctx: AccessContext = {
   direction: 'outbound', requestId: 'rid-1', generation: 3, flags: ['UF', 'URX'],
   route: 'reviews', upstream: 'reviews', subset: 'v2', endpoint: '10.0.0.12:9080', attempts: 3,
+  peer: 'spiffe://cluster.local/ns/shop/sa/frontend', transportFailure: '',
 };
 const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
 const details: RequestDone = {
@@ -34,16 +35,27 @@ describe('AccessLog', () => {
     const first = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(Object.keys(first)).toEqual([
       'log', 'time', 'direction', 'method', 'host', 'path', 'status', 'flags', 'route', 'upstream', 'subset', 'endpoint',
-      'attempts', 'duration', 'bytesIn', 'bytesOut', 'traceId', 'generation', 'requestId',
+      'attempts', 'duration', 'bytesIn', 'bytesOut', 'traceId', 'generation', 'requestId', 'peer',
     ]);
     expect(first).toMatchObject({
       log: 'access', direction: 'outbound', method: 'POST', host: 'reviews:9080', path: '/reviews/1', status: 503, flags: 'UF,URX',
       route: 'reviews', upstream: 'reviews', subset: 'v2', endpoint: '10.0.0.12:9080', attempts: 3, duration: 12.346,
-      bytesIn: 17, bytesOut: 64, traceId, generation: 3, requestId: 'rid-1',
+      bytesIn: 17, bytesOut: 64, traceId, generation: 3, requestId: 'rid-1', peer: 'spiffe://cluster.local/ns/shop/sa/frontend',
     });
     expect(new Date(first.time as string).toISOString()).toBe(first.time);
     expect(lines[0]).not.toContain('secret');
     expect(JSON.parse(lines[1]!)).toMatchObject({ path: '/plain', status: 200, flags: '' });
+  });
+
+  it('names why an upstream\'s TLS failed, on the lines of those failures only', () => {
+    const { lines, stream } = collector();
+    const log = new AccessLog({ destination: stream });
+    const reason = 'TLS: the server identity (spiffe://cluster.local/ns/b/sa/other) is not in subjectAltNames [spiffe://cluster.local/ns/b/sa/b]';
+    log.write({ ...ctx, flags: ['UF'], transportFailure: reason }, details, traceId);
+    log.write({ ...ctx, peer: '' }, details, traceId);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ flags: 'UF', upstreamTransportFailure: reason });
+    expect(JSON.parse(lines[1]!)).toMatchObject({ peer: '' });
+    expect(JSON.parse(lines[1]!)).not.toHaveProperty('upstreamTransportFailure');
   });
 
   it('escapes what a peer controls: quotes, backslashes, control and non-ASCII characters stay valid JSON', () => {

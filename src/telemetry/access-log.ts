@@ -45,6 +45,10 @@ export interface AccessContext {
   readonly subset: string;
   readonly endpoint: string;
   readonly attempts: number;
+  /** The downstream peer's SPIFFE ID ('' for a plaintext peer). */
+  readonly peer: string;
+  /** Why the upstream's TLS failed, for a `UF` due to it (''). */
+  readonly transportFailure: string;
 }
 
 type SonicBoom = ReturnType<typeof pino.destination>;
@@ -117,7 +121,8 @@ export class AccessLog {
       + `"path":${str(q < 0 ? d.path : d.path.slice(0, q))},"status":${d.status},"flags":"${ctx.flags.length === 0 ? '' : ctx.flags.join(',')}",`
       + `"route":${str(ctx.route)},"upstream":${str(ctx.upstream)},"subset":${str(ctx.subset)},"endpoint":${str(ctx.endpoint)},`
       + `"attempts":${ctx.attempts},"duration":${millis(d.durationMs)},"bytesIn":${d.bytesIn},"bytesOut":${d.bytesOut},`
-      + `"traceId":"${traceId}","generation":${ctx.generation},"requestId":${str(ctx.requestId)}}\n`;
+      + `"traceId":"${traceId}","generation":${ctx.generation},"requestId":${str(ctx.requestId)},"peer":${str(ctx.peer)}`
+      + `${ctx.transportFailure === '' ? '' : `,"upstreamTransportFailure":${str(ctx.transportFailure)}`}}\n`;
     if (this.owned === undefined) {
       sink.write(line);
       return;

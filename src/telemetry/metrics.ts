@@ -78,6 +78,11 @@ export class Metrics {
   private readonly rejected = new LabelTree(['listener', 'reason'], (l) => new CounterCell(l));
   private readonly shed = new LabelTree(['listener'], (l) => new CounterCell(l));
   private readonly overloadGauge: GaugeT;
+  private readonly denied = new LabelTree(['policy'], (l) => new CounterCell(l));
+  private readonly handshakeErrors = new LabelTree(['listener', 'reason'], (l) => new CounterCell(l));
+  private readonly certReloads = new LabelTree(['result'], (l) => new CounterCell(l));
+  /** Registered on the first certificate load: a sidecar without an identity has no expiry to show. */
+  private certExpiry: GaugeT | undefined;
   private readonly generationGauge: GaugeT;
   private pending: PendingSource = () => [];
   private memory: () => number = () => 0;
@@ -113,6 +118,8 @@ export class Metrics {
     cellCounter({ registry, name: 'pilotfish_mirror_requests_total', help: 'Mirrored requests by comparison outcome.', labelNames: this.mirrors.labelNames, cells: each(this.mirrors) });
     cellCounter({ registry, name: 'pilotfish_rate_limited_total', help: 'Requests refused by the route\'s rate limit (429, flag RL).', labelNames: this.limited.labelNames, cells: each(this.limited) });
     cellCounter({ registry, name: 'pilotfish_config_reloads_total', help: 'Policy reload attempts by result.', labelNames: this.reloads.labelNames, cells: each(this.reloads) });
+    cellCounter({ registry, name: 'pilotfish_authz_denied_total', help: 'Inbound requests refused by authorization (403, flag AD), by the deciding rule.', labelNames: this.denied.labelNames, cells: each(this.denied) });
+    cellCounter({ registry, name: 'pilotfish_tls_handshake_errors_total', help: 'Downstream TLS connections refused, by listener and reason.', labelNames: this.handshakeErrors.labelNames, cells: each(this.handshakeErrors) });
     const pending = (): Iterable<readonly [string, number]> => this.pending();
     new Gauge({
       name: 'pilotfish_pending_requests', help: 'Requests queued for a connection-pool slot.', labelNames: ['upstream'], registers: [registry],
@@ -171,6 +178,26 @@ export class Metrics {
 
   rateLimited(route: string): void {
     this.limited.get(route).value++;
+  }
+
+  authzDenied(policy: string): void {
+    this.denied.get(policy).value++;
+  }
+
+  tlsHandshakeError(listener: string, reason: string): void {
+    this.handshakeErrors.get(listener, reason).value++;
+  }
+
+  /** A workload certificate load (start, rotation, refused rotation): the serving certificate's expiry, s since the epoch. */
+  certificate(result: 'ok' | 'error' | 'unchanged', notAfterSeconds: number): void {
+    if (this.certExpiry === undefined) {
+      const registry = this.registry;
+      this.certExpiry = new Gauge({ name: 'pilotfish_cert_expiry_timestamp_seconds', help: 'When the workload certificate in use expires (Unix time, seconds).', registers: [registry] });
+      cellCounter({ registry, name: 'pilotfish_cert_reloads_total', help: 'Workload certificate loads by result (error: refused, the previous one kept).', labelNames: this.certReloads.labelNames, cells: () => this.certReloads.values() });
+      for (const r of ['ok', 'error', 'unchanged'] as const) this.certReloads.get(r);
+    }
+    this.certExpiry.set(notAfterSeconds);
+    this.certReloads.get(result).value++;
   }
 
   breakerState(upstream: string, subset: string, code: BreakerStateCode): void {

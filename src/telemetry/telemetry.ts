@@ -59,6 +59,7 @@ export class Telemetry implements RequestObserver, ProxyEvents {
   edgeRejected(listener: ListenerName, reason: EdgeRejectReason): void { this.metrics.edgeRejected(listener, reason); }
   overloadShed(listener: ListenerName): void { this.metrics.overloadShed(listener); }
   overload(state: OverloadState): void { this.metrics.overloadActive(state.shedding); }
+  authzDenied(policy: string): void { this.metrics.authzDenied(policy); }
 
   /** After each reload attempt: the reload counter, and on success the generation and series pruning. */
   reloaded(result: ReloadResult, generation: number, routes: Iterable<string>, upstreams: Iterable<string>): void {

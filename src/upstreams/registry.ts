@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Policy } from '../config/index.js';
+import type { UpstreamTls } from '../proxy/tls-connect.js';
 import { makeEndpoint, type Endpoint } from './endpoint.js';
 import { UpstreamState, type UpstreamDefinition, type UpstreamDeps } from './upstream-state.js';
 
@@ -33,13 +34,13 @@ export class UpstreamRegistry {
    * current and disposes what it replaced or removed; `abort()` (a build that failed) disposes only
    * what the plan created, so a bad policy leaves every live upstream untouched.
    */
-  plan(policy: Policy): RegistryPlan {
+  plan(policy: Policy, tls: ReadonlyMap<string, UpstreamTls> = NO_TLS): RegistryPlan {
     const wanted = new Map<string, { hash: string; make: () => UpstreamState }>();
     const self = this.deps.locality ?? policy.locality;
     for (const [name, up] of Object.entries(policy.upstreams)) {
       // A locality-aware upstream's tiers depend on where the sidecar is: a new place is a new definition.
       const hash = digest(up.locality?.enabled ? { up, self: self ?? null } : up);
-      wanted.set(name, { hash, make: () => UpstreamState.fromPolicy(name, hash, up, this.deps, self) });
+      wanted.set(name, { hash, make: () => UpstreamState.fromPolicy(name, hash, up, this.deps, self, tls.get(name)) });
     }
     if (!policy.upstreams[APP_UPSTREAM]) {
       const app = new URL(policy.listeners.inbound.app);
@@ -82,6 +83,8 @@ export class UpstreamRegistry {
     this.states.clear();
   }
 }
+
+const NO_TLS: ReadonlyMap<string, UpstreamTls> = new Map();
 
 /** The built-in upstreams (the app, passthrough): the policy's connection-pool defaults, round-robin. */
 function builtin(endpoints: Endpoint[]): UpstreamDefinition {

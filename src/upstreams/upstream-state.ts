@@ -6,6 +6,7 @@
 import type { UpstreamPolicy } from '../config/index.js';
 import type { ProxyEvents } from '../core/events.js';
 import type { ForwardingEngine, UpstreamConnections } from '../proxy/engine.js';
+import type { UpstreamTls } from '../proxy/tls-connect.js';
 import {
   CircuitBreaker, ConnectionPool, HealthChecker, OutlierDetector,
   type BucketTicker, type CircuitBreakerOptions, type HealthCheckOptions, type OutlierDetectionOptions,
@@ -32,6 +33,8 @@ export interface UpstreamDefinition {
   readonly healthCheck?: (HealthCheckOptions & { path: string }) | undefined;
   /** Locality-aware balancing: the sidecar's place and the failover order. Undefined: off. */
   readonly locality?: LocalitySettings | undefined;
+  /** TLS origination (the upstream's `tls`); undefined: plaintext. */
+  readonly tls?: UpstreamTls | undefined;
 }
 
 export interface UpstreamDeps {
@@ -79,7 +82,7 @@ export class UpstreamState {
       this.endpoints = this.dns.current();
       this.index();
     }
-    this.connections = deps.engine.connections(name, { connectTimeoutMs: def.pool.connectTimeout, idleTimeoutMs: def.pool.idleTimeout });
+    this.connections = deps.engine.connections(name, { connectTimeoutMs: def.pool.connectTimeout, idleTimeoutMs: def.pool.idleTimeout, tls: def.tls });
     this.pool = new ConnectionPool(def.pool, { name });
     const addresses = this.endpoints.map((e) => e.address);
     if (def.outlierDetection) {
@@ -94,7 +97,7 @@ export class UpstreamState {
   }
 
   /** `self`: the sidecar's own place, for a locality-aware upstream. */
-  static fromPolicy(name: string, hash: string, p: UpstreamPolicy, deps: UpstreamDeps, self?: Locality): UpstreamState {
+  static fromPolicy(name: string, hash: string, p: UpstreamPolicy, deps: UpstreamDeps, self?: Locality, tls?: UpstreamTls): UpstreamState {
     const named = p.endpoints.some((e) => isDnsName(e.address));
     return new UpstreamState(name, hash, {
       endpoints: p.endpoints.filter((e) => !isDnsName(e.address)).map((e) => makeEndpoint(e.address, e.labels)),
@@ -106,6 +109,7 @@ export class UpstreamState {
       outlierDetection: p.outlierDetection,
       healthCheck: p.healthCheck,
       locality: p.locality?.enabled ? { self, failover: p.locality.failover } : undefined,
+      tls,
     }, deps);
   }
 

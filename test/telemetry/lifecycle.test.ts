@@ -23,6 +23,7 @@ export const contextFits = (c: RequestContext): [RequestLabels, ServerSpanEnd, A
 interface Ctx {
   direction: string; requestId: string; start: number; generation: number; flags: string[];
   route: string; upstream: string; subset: string; endpoint: string; attempts: number;
+  peer: string; transportFailure: string;
 }
 const servers: http.Server[] = [];
 let collector: FakeCollector;
@@ -69,7 +70,7 @@ beforeAll(async () => {
     // 1. Arrival: the context, then the SERVER span (continues the caller's traceparent).
     const ctx: Ctx = {
       direction: 'inbound', requestId: `req-${n}`, start: performance.now(), generation: 1,
-      flags: [], route: '', upstream: '', subset: '', endpoint: '', attempts: 0,
+      flags: [], route: '', upstream: '', subset: '', endpoint: '', attempts: 0, peer: '', transportFailure: '',
     };
     const span = tracing.startServer(req.headers, {
       direction: ctx.direction, method: req.method ?? 'GET', host: req.headers.host ?? '', path: req.url ?? '/',
