@@ -1,6 +1,6 @@
 /**
  * `GET /explain?url=http://host/path&method=GET&direction=outbound&header=x-user:42` (header
- * repeatable): the decision for that request on the live snapshot, including current health and
+ * repeatable; `&principal=spiffe://…` for inbound authorization): the decision for that request on the live snapshot, including current health and
  * ejections in the destination's eligible endpoints. Sends nothing.
  */
 import { explainRequest } from '../explain/index.js';
@@ -22,7 +22,7 @@ export function explainRoute(current: () => Snapshot): [RegExp, { methods: Recor
         headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
       }
       try {
-        return { status: 200, body: explainRequest(current(), { url, method: q.get('method') ?? 'GET', headers, direction, sourceIp: q.get('sourceIp') ?? undefined }) };
+        return { status: 200, body: explainRequest(current(), { url, method: q.get('method') ?? 'GET', headers, direction, sourceIp: q.get('sourceIp') ?? undefined, principal: q.get('principal') ?? undefined }) };
       } catch (err) {
         return { status: 400, body: { error: (err as Error).message } };
       }

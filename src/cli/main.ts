@@ -20,10 +20,11 @@ commands:
         --demo also starts the demo echo upstreams v1 (127.0.0.1:9081) and v2 (:9082)
   validate FILE...
         check policy files; exit 1 listing every error as file:line:col key.path: message
-  explain FILE --url URL [--method M] [-H 'name: value']... [--inbound] [--source-ip IP] [--locality REGION/ZONE] [--json]
+  explain FILE --url URL [--method M] [-H 'name: value']... [--inbound [--principal SPIFFE_ID]] [--source-ip IP] [--locality REGION/ZONE] [--json]
         the routing decision for that request, sending nothing: routes considered and why, the
         winner, the split (locality tiers and shares), the sticky bucket and endpoint, the effective
-        timeout/retry/fault/mirror/rate limit; --locality (default $PILOTFISH_LOCALITY) places the sidecar
+        timeout/retry/fault/mirror/rate limit; --locality (default $PILOTFISH_LOCALITY) places the sidecar;
+        inbound, the authorization rule that decides for a peer --principal (none: a plaintext peer)
   inject -f FILE [-f FILE...] [--policy-configmap NAME] [--native-sidecar] [--image IMAGE] [--init-image IMAGE] [--drain-timeout DURATION]
         write FILE's manifests to stdout with the sidecar, the capture init container and the policy volume added (-f - reads stdin)
   iptables [--dry-run | --cleanup] [--exclude-inbound-ports P,..] [--exclude-outbound-ports P,..] [--exclude-outbound-cidrs CIDR,..] [--ipv6 auto|on|off] ...
@@ -83,6 +84,7 @@ async function explain(args: string[]): Promise<number> {
     options: {
       url: { type: 'string' }, method: { type: 'string', default: 'GET' }, header: { type: 'string', short: 'H', multiple: true, default: [] },
       inbound: { type: 'boolean', default: false }, 'source-ip': { type: 'string' }, json: { type: 'boolean', default: false },
+      principal: { type: 'string' },
       locality: { type: 'string', default: process.env.PILOTFISH_LOCALITY ?? '' },
     },
   });
@@ -98,9 +100,16 @@ async function explain(args: string[]): Promise<number> {
     if (i <= 0) { process.stderr.write(`pilotfish explain: -H expects "name: value", got ${JSON.stringify(h)}\n`); return 2; }
     headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
   }
+  if (values.principal !== undefined) {
+    const { parseSpiffeId } = await import('../identity/spiffe.js');
+    const id = parseSpiffeId(values.principal);
+    if (typeof id === 'string') { process.stderr.write(`pilotfish explain: --principal ${values.principal}: ${id}\n`); return 2; }
+  }
   const { formatDiagnostic } = await import('../config/index.js');
   const { explainFile, renderExplanation } = await import('../explain/index.js');
-  const r = await explainFile(file, { url: values.url, method: values.method, headers, direction: values.inbound ? 'inbound' : 'outbound', sourceIp: values['source-ip'] }, place);
+  const r = await explainFile(file, {
+    url: values.url, method: values.method, headers, direction: values.inbound ? 'inbound' : 'outbound', sourceIp: values['source-ip'], principal: values.principal,
+  }, place);
   if (!r.ok) { for (const e of r.errors) process.stderr.write(`${formatDiagnostic(e)}\n`); return 1; }
   process.stdout.write(values.json ? `${JSON.stringify(r.result, null, 2)}\n` : renderExplanation(r.result));
   return 0;

@@ -2,13 +2,18 @@
  * `pilotfish explain` and admin `GET /explain`: the decision for a request, sending nothing — every
  * route considered and why it matched or not, the winner, the destination split (with which
  * endpoints are eligible now), the sticky bucket and endpoint for the request's key, and the
- * effective timeout, retry, fault, mirror, rewrite and header policy, defaults filled in.
+ * effective timeout, retry, fault, mirror, rewrite and header policy, defaults filled in. Inbound,
+ * the authorization rules (SPEC §12) as they judge the request from `principal` (a SPIFFE ID; none:
+ * a plaintext peer): each rule's verdict, and the one that decides.
  */
 import type { Direction, RoutePolicy } from '../config/index.js';
 import type { DestinationDecision, RateLimitDecision, Snapshot } from '../core/snapshot.js';
 import { formatDuration } from '../config/index.js';
 import type { RouteVerdict } from '../routing/index.js';
 import { explainRetry, renderRetry, type RetryExplanation } from './retry.js';
+import type { AuthzExplanation } from '../authz/index.js';
+import { parseSpiffeId } from '../identity/spiffe.js';
+import { authorityPort } from '../pipeline/authorize.js';
 
 export interface ExplainRequest {
   /** Absolute URL: `http://reviews/path?q=1` (the host is what routes). */
@@ -17,6 +22,8 @@ export interface ExplainRequest {
   readonly headers?: Readonly<Record<string, string>> | undefined;
   readonly direction?: Direction | undefined;
   readonly sourceIp?: string | undefined;
+  /** The peer's SPIFFE ID, as mutual TLS would verify it (inbound authorization); absent: a plaintext peer. */
+  readonly principal?: string | undefined;
 }
 
 export interface ExplainResult {
@@ -31,6 +38,8 @@ export interface ExplainResult {
   readonly policy: Partial<RoutePolicy> | null;
   /** The retry policy, the budget now and the retries this request would not get (null: no retries). */
   readonly retry: RetryExplanation | null;
+  /** Inbound: how the authorization rules judge the request; null outbound or without rules. */
+  readonly authorization: (AuthzExplanation & { principal: string | null }) | null;
   readonly generation: number;
 }
 
@@ -56,8 +65,19 @@ export function explainRequest(snapshot: Snapshot, r: ExplainRequest): ExplainRe
     rateLimit: route?.describeRateLimit?.(headers, r.sourceIp) ?? null,
     policy: policy ? effective(policy) : null,
     retry: policy ? explainRetry(policy.retries, route?.retryBudget?.(), input.method, headers) : null,
+    authorization: direction === 'inbound' ? authorization(snapshot, r, input, headers.host) : null,
     generation: snapshot.generation,
   };
+}
+
+function authorization(snapshot: Snapshot, r: ExplainRequest, input: { method: string; path: string }, host: string): ExplainResult['authorization'] {
+  if (snapshot.authorization === undefined) return null;
+  const id = r.principal === undefined ? undefined : parseSpiffeId(r.principal);
+  if (typeof id === 'string') throw new Error(`principal: ${r.principal}: ${id}`);
+  const ex = snapshot.authorization.explain({
+    principal: id?.id, namespace: id?.namespace, sourceIp: r.sourceIp, method: input.method, path: input.path, port: authorityPort(host),
+  });
+  return { ...ex, principal: id?.id ?? null };
 }
 
 function effective(p: RoutePolicy): Partial<RoutePolicy> {
@@ -100,12 +120,24 @@ export function renderExplanation(x: ExplainResult): string {
     out.push('', `rate limit: ${rl.requests} requests per ${formatDuration(rl.per)}, burst ${rl.burst}, ${rl.scope}; ${bucket}: ${left}${rl.key === null ? '' : `; ${rl.keys}/${rl.maxKeys} keys tracked`}`);
     if (rl.fleet) out.push(`  ${fleetLine(rl.fleet)}`);
   }
+  if (x.authorization) renderAuthorization(x.authorization, out);
   if (x.policy) {
     out.push('', 'effective policy:');
     for (const [k, v] of Object.entries(x.policy)) if (v !== undefined) out.push(`  ${k}: ${JSON.stringify(v)}`);
   }
   if (x.retry) out.push(...renderRetry(x.retry));
   return `${out.join('\n')}\n`;
+}
+
+/** The authorization verdicts: deny rules, then allow rules, and the decision. */
+function renderAuthorization(a: NonNullable<ExplainResult['authorization']>, out: string[]): void {
+  out.push('', `authorization (peer ${a.principal ?? 'plaintext, no principal'}, path ${a.path}), deny rules first:`);
+  for (const v of a.rules) {
+    const why = v.failed ? `: ${v.failed.condition} ≠ ${v.failed.actual === null ? '(none)' : JSON.stringify(v.failed.actual)}` : '';
+    const mark = v.matched ? (v.name === a.decision.rule ? 'DECIDES' : 'matched') : 'no     ';
+    out.push(`  ${mark} ${v.name} [${v.action}]${why}`);
+  }
+  out.push(`  → ${a.decision.allowed ? 'ALLOWED' : 'DENIED (403 AD)'}: ${a.decision.reason}`);
 }
 
 /** A fleet-wide limit's state in words. */
