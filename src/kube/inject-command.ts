@@ -9,7 +9,7 @@ import { parseDuration } from '../config/index.js';
 import { processIo, type CommandIo } from './command-io.js';
 import { formatDiagnostic, injectManifests } from './inject.js';
 import { DEFAULT_POLICY_CONFIGMAP, defaultImage, initImageFor } from './names.js';
-import type { FleetSettings, SidecarSettings } from './sidecar-spec.js';
+import type { FleetSettings, MtlsSettings, SidecarSettings } from './sidecar-spec.js';
 import { hasCredentials, parseFleetUrl } from '../fleet/url.js';
 import { checkFleetKey } from '../fleet/keys.js';
 
@@ -31,6 +31,12 @@ other objects pass through unchanged) and writes the result to stdout.
                               a URL with a password belongs in a Secret, see --fleet-secret)
   --fleet-secret NAME[/KEY]   take the fleet URL from key KEY (default url) of Secret NAME
   --fleet-key K               the fleet's name in Redis (default: the sidecar's, "default")
+  --mtls                      mount the workload certificate (mutual TLS, SPEC §12) at
+                              /etc/pilotfish/certs from cert-manager's csi-driver-spiffe
+                              (driver spiffe.csi.cert-manager.io: one SPIFFE ID per pod, renewed in place)
+  --mtls-secret NAME          mount it from Secret NAME instead (cert-manager's tls.crt/tls.key/ca.crt;
+                              {sa} in NAME becomes the pod's service account); implies --mtls
+The policy turns mutual TLS on with an \`identity\` block (its defaults are these files).
 A workload or pod template annotated pilotfish.io/inject: "false" is left alone.
 `;
 
@@ -54,11 +60,14 @@ export async function injectCommand(args: string[], io: CommandIo = processIo): 
   if (initImage === undefined) return usage(`--image ${image} is pinned by digest: name the init image with --init-image`);
   const fleet = fleetSettings(values['fleet'], values['fleet-secret'], values['fleet-key']);
   if (typeof fleet === 'string') return usage(fleet);
+  const mtls = mtlsSettings(values.mtls ?? false, values['mtls-secret']);
+  if (typeof mtls === 'string') return usage(mtls);
   const settings: SidecarSettings = {
     image, initImage, drainTimeoutMs,
     policyConfigMap: values['policy-configmap'] ?? DEFAULT_POLICY_CONFIGMAP,
     nativeSidecar: values['native-sidecar'] ?? false,
     fleet,
+    mtls,
   };
 
   const outputs: string[] = [];
@@ -94,6 +103,8 @@ const OPTIONS = {
   fleet: { type: 'string' },
   'fleet-secret': { type: 'string' },
   'fleet-key': { type: 'string' },
+  mtls: { type: 'boolean' },
+  'mtls-secret': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -118,6 +129,16 @@ function fleetSettings(url: string | undefined, secret: string | undefined, key:
   }
   if (hasCredentials(u)) return '--fleet URL carries credentials, which would be written into the manifests in clear: put the URL in a Secret and use --fleet-secret NAME[/KEY]';
   return { url: url!, key };
+}
+
+/** `--mtls` / `--mtls-secret NAME` (a string is a usage error). */
+function mtlsSettings(csi: boolean, secret: string | undefined): MtlsSettings | undefined | string {
+  if (secret === undefined) return csi ? { source: 'csi' } : undefined;
+  // A Secret name is a DNS subdomain; `{sa}` stands for one (a service account name is one too).
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(secret.replaceAll('{sa}', 'sa')) || secret.length > 253) {
+    return `--mtls-secret takes a Secret name (lower-case letters, digits, "-", "."; {sa} for the service account), got "${secret}"`;
+  }
+  return { source: 'secret', secretName: secret };
 }
 
 /** Several files become one stream: a `---` between them unless the next one starts with its own. */

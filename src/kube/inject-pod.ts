@@ -5,10 +5,10 @@
  */
 import { isNode, isSeq, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import {
-  ANNOTATION, INIT_NAME, INJECTED_LABEL, POLICY_VOLUME, SCRAPE_ANNOTATIONS, SIDECAR_NAME,
+  ANNOTATION, CERTS_VOLUME, INIT_NAME, INJECTED_LABEL, POLICY_VOLUME, SCRAPE_ANNOTATIONS, SIDECAR_NAME,
 } from './names.js';
 import {
-  captureArgs, initContainer, policyVolume, sidecarContainer, terminationGraceSeconds, type SidecarSettings,
+  captureArgs, certsVolume, initContainer, policyVolume, sidecarContainer, terminationGraceSeconds, type SidecarSettings,
 } from './sidecar-spec.js';
 import type { PodTarget } from './workloads.js';
 import { parseLocality } from '../routing/locality/locality.js';
@@ -106,6 +106,10 @@ function edit(doc: Document, plan: Plan, s: SidecarSettings): void {
   }
   const volumes = ensureSeq(doc, spec, 'volumes');
   if (!names(volumes).includes(POLICY_VOLUME)) volumes.items.push(doc.createNode(policyVolume(s)));
+  if (s.mtls && !names(volumes).includes(CERTS_VOLUME)) {
+    const sa = spec.get('serviceAccountName');
+    volumes.items.push(doc.createNode(certsVolume(s.mtls, typeof sa === 'string' && sa !== '' ? sa : undefined)));
+  }
 }
 
 /** Annotations and label on the pod template; values the user already set are kept. */

@@ -70,3 +70,13 @@ export interface ConfigMapVolume {
   readonly name: string;
   readonly configMap: { readonly name: string };
 }
+
+export interface SecretVolume {
+  readonly name: string;
+  readonly secret: { readonly secretName: string };
+}
+
+export interface CsiVolume {
+  readonly name: string;
+  readonly csi: { readonly driver: string; readonly readOnly: boolean; readonly volumeAttributes?: Readonly<Record<string, string>> };
+}

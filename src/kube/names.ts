@@ -11,6 +11,11 @@ export const DEFAULT_POLICY_CONFIGMAP = 'pilotfish-policy';
 /** The whole ConfigMap is mounted here (not a subPath: only a directory mount sees updates). */
 export const POLICY_DIR = '/etc/pilotfish';
 export const POLICY_FILE = `${POLICY_DIR}/policy.yaml`;
+/** The workload certificate volume (`--mtls`), mounted where the policy's `identity` looks by default (SPEC §12). */
+export const CERTS_VOLUME = 'pilotfish-certs';
+export const CERTS_DIR = `${POLICY_DIR}/certs`;
+/** cert-manager's csi-driver-spiffe: a per-pod SPIFFE certificate in cert-manager's Secret layout, renewed in place. */
+export const SPIFFE_CSI_DRIVER = 'spiffe.csi.cert-manager.io';
 export const PROXY_UID = 1337;
 export const PORTS = { outbound: 15001, inbound: 15006, telemetry: 15020 } as const;
 

@@ -1,15 +1,17 @@
 /**
  * The containers and volume the injector adds to a pod, as plain data: the Pilotfish sidecar, the
- * `pilotfish-init` container that installs the capture rules, and the policy ConfigMap volume.
+ * `pilotfish-init` container that installs the capture rules, the policy ConfigMap volume and, with
+ * `--mtls`, the workload certificate volume.
  * The shipped manifests in deploy/ are this output (a test keeps them in step).
  */
 import { formatDuration } from '../config/index.js';
 import {
   parseCidrList, parseCidrSelection, parsePortList, parsePortSelection, type Cidr, type Parsed,
 } from './capture-options.js';
-import type { ConfigMapVolume, Container, EnvVar, Probe } from './k8s-types.js';
+import type { ConfigMapVolume, Container, CsiVolume, EnvVar, Probe, SecretVolume } from './k8s-types.js';
 import {
-  ANNOTATION, INIT_NAME, POLICY_DIR, POLICY_FILE, POLICY_VOLUME, PORTS, PROXY_UID, SIDECAR_NAME, TOPOLOGY_LABELS,
+  ANNOTATION, CERTS_DIR, CERTS_VOLUME, INIT_NAME, POLICY_DIR, POLICY_FILE, POLICY_VOLUME, PORTS, PROXY_UID, SIDECAR_NAME,
+  SPIFFE_CSI_DRIVER, TOPOLOGY_LABELS,
 } from './names.js';
 
 export interface SidecarSettings {
@@ -25,6 +27,23 @@ export interface SidecarSettings {
   readonly drainTimeoutMs: number;
   /** The fleet the sidecar joins (SPEC §9): its URL, or a Secret holding it (a URL with a password belongs in one). */
   readonly fleet?: FleetSettings | undefined;
+  /** Mount the workload certificate (SPEC §12) at /etc/pilotfish/certs; absent: no certificate volume. */
+  readonly mtls?: MtlsSettings | undefined;
+}
+
+/**
+ * Where the workload certificate comes from (`--mtls`):
+ * - `csi`: cert-manager's csi-driver-spiffe mints a per-pod certificate for the pod's service
+ *   account (`spiffe://<trust-domain>/ns/<ns>/sa/<sa>`) and renews it in place;
+ * - `secret`: a Secret per service account in cert-manager's layout (a `Certificate` whose
+ *   `secretName` this names; `{sa}` in it becomes the pod's service account).
+ */
+export type MtlsSettings = { readonly source: 'csi' } | { readonly source: 'secret'; readonly secretName: string };
+
+/** The certificate volume for a pod running as `serviceAccount` (`default` when the pod names none). */
+export function certsVolume(m: MtlsSettings, serviceAccount: string | undefined): SecretVolume | CsiVolume {
+  if (m.source === 'secret') return { name: CERTS_VOLUME, secret: { secretName: m.secretName.replaceAll('{sa}', serviceAccount ?? 'default') } };
+  return { name: CERTS_VOLUME, csi: { driver: SPIFFE_CSI_DRIVER, readOnly: true } };
 }
 
 export interface FleetSettings {
@@ -96,7 +115,10 @@ export function sidecarContainer(s: SidecarSettings, locality?: string): Contain
       runAsUser: PROXY_UID, runAsGroup: PROXY_UID, runAsNonRoot: true, readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     },
-    volumeMounts: [{ name: POLICY_VOLUME, mountPath: POLICY_DIR, readOnly: true }],
+    volumeMounts: [
+      { name: POLICY_VOLUME, mountPath: POLICY_DIR, readOnly: true },
+      ...(s.mtls ? [{ name: CERTS_VOLUME, mountPath: CERTS_DIR, readOnly: true }] : []),
+    ],
   };
 }
 

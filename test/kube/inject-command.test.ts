@@ -59,6 +59,28 @@ describe('pilotfish inject', () => {
     }
   });
 
+  it('--mtls mounts the workload certificate at /etc/pilotfish/certs from csi-driver-spiffe, or a Secret per service account', async () => {
+    const file = await write('mtls-pod.yaml', POD);
+    const saFile = await write('mtls-sa-pod.yaml', POD.replace('spec:\n', 'spec:\n  serviceAccountName: reviews\n'));
+    const pod = async (f: string, ...args: string[]): Promise<Record<string, any>> => {
+      const o = io();
+      expect(await injectCommand(['-f', f, ...args], o), o.err).toBe(0);
+      return parseObjects(o.out)[0]!.spec;
+    };
+    const certs = (spec: Record<string, any>) => ({
+      mount: (spec.containers[1].volumeMounts as Array<{ name: string }>).find((m) => m.name === 'pilotfish-certs'),
+      volume: (spec.volumes as Array<{ name: string }>).find((v) => v.name === 'pilotfish-certs'),
+    });
+    const mount = { name: 'pilotfish-certs', mountPath: '/etc/pilotfish/certs', readOnly: true };
+    expect(certs(await pod(file, '--mtls'))).toEqual({ mount, volume: { name: 'pilotfish-certs', csi: { driver: 'spiffe.csi.cert-manager.io', readOnly: true } } });
+    expect(certs(await pod(saFile, '--mtls-secret', '{sa}-mesh-cert'))).toEqual({ mount, volume: { name: 'pilotfish-certs', secret: { secretName: 'reviews-mesh-cert' } } });
+    expect(certs(await pod(file, '--mtls-secret', '{sa}-mesh-cert')).volume).toEqual({ name: 'pilotfish-certs', secret: { secretName: 'default-mesh-cert' } });
+    expect(certs(await pod(file))).toEqual({ mount: undefined, volume: undefined });
+    const o = io();
+    expect(await injectCommand(['-f', file, '--mtls-secret', 'Bad_Name'], o)).toBe(2);
+    expect(o.err).toMatch(/--mtls-secret takes a Secret name/);
+  });
+
   it('writes the injected manifests to stdout with the flags applied', async () => {
     const o = io();
     const code = await injectCommand(['-f', FIXTURE, '--policy-configmap', 'shop-policy', '--image', 'reg.example/team/pilotfish:2.0', '--drain-timeout', '30s'], o);
