@@ -3,28 +3,19 @@
  * HTTP/1.1 by ALPN) on one listening port, each reaching the server that speaks it with no byte
  * lost; a silent connection is closed at the timeout; a protocol the port does not accept is closed.
  */
-import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import { once } from 'node:events';
-import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCa, issueCertificate } from '../identity/mint.js';
 import { classify, H2_PREFACE, handOver, sniff, type SniffedProtocol } from './sniff.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-async function selfSigned(): Promise<{ key: string; cert: string }> {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01', name: 'CN=localhost', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000),
-    keys, signingAlgorithm: alg, extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'localhost' }])],
-  });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  return { key: `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`, cert: cert.toString('pem') };
+/** A server certificate for localhost, from a CA of its own (the certs module, as `pilotfish certs` makes them). */
+async function serverPair(): Promise<{ key: string; cert: string; ca: string }> {
+  const ca = await createCa();
+  return { ...await issueCertificate(ca, { dns: ['localhost'] }), ca: ca.cert };
 }
 
 describe('classify', () => {
@@ -56,8 +47,8 @@ describe('one port, three protocols', () => {
   };
 
   beforeAll(async () => {
-    const pair = await selfSigned();
-    ca = pair.cert;
+    const { ca: anchor, ...pair } = await serverPair();
+    ca = anchor;
     const h1 = http.createServer(answer('http1'));
     const h2c = http2.createServer(answer('h2c'));
     const secure = http2.createSecureServer({ ...pair, allowHTTP1: true }, answer('tls'));

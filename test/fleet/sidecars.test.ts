@@ -3,9 +3,8 @@
  * reaches every sidecar, a partitioned one catches up, Redis dying under load costs nothing, an
  * invalid generation is refused everywhere, a store restarted empty reverts nothing.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ToxicProxy } from '../../src/chaos/toxic-proxy.js';
@@ -14,12 +13,13 @@ import { FleetStore } from '../../src/fleet/store.js';
 import { request, waitFor } from '../helpers/http.js';
 import { adminJson, colorPolicy, colorThrough, colorUpstream, metric, publish, spawnFleet, steadyLoad, tracked, waitColor } from '../helpers/fleet.js';
 import { redisLink, startRedis, useRedis } from '../helpers/redis.js';
-import { OPENSSL, REDIS_SERVER, needs } from '../helpers/system.js';
+import { REDIS_SERVER, needs } from '../helpers/system.js';
+import { writeLeafDir } from '../helpers/certs.js';
+import { createCa } from '../../src/identity/mint.js';
 import type { Upstream } from '../helpers/upstream.js';
 import { CLI, spawnSidecar, writePolicy } from '../helpers/sidecar.js';
 
 const req = needs(REDIS_SERVER);
-const tls = needs(REDIS_SERVER, OPENSSL);
 
 async function colors(): Promise<Record<string, Upstream>> {
   const [blue, green] = await Promise.all([colorUpstream('blue'), colorUpstream('green')]);
@@ -225,7 +225,7 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
     expect(everything).not.toContain(USER);
   }, 40_000);
 
-  it.skipIf(!tls.ok)(`rediss:// with a password: sidecars, publish and fleet status over TLS${tls.label}`, async () => {
+  it.skipIf(!req.ok)(`rediss:// with a password: sidecars, publish and fleet status over TLS${req.label}`, async () => {
     const certs = await testCertificates();
     const SECRET = 'pf-tls-Secret-91';
     const own = await startRedis({ password: SECRET, tls: certs });
@@ -248,16 +248,10 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
   }, 60_000);
 });
 
-/** A CA and a server certificate for 127.0.0.1 (openssl), in a temporary directory. */
+/** A CA and a server certificate for 127.0.0.1 (the certs module), in a temporary directory. */
 async function testCertificates(): Promise<{ certFile: string; keyFile: string; caFile: string }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pilotfish-tls-'));
-  const f = (name: string): string => path.join(dir, name);
-  const openssl = (...args: string[]): void => { execFileSync('openssl', args, { stdio: 'pipe' }); };
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=pilotfish test CA');
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1');
-  await writeFile(f('ext'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '1', '-extfile', f('ext'));
-  return { certFile: f('server.crt'), keyFile: f('server.key'), caFile: f('ca.crt') };
+  const dir = await writeLeafDir(await createCa({ name: 'pilotfish test CA' }), { ips: ['127.0.0.1'], commonName: '127.0.0.1' });
+  return { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), caFile: path.join(dir, 'ca.crt') };
 }
 
 function cliProcess(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
