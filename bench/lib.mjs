@@ -119,11 +119,11 @@ const { SIDECAR_V8_FLAGS } = await import(new URL('../dist/cli/v8-flags.js', imp
 /**
  * `pilotfish run` on `policy` (a key of POLICIES or a function of the upstream port), pinned to the
  * proxy core and started as the container image starts it: node with the sidecar's V8 flags
- * (`nodeArgs` replaces them).
+ * (`nodeArgs` replaces them). `listeners` replaces the LISTENERS block.
  */
-export function sidecar(upstreamPort, { policy = 'one-route', args = [], env = {}, nodeArgs = SIDECAR_V8_FLAGS } = {}) {
+export function sidecar(upstreamPort, { policy = 'one-route', args = [], env = {}, nodeArgs = SIDECAR_V8_FLAGS, listeners = LISTENERS } = {}) {
   const body = typeof policy === 'function' ? policy(upstreamPort) : POLICIES[policy](upstreamPort);
-  return runSidecar(`version: 1\n${LISTENERS}${body}`, { args, env, nodeArgs, core: PROXY_CORE });
+  return runSidecar(`version: 1\n${listeners}${body}`, { args, env, nodeArgs, core: PROXY_CORE });
 }
 
 /** `pilotfish run` on the given policy text (written to a temporary file), unpinned; resolves with its outbound port. */
@@ -180,6 +180,8 @@ export function cpuMs(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
 }
 
+const cpuOf = (pids) => pids.reduce((sum, p) => sum + cpuMs(p), 0);
+
 /** A sidecar's V8 heap in use (MiB), from its /metrics (prom-client's process metrics). */
 export function heapUsed(telemetryPort) {
   return new Promise((resolve) => {
@@ -192,7 +194,8 @@ export function heapUsed(telemetryPort) {
 }
 
 /**
- * Interleaved rounds over `targets` ({ name: { port, pid } }, `pid` the process serving the port):
+ * Interleaved rounds over `targets` ({ name: { port, pid, pids? } }, `pid` the process serving the
+ * port; `pids`, when given, every process whose CPU counts, e.g. both sidecars of a mesh call):
  * throughput and CPU per request at 50 connections, then (when `latency` is given) open-loop latency
  * at each of its rates (numbers, or functions of the results so far). A shared machine drifts between
  * runs seconds apart, so each round keeps its own figures and `table` divides within a round; within
@@ -205,12 +208,12 @@ export async function measure(targets, { latency = [] } = {}) {
   for (let round = 1; round <= ROUNDS; round++) {
     const order = Object.entries(targets);
     if (round % 2 === 0) order.reverse();
-    for (const [name, { port, pid }] of order) {
-      const cpu0 = cpuMs(pid);
+    for (const [name, { port, pid, pids = [pid] }] of order) {
+      const cpu0 = cpuOf(pids);
       const t = await wrk(port);
       const r = results[name];
       r.rps.push(t.rps);
-      r.cpu.push(((cpuMs(pid) - cpu0) * 1000) / t.requests);
+      r.cpu.push(((cpuOf(pids) - cpu0) * 1000) / t.requests);
       if (t.non2xx || t.errors) process.stderr.write(`${name}: ${t.non2xx} non-2xx, errors ${t.errors ?? 0}\n`);
     }
     for (const [i, rate] of latency.entries()) {
