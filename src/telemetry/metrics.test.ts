@@ -23,7 +23,7 @@ async function scrape(m: Metrics): Promise<Map<string, number>> {
 }
 
 describe('Metrics', () => {
-  it('registers exactly the SPEC §6 metrics (and skipped retries, edge limits, overload) with their label names', async () => {
+  it('registers exactly the SPEC §6 and §12 metrics (and skipped retries, edge limits, overload, certificate loads) with their label names', async () => {
     const m = new Metrics({ processMetrics: false });
     m.requestEnd(req(), 200, 0.01);
     m.attempt('reviews', 'v1', 200);
@@ -39,6 +39,11 @@ describe('Metrics', () => {
     m.configReload('ok');
     m.generation(7);
     m.edgeRejected('outbound', 'header-too-large');
+    // A sidecar without an identity has no certificate metrics: they appear with the first load.
+    expect((await m.registry.getMetricsAsJSON()).map((x) => x.name).filter((n) => n.startsWith('pilotfish_cert_'))).toEqual([]);
+    m.authzDenied('no-admin');
+    m.tlsHandshakeError('inbound', 'unknown_ca');
+    m.certificate('ok', 1_800_000_000);
     const expected: Record<string, string[]> = {
       pilotfish_requests_total: ['code', 'direction', 'flags', 'route', 'subset', 'upstream'],
       pilotfish_request_duration_seconds: ['direction', 'le', 'route', 'subset', 'upstream'],
@@ -59,6 +64,10 @@ describe('Metrics', () => {
       pilotfish_overload_shed_total: ['listener'],
       pilotfish_overload_active: [],
       pilotfish_overload_memory_percent: [],
+      pilotfish_authz_denied_total: ['policy'],
+      pilotfish_tls_handshake_errors_total: ['listener', 'reason'],
+      pilotfish_cert_expiry_timestamp_seconds: [],
+      pilotfish_cert_reloads_total: ['result'],
     };
     const json = await m.registry.getMetricsAsJSON();
     expect(json.map((x) => x.name).sort()).toEqual(Object.keys(expected).sort());

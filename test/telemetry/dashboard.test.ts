@@ -70,7 +70,10 @@ describe('Grafana dashboard', () => {
   });
 
   it('references only metrics the registry exports, and shows every one of the sidecar\'s own', () => {
-    const registered = new Set(new Metrics().registry.getMetricsAsArray().map((m) => m.name));
+    // The certificate metrics are registered by a sidecar's first certificate load (SPEC §12 identity).
+    const metrics = new Metrics();
+    metrics.certificate('ok', 1_800_000_000);
+    const registered = new Set(metrics.registry.getMetricsAsArray().map((m) => m.name));
     const resolve = (name: string): string | undefined => {
       if (registered.has(name)) return name;
       const base = name.replace(/_(?:bucket|sum|count)$/, '');
@@ -87,7 +90,7 @@ describe('Grafana dashboard', () => {
       }
     }
     const spec = [...registered].filter((n) => n.startsWith('pilotfish_'));
-    expect(spec).toHaveLength(19); // SPEC §6's 13, skipped retries, and the edge and overload ones
+    expect(spec).toHaveLength(23); // SPEC §6's 13, skipped retries, the edge and overload ones, SPEC §12's 3 and certificate loads
     expect(spec.filter((n) => !used.has(n))).toEqual([]);
   });
 
