@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { injectCommand, type CommandIo } from '../../src/kube/index.js';
-import { parseObjects } from './k8s-schema.js';
+import { parseObjects, validateObject } from './k8s-schema.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/workloads.yaml');
 
@@ -65,7 +65,9 @@ describe('pilotfish inject', () => {
     const pod = async (f: string, ...args: string[]): Promise<Record<string, any>> => {
       const o = io();
       expect(await injectCommand(['-f', f, ...args], o), o.err).toBe(0);
-      return parseObjects(o.out)[0]!.spec;
+      const injected = parseObjects(o.out)[0]!;
+      validateObject(injected);
+      return injected.spec;
     };
     const certs = (spec: Record<string, any>) => ({
       mount: (spec.containers[1].volumeMounts as Array<{ name: string }>).find((m) => m.name === 'pilotfish-certs'),
