@@ -1,28 +1,28 @@
 /**
  * The edge of the data plane: one HTTP server per direction. It resolves the request's authority and
  * path (origin-form with Host, or absolute-form when the app uses us as an HTTP proxy), cleans the
- * headers, picks the route on the snapshot current at arrival, runs the route's stack and writes the
- * answer. Every socket and stream error is handled here: no peer can crash the process.
+ * headers and hands the request to the request core (`pipeline/serve.ts`, shared with library mode:
+ * the route on the snapshot current at arrival, its stack, rescue), then writes the answer. Every
+ * socket and stream error is handled here: no peer can crash the process.
  *
  * With inbound mTLS (`tls`), a sniffing front (tls-front.ts) listens instead and hands the HTTP
  * server its plaintext connections and, through the TLS terminator, its TLS ones; a request's
  * `peer` then carries the verified identity of a TLS peer.
  */
 import http from '../core/node-http.js';
-import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Direction, ListenerLimits } from '../config/index.js';
-import type { Peer, ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
-import { badRequest, noRoute, overloaded } from '../core/errors.js';
+import type { Peer, ProxyResponse, RequestContext } from '../core/context.js';
+import { badRequest, overloaded } from '../core/errors.js';
 import type { ProxyEvents } from '../core/events.js';
-import type { RouteInput, Snapshot } from '../core/snapshot.js';
-import { NO_TRACE, type RequestObserver } from '../core/observer.js';
-import { bufferBody, hasBody } from '../pipeline/body.js';
-import { isJsonContentType, JSON_BODY_LIMIT, parseJsonBody } from '../routing/index.js';
+import type { Snapshot } from '../core/snapshot.js';
+import type { RequestObserver } from '../core/observer.js';
+import { newContext, routeInput, serve } from '../pipeline/serve.js';
 import { jsonError, rescue } from '../pipeline/rescue.js';
 import type { ForwardingEngine } from './engine.js';
 import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
@@ -80,19 +80,6 @@ export function resolveTarget(req: IncomingMessage): Target | undefined {
   }
 }
 
-/** What the router matches on: host without port, path and query apart. */
-function routeInput(target: Target, method: string | undefined, headers: IncomingHttpHeaders): RouteInput {
-  const url = target.path;
-  const q = url.indexOf('?');
-  return { host: stripPort(target.host), path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), method: method ?? 'GET', headers };
-}
-
-function stripPort(host: string): string {
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const i = host.lastIndexOf(':');
-  return i < 0 ? host : host.slice(0, i);
-}
-
 export function createListener(deps: ListenerDeps): EdgeServer {
   const server = httpServer(deps);
   const tls = deps.tls;
@@ -124,11 +111,7 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
   const read0 = socket[READ_MARK] ?? 0;
   const written0 = socket[WRITTEN_MARK] ?? 0;
   const snapshot = deps.current();
-  const ctx: RequestContext = {
-    direction: deps.direction, requestId: '', start: performance.now(), generation: snapshot.generation,
-    deadline: Infinity, flags: [], route: '', upstream: '', subset: '', endpoint: '', attempts: 0, hashKey: undefined, trace: NO_TRACE,
-    peer: (socket as Peer).peerIdentity?.spiffeId ?? '', transportFailure: '',
-  };
+  const ctx = newContext(deps.direction, snapshot, (socket as Peer).peerIdentity?.spiffeId ?? '');
   const target = resolveTarget(req);
   let ended = false;
   // Called once, when the answer is complete or abandoned (writeResponse's callback, after any
@@ -168,21 +151,10 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
       peerAddress: socket.remoteAddress, peerPort: socket.remotePort, requestId: ctx.requestId,
     });
   }
-  const input = routeInput(target, req.method, headers);
+  const input = routeInput(target.host, url, req.method ?? 'GET', headers);
   const preq = new Http1Request(req, res, input.method, target.host, url, headers);
   // A body that turns out malformed after the head was routed is answered 400, whatever the route came to.
   routed(req, res);
-  const answer = (p: Promise<ProxyResponse>): void => void p.then(
-    (resp) => {
-      if (!malformedBody(req)) return writeResponse(res, resp, ctx, deps.draining(), done);
-      if (!Buffer.isBuffer(resp.body)) resp.body.destroy();
-      writeResponse(res, malformedAnswer(ctx, deps), ctx, true, done);
-    },
-    (err: unknown) => {
-      const malformed = malformedBody(req);
-      writeResponse(res, malformed ? malformedAnswer(ctx, deps) : rescue(err, ctx, deps.log), ctx, deps.draining() || malformed, done);
-    },
-  );
   if (deps.overload.shedding) {
     // Shed before anything is buffered or routed. The connection stays open: node:http reads and
     // drops an unread body after the answer, which costs no memory, while closing on a client still
@@ -191,28 +163,17 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
     writeResponse(res, rescue(overloaded(deps.overload.percent), ctx, deps.log), ctx, deps.draining(), done);
     return;
   }
-  if (snapshot.needsBody(deps.direction, input) && isJsonContentType(headers['content-type']) && hasBody(preq)) {
-    // Some route's jsonBody conditions could decide this request: read up to 64 KiB of it first.
-    answer(bufferBody(preq, JSON_BODY_LIMIT).then(() => {
-      if (preq.body) input.json = parseJsonBody(preq.body, headers['content-type']);
-      return dispatch(snapshot, preq, input, ctx, deps);
-    }));
-    return;
-  }
-  answer(dispatch(snapshot, preq, input, ctx, deps));
+  void serve(snapshot, preq, input, ctx, deps.log).then((resp) => {
+    if (!malformedBody(req)) return writeResponse(res, resp, ctx, deps.draining(), done);
+    if (!Buffer.isBuffer(resp.body)) resp.body.destroy();
+    writeResponse(res, malformedAnswer(ctx, deps), ctx, true, done);
+  });
 }
 
 /** The answer to a request whose body was malformed: a 400 with only its own flag. */
 function malformedAnswer(ctx: RequestContext, deps: ListenerDeps): ProxyResponse {
   ctx.flags.length = 0; // what the aborted upstream try came to is not the answer
   return rescue(badRequest('malformed request body'), ctx, deps.log);
-}
-
-function dispatch(snapshot: Snapshot, preq: ProxyRequest, input: RouteInput, ctx: RequestContext, deps: ListenerDeps): Promise<ProxyResponse> {
-  const route = snapshot.route(deps.direction, input);
-  if (!route) return Promise.reject(noRoute(preq.host, input.path));
-  ctx.route = route.name;
-  return route.handler(preq, ctx);
 }
 
 function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deps: ListenerDeps): void {
@@ -231,7 +192,7 @@ function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deps: Liste
     deps.events.overloadShed(deps.direction);
     return fail(503, 'Service Unavailable');
   }
-  const input = routeInput(target, req.method, req.headers);
+  const input = routeInput(target.host, target.path, req.method ?? 'GET', req.headers);
   const snapshot = deps.current();
   const route = snapshot.route(deps.direction, input);
   const endpoint = route?.upgradeTarget(target.host);

@@ -9,10 +9,9 @@
  * The sampling decision comes first (head-sampling.ts): a request the sampler drops never reaches the
  * SDK — no span, context or attribute object, only its `traceparent` written for the next hop.
  */
-import { isIP } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
-  DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, diag, trace,
+  DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, diag, trace,
   type Attributes, type Context, type Span, type Tracer,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -23,15 +22,13 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { HeadSampler, parseTraceparent, RandomIds, TraceIds, UnsampledTrace } from './head-sampling.js';
 import { splitHostPort } from './host-port.js';
+import { KNOWN_METHODS, methodAttributes, pathOnly, startClientSpan } from './client-span.js';
 import type { SamplerConfig, TracingConfig } from './tracing-config.js';
 import type {
-  ClientSpan, ClientSpanStart, HeaderCarrier, ServerSpan, ServerSpanEnd, ServerSpanStart, SpanAttributeMap, Tracing, TracingLog,
+  ClientSpan, ClientSpanStart, ServerSpan, ServerSpanEnd, ServerSpanStart, SpanAttributeMap, Tracing, TracingLog,
 } from './tracing.js';
 
 const TRACER_NAME = 'pilotfish';
-// Semantic conventions: a method outside this set is reported as `_OTHER` and the span named `HTTP`,
-// so a client cannot mint span names (or attribute values) at will.
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 
 export async function createOtelTracing(config: TracingConfig, log: TracingLog | undefined, timeoutMs: number): Promise<Tracing> {
   // Load only the exporter in use: the protobuf one pulls in protobufjs.
@@ -111,26 +108,7 @@ class OtelServerSpan implements ServerSpan {
   }
 
   startClient(start: ClientSpanStart): ClientSpan {
-    const known = KNOWN_METHODS.has(start.method);
-    const span = this.owner.tracer.startSpan(known ? start.method : 'HTTP', { kind: SpanKind.CLIENT }, this.context);
-    if (span.isRecording()) {
-      const [address, port] = splitHostPort(start.endpoint);
-      const attrs: Attributes = {
-        ...methodAttributes(start.method, known),
-        'url.full': `http://${start.endpoint}${pathOnly(start.path)}`,
-        'server.address': address,
-        'pilotfish.upstream': start.upstream,
-        'pilotfish.endpoint': start.endpoint,
-        'pilotfish.attempt': start.attempt,
-      };
-      if (port !== undefined) attrs['server.port'] = port;
-      if (isIP(address)) attrs['network.peer.address'] = address;
-      if (start.subset) attrs['pilotfish.subset'] = start.subset;
-      if (start.attempt > 1) attrs['http.request.resend_count'] = start.attempt - 1;
-      if (start.mirror) attrs['pilotfish.mirror'] = true;
-      span.setAttributes(attrs);
-    }
-    return new OtelClientSpan(this.owner, span);
+    return startClientSpan(this.owner, this.context, start);
   }
 
   end(status: number, info: ServerSpanEnd, attrs?: SpanAttributeMap): void {
@@ -159,57 +137,11 @@ class OtelServerSpan implements ServerSpan {
   }
 }
 
-class OtelClientSpan implements ClientSpan {
-  private ended = false;
-
-  constructor(private readonly owner: OtelTracing, private readonly span: Span) {}
-
-  inject(headers: HeaderCarrier): void {
-    this.owner.propagator.inject(trace.setSpan(ROOT_CONTEXT, this.span), headers, defaultTextMapSetter);
-  }
-
-  end(result: number | Error, attrs?: SpanAttributeMap): void {
-    if (this.ended) return;
-    this.ended = true;
-    const span = this.span;
-    if (span.isRecording()) {
-      if (typeof result === 'number') {
-        span.setAttribute('http.response.status_code', result);
-        // For a client span any 4xx/5xx is an error (semantic conventions).
-        if (result >= 400) {
-          span.setAttribute('error.type', String(result));
-          span.setStatus({ code: SpanStatusCode.ERROR });
-        }
-      } else {
-        span.setAttribute('error.type', errorType(result));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: result.message });
-      }
-      if (attrs) span.setAttributes(attrs);
-    }
-    span.end();
-  }
-}
-
 function buildSampler(s: SamplerConfig): Sampler {
   const root = s.root === 'always_on' ? new AlwaysOnSampler()
     : s.root === 'always_off' ? new AlwaysOffSampler()
       : new TraceIdRatioBasedSampler(s.ratio);
   return s.parentBased ? new ParentBasedSampler({ root }) : root;
-}
-
-function methodAttributes(method: string, known: boolean): Attributes {
-  return known ? { 'http.request.method': method } : { 'http.request.method': '_OTHER', 'http.request.method_original': method };
-}
-
-function pathOnly(path: string): string {
-  const q = path.indexOf('?');
-  return q < 0 ? path : path.slice(0, q);
-}
-
-/** A `ProxyError` or errno code (`upstream_timeout`, `ECONNRESET`), else the error's class name. */
-function errorType(err: Error): string {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && code ? code : err.name || '_OTHER';
 }
 
 /** Export failures surface through OTel's global `diag` logger, silent unless one is set. */

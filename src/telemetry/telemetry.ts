@@ -10,7 +10,7 @@ import type { RequestContext } from '../core/context.js';
 import type { AttemptOutcome, EdgeRejectReason, ListenerName, OverloadState, ProxyEvents, RetrySkipReason } from '../core/events.js';
 import type { RequestArrival, RequestDone, RequestObserver, RequestTrace } from '../core/observer.js';
 import { AccessLog, type AccessLogOptions } from './access-log.js';
-import { Metrics, type ReloadResult } from './metrics.js';
+import { Metrics, type MetricsOptions, type ReloadResult } from './metrics.js';
 import { createTracing, type ServerSpan, type Tracing } from './tracing.js';
 
 export interface TelemetryOptions {
@@ -20,14 +20,18 @@ export interface TelemetryOptions {
   readonly accessLog?: AccessLogOptions;
   /** Environment for the `OTEL_*` variables. Default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Tracing made elsewhere (library mode: the application's tracer); `env` is then not read. */
+  readonly tracing?: Tracing;
+  /** Metrics options (library mode leaves the process metrics to the application). */
+  readonly metrics?: MetricsOptions;
 }
 
 export class Telemetry implements RequestObserver, ProxyEvents {
   private constructor(readonly metrics: Metrics, readonly tracing: Tracing, readonly accessLog: AccessLog) {}
 
   static async create(options: TelemetryOptions = {}): Promise<Telemetry> {
-    const tracing = await createTracing({ ...(options.log ? { log: options.log } : {}), ...(options.env ? { env: options.env } : {}) });
-    return new Telemetry(new Metrics(), tracing, new AccessLog(options.accessLog));
+    const tracing = options.tracing ?? await createTracing({ ...(options.log ? { log: options.log } : {}), ...(options.env ? { env: options.env } : {}) });
+    return new Telemetry(new Metrics(options.metrics), tracing, new AccessLog(options.accessLog));
   }
 
   // RequestObserver
