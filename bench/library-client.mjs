@@ -1,0 +1,62 @@
+// One client variant of `npm run bench:library`, in its own process so its CPU is its own:
+//   node bench/library-client.mjs <variant> <upstreamPort> <sidecarPort> <seconds> <concurrency>
+// variant: bare         undici.request straight to the upstream (an undici Agent, keep-alive)
+//          mesh-request undici.request through mesh.dispatcher (createMesh, the one-route policy)
+//          mesh-fetch   mesh.fetch (WHATWG fetch through the mesh's dispatcher)
+//          sidecar      undici.request to the sidecar's outbound port (Host: bench)
+// A closed loop of <concurrency> callers for <seconds> after a 1 s warm-up; prints one JSON line:
+// calls, CPU µs per call (this process: user + system), latency p50/p99 (ms).
+import { Agent, request } from 'undici';
+import { createMesh } from '../dist/index.js';
+
+const [variant, upstreamPort, sidecarPort, seconds = '4', concurrency = '8'] = process.argv.slice(2);
+
+let mesh;
+let call;
+const agent = new Agent({ keepAliveTimeout: 10_000 });
+const drain = async (body) => { for await (const _ of body); };
+if (variant === 'bare') {
+  call = async () => { const r = await request(`http://127.0.0.1:${upstreamPort}/bench`, { dispatcher: agent }); await drain(r.body); return r.statusCode; };
+} else if (variant === 'sidecar') {
+  call = async () => { const r = await request(`http://127.0.0.1:${sidecarPort}/bench`, { dispatcher: agent, headers: { host: 'bench' } }); await drain(r.body); return r.statusCode; };
+} else {
+  mesh = await createMesh({
+    policy: { version: 1, upstreams: { bench: { endpoints: [{ address: `127.0.0.1:${upstreamPort}` }] } }, routes: [{ name: 'bench', match: { host: 'bench', path: { prefix: '/' } }, to: [{ upstream: 'bench' }] }] },
+    watch: false,
+  });
+  if (variant === 'mesh-request') {
+    call = async () => { const r = await request('http://bench/bench', { dispatcher: mesh.dispatcher }); await drain(r.body); return r.statusCode; };
+  } else if (variant === 'mesh-fetch') {
+    call = async () => { const r = await mesh.fetch('http://bench/bench'); await r.arrayBuffer(); return r.status; };
+  } else {
+    console.error(`unknown variant ${variant}`);
+    process.exit(2);
+  }
+}
+
+async function loop(ms, latencies) {
+  const end = performance.now() + ms;
+  let calls = 0;
+  let errors = 0;
+  await Promise.all(Array.from({ length: Number(concurrency) }, async () => {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      const status = await call().catch(() => 0);
+      if (status !== 200) errors++;
+      latencies?.push(performance.now() - t0);
+      calls++;
+    }
+  }));
+  return { calls, errors };
+}
+
+await loop(1000);
+const latencies = [];
+const cpu0 = process.cpuUsage();
+const { calls, errors } = await loop(Number(seconds) * 1000, latencies);
+const cpu = process.cpuUsage(cpu0);
+latencies.sort((a, b) => a - b);
+const pct = (p) => Number(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))].toFixed(3));
+console.log(JSON.stringify({ variant, calls, errors, cpuUsPerCall: (cpu.user + cpu.system) / calls, p50: pct(0.5), p99: pct(0.99) }));
+await mesh?.close();
+await agent.close();
