@@ -4,6 +4,7 @@
 //          mesh-request undici.request through mesh.dispatcher (createMesh, the one-route policy)
 //          mesh-fetch   mesh.fetch (WHATWG fetch through the mesh's dispatcher)
 //          sidecar      undici.request to the sidecar's outbound port (Host: bench)
+//          bare-fetch   the runtime's fetch straight to the upstream (WHATWG fetch's own price)
 // A closed loop of <concurrency> callers for <seconds> after a 1 s warm-up; prints one JSON line:
 // calls, CPU µs per call (this process: user + system), latency p50/p99 (ms).
 import { Agent, request } from 'undici';
@@ -17,6 +18,8 @@ const agent = new Agent({ keepAliveTimeout: 10_000 });
 const drain = async (body) => { for await (const _ of body); };
 if (variant === 'bare') {
   call = async () => { const r = await request(`http://127.0.0.1:${upstreamPort}/bench`, { dispatcher: agent }); await drain(r.body); return r.statusCode; };
+} else if (variant === 'bare-fetch') {
+  call = async () => { const r = await fetch(`http://127.0.0.1:${upstreamPort}/bench`); await r.arrayBuffer(); return r.status; };
 } else if (variant === 'sidecar') {
   call = async () => { const r = await request(`http://127.0.0.1:${sidecarPort}/bench`, { dispatcher: agent, headers: { host: 'bench' } }); await drain(r.body); return r.statusCode; };
 } else {

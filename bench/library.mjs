@@ -2,6 +2,7 @@
 //   bare          undici.request straight to the upstream (no policy at all: the floor)
 //   mesh-request  undici.request through mesh.dispatcher
 //   mesh-fetch    mesh.fetch (WHATWG fetch through the same dispatcher)
+//   bare-fetch    the runtime's fetch straight to the upstream (what WHATWG fetch costs by itself)
 //   sidecar       undici.request to a real `pilotfish run` (outbound port), one-route policy
 // Each client runs in its own process (bench/library-client.mjs) against one upstream process; CPU
 // per call is the client's own (process.cpuUsage over the timed window) and, for the sidecar path,
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { cpuMs, LISTENERS, median, pairedRatio, POLICIES, ROOT, ROUNDS, SECONDS, sidecarWithPolicy, start, stopAll } from './lib.mjs';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-const VARIANTS = ['bare', 'mesh-request', 'mesh-fetch', 'sidecar'];
+const VARIANTS = ['bare', 'mesh-request', 'bare-fetch', 'mesh-fetch', 'sidecar'];
 
 function client(variant, upstreamPort, sidecarPort) {
   const child = spawn(process.execPath, [path.join(ROOT, 'bench/library-client.mjs'), variant, String(upstreamPort), String(sidecarPort), String(SECONDS), String(CONCURRENCY)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -43,11 +44,11 @@ try {
     }
   }
   console.log(`\nlibrary mode, ${CONCURRENCY} concurrent callers, ${ROUNDS} rounds × ${SECONDS}s (medians; ratios within a round)\n`);
-  console.log('| path | calls/s | CPU µs/call | CPU vs bare | p50 ms | p99 ms | p50 vs sidecar |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| path | calls/s | CPU µs/call | CPU vs bare | CPU vs bare-fetch | p50 ms | p99 ms | p50 vs sidecar |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const v of VARIANTS) {
     const r = results[v];
-    console.log(`| ${v} | ${Math.round(median(r.rate))} | ${Math.round(median(r.cpu))} | ${pairedRatio(r.cpu, results.bare.cpu).toFixed(2)} | ${median(r.p50).toFixed(2)} | ${median(r.p99).toFixed(2)} | ${pairedRatio(r.p50, results.sidecar.p50).toFixed(2)} |`);
+    console.log(`| ${v} | ${Math.round(median(r.rate))} | ${Math.round(median(r.cpu))} | ${pairedRatio(r.cpu, results.bare.cpu).toFixed(2)} | ${pairedRatio(r.cpu, results['bare-fetch'].cpu).toFixed(2)} | ${median(r.p50).toFixed(2)} | ${median(r.p99).toFixed(2)} | ${pairedRatio(r.p50, results.sidecar.p50).toFixed(2)} |`);
   }
 } finally {
   await stopAll();

@@ -91,6 +91,18 @@ describe('the dispatcher', () => {
   });
 });
 
+describe('what the mesh cannot route', () => {
+  it('refuses https:// under registry-only with the sidecar\'s 404 NR, and upgrades outright', async () => {
+    const u = await upstream();
+    const m = await mesh(oneRoute(u));
+    const r = await undiciRequest('https://svc/secret', { dispatcher: m.dispatcher });
+    expect([r.statusCode, r.headers['x-pilotfish-flags']]).toEqual([404, 'NR']);
+    expect(await r.body.json()).toMatchObject({ flags: 'NR' });
+    await expect(undiciRequest('http://svc/ws', { dispatcher: m.dispatcher, upgrade: 'websocket' } as Parameters<typeof undiciRequest>[1])).rejects.toThrow(/not routed/);
+    expect(u.seen.length).toBe(0);
+  });
+});
+
 describe('runtime faults', () => {
   it('mesh.faults adds a fault with a TTL and removes it', async () => {
     const u = await upstream();
