@@ -20,6 +20,7 @@ import type { Snapshot } from '../core/snapshot.js';
 import { rescue } from '../pipeline/rescue.js';
 import { newContext, routeInput, serve } from '../pipeline/serve.js';
 import { cleanRequestHeaders, cleanResponseHeaders, setForwardingHeaders } from '../proxy/headers.js';
+import { RELAY, type DirectBody, type RelaySink } from '../proxy/relay.js';
 import { callInput, MeshArgumentError, type CallInput } from './call-input.js';
 import { MeshRequest } from './mesh-request.js';
 
@@ -98,6 +99,7 @@ class MeshCall implements Dispatcher.DispatchController {
   /** The snapshot current at arrival: the call keeps it to the end. */
   private readonly snapshot: Snapshot;
   private body: Readable | undefined;
+  private sink: HandlerSink | undefined;
   private pending: Buffer | undefined;
   private headers: IncomingHttpHeaders | undefined;
   private raw: Buffer[] | undefined;
@@ -169,14 +171,16 @@ class MeshCall implements Dispatcher.DispatchController {
 
   pause(): void {
     this.paused = true;
-    this.body?.pause();
+    // A direct body learns it from the sink's next write; a stream is paused now.
+    if (this.sink === undefined) this.body?.pause();
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
     if (this.pending !== undefined) { const b = this.pending; this.pending = undefined; this.whole(b); return; }
-    this.body?.resume();
+    if (this.sink !== undefined) this.sink.drained();
+    else this.body?.resume();
   }
 
   // --- the answer ---
@@ -212,18 +216,25 @@ class MeshCall implements Dispatcher.DispatchController {
 
   private stream(body: Readable): void {
     this.body = body;
-    body.on('data', (chunk: Buffer) => {
-      if (this.aborted) return;
-      this.bytesOut += chunk.length;
-      this.call(() => this.handler.onResponseData?.(this, chunk));
-    });
-    body.on('end', () => this.complete());
     body.on('error', (err) => this.fail(err));
     body.on('close', () => { if (!this.ended && !this.aborted) this.fail(new Error('upstream response closed before its end')); });
+    // The undici engine's body writes itself to a sink: each chunk straight to the handler, no stream hop.
+    const direct = (body as Readable & Partial<DirectBody>)[RELAY];
+    if (direct !== undefined && direct.call(body, (this.sink = new HandlerSink(this)))) return;
+    this.sink = undefined;
+    body.on('data', (chunk: Buffer) => this.data(chunk));
+    body.on('end', () => this.complete());
     if (this.paused) body.pause();
   }
 
-  private complete(): void {
+  /** A chunk of the answer for the handler. */
+  data(chunk: Buffer): void {
+    if (this.aborted) return;
+    this.bytesOut += chunk.length;
+    this.call(() => this.handler.onResponseData?.(this, chunk));
+  }
+
+  complete(): void {
     if (this.ended || this.aborted) return;
     this.ended = true;
     this.req.close();
@@ -265,3 +276,35 @@ class MeshCall implements Dispatcher.DispatchController {
     });
   }
 }
+
+/** The handler as a relay sink: `write` is `onResponseData`, false while the handler has paused. */
+class HandlerSink implements RelaySink {
+  writableNeedDrain = false;
+  private onDrain: (() => void) | undefined;
+
+  constructor(private readonly owner: MeshCall) {}
+
+  write(chunk: Buffer): boolean {
+    this.owner.data(chunk);
+    if (!this.owner.paused) return true;
+    this.writableNeedDrain = true;
+    return false;
+  }
+
+  end(): void {
+    this.owner.complete();
+  }
+
+  on(_event: 'drain', fn: () => void): this {
+    this.onDrain = fn;
+    return this;
+  }
+
+  /** The handler resumed: a body waiting for 'drain' goes on. */
+  drained(): void {
+    if (!this.writableNeedDrain) return;
+    this.writableNeedDrain = false;
+    this.onDrain?.();
+  }
+}
+

@@ -17,7 +17,19 @@ import type { Readable } from 'node:stream';
  * false when it cannot (already read as a stream): then it is piped like any other.
  */
 export const RELAY = Symbol('pilotfish.relay');
-export interface DirectBody { [RELAY](dst: ServerResponse): boolean }
+export interface DirectBody { [RELAY](dst: RelaySink): boolean }
+
+/**
+ * What a direct body writes to: the part of a `ServerResponse` it uses. Library mode's dispatcher
+ * offers one over an undici handler's hooks, so an answer reaches the caller without a stream hop.
+ */
+export interface RelaySink {
+  /** false: stop until 'drain'. */
+  write(chunk: Buffer): boolean;
+  end(): void;
+  on(event: 'drain', fn: () => void): unknown;
+  readonly writableNeedDrain: boolean;
+}
 
 export function relay(src: Readable, dst: ServerResponse, done: (err: Error | undefined) => void): void {
   let settled = false;

@@ -17,14 +17,13 @@
  * WebSocket upgrades go through http-proxy-3 (loaded on the first one).
  */
 import type http from 'node:http';
-import type { ServerResponse } from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import type { ProxyError } from '../core/errors.js';
 import { AttemptCall } from './attempt-call.js';
 import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
-import { RELAY, type DirectBody } from './relay.js';
+import { RELAY, type DirectBody, type RelaySink } from './relay.js';
 import { UndiciConnections, type Connection } from './undici-pool.js';
 import { LazyUpgrader } from './ws-upgrade.js';
 
@@ -161,7 +160,7 @@ class UndiciCall extends AttemptCall implements Dispatcher.DispatchHandler {
  * aborts the upstream request, so its connection is never reused with unread bytes on it.
  */
 class UpstreamBody extends Readable implements DirectBody {
-  private sink: ServerResponse | undefined;
+  private sink: RelaySink | undefined;
   /** A stream consumer asked for data (`_read`): chunks go through `push` from now on. */
   private streaming = false;
   private waiting: Buffer[] | undefined;
@@ -191,7 +190,7 @@ class UpstreamBody extends Readable implements DirectBody {
     else if (this.streaming) this.push(null);
   }
 
-  [RELAY](dst: ServerResponse): boolean {
+  [RELAY](dst: RelaySink): boolean {
     if (this.streaming) return false; // already read as a stream: the caller pipes
     this.sink = dst;
     if (this.waiting !== undefined) {
@@ -221,7 +220,7 @@ class UpstreamBody extends Readable implements DirectBody {
   }
 
   /** The whole answer is written: end the client's response and close (which frees the pool slot). */
-  private finishSink(dst: ServerResponse): void {
+  private finishSink(dst: RelaySink): void {
     dst.end();
     this.destroy();
   }

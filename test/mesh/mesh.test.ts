@@ -78,6 +78,34 @@ describe('the dispatcher', () => {
     expect(u.seen[0]!.headers['transfer-encoding']).toBe('chunked');
   });
 
+  it('a slow reader paces the upstream and still gets every byte (pause and resume through the dispatcher)', async () => {
+    const chunk = Buffer.alloc(64 * 1024);
+    let waitedForDrain = 0;
+    const u = await upstream((req, res) => {
+      req.resume();
+      let left = 64;
+      const pump = (): void => {
+        while (left > 0) { chunk.fill(left % 251); left--; if (!res.write(Buffer.from(chunk))) { waitedForDrain++; res.once('drain', pump); return; } }
+        res.end();
+      };
+      pump();
+    });
+    const m = await mesh(oneRoute(u));
+    const r = await undiciRequest('http://svc/big', { dispatcher: m.dispatcher });
+    let got = 0;
+    let sum = 0;
+    for await (const c of r.body as AsyncIterable<Buffer>) {
+      got += c.length;
+      for (let i = 0; i < c.length; i++) sum += c[i]!;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(got).toBe(4 * 1024 * 1024);
+    let want = 0;
+    for (let left = 64; left > 0; left--) want += (left % 251) * 64 * 1024;
+    expect(sum).toBe(want);
+    expect(waitedForDrain).toBeGreaterThan(0); // the reader's pace reached the upstream
+  });
+
   it('an AbortSignal cancels the call and the upstream request', async () => {
     let closed = false;
     const u = await upstream((req) => { req.socket.on('close', () => { closed = true; }); });
