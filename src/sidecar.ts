@@ -13,7 +13,7 @@ import type { Direction } from './config/index.js';
 import type { Snapshot } from './core/snapshot.js';
 import { DEFAULT_ENGINE, type EngineKind } from './proxy/engine.js';
 import { createListener, type InboundTls } from './proxy/listener.js';
-import type { EdgeServer } from './proxy/tls-front.js';
+import type { EdgeServer } from './proxy/edge-front.js';
 import { TlsTerminator, type WorkloadIdentity } from './identity/index.js';
 import { createHealthServer, metricsRoute, type Telemetry } from './telemetry/index.js';
 import type { UpstreamRegistry, Resolver } from './upstreams/index.js';

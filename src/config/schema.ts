@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { GRPC_RETRY_NAME_LIST, httpStatusForGrpc } from '../core/grpc.js';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -104,6 +105,12 @@ const locality = z.strictObject({ region: z.string().min(1), zone: z.string().mi
 
 const upstream = z.strictObject({
   endpoints: z.array(endpoint).min(1),
+  /**
+   * The HTTP version spoken to the endpoints (SPEC §11): `http1`, `http2` (cleartext, prior
+   * knowledge; multiplexed sessions per endpoint), or `downstream` — the version the request came
+   * in on. Default `downstream`.
+   */
+  protocol: z.enum(['http1', 'http2', 'downstream']).default('downstream'),
   dnsRefresh: duration.default(5000),
   subsets: z.record(z.string().min(1), labels).default({}),
   loadBalancer: z.enum(['round-robin', 'random', 'least-request', 'ewma', 'ring-hash', 'maglev']).default('round-robin'),
@@ -113,13 +120,19 @@ const upstream = z.strictObject({
     connectTimeout: duration.default(5000),
     idleTimeout: duration.default(4000),
   }).prefault({}),
+  /**
+   * Active health checks: `GET path` (over the upstream's protocol; `downstream` probes HTTP/1.1),
+   * or `grpc: { service }` — gRPC's `grpc.health.v1.Health/Check` over HTTP/2, healthy when it
+   * answers SERVING (SPEC §11). Exactly one of the two.
+   */
   healthCheck: z.strictObject({
-    path: z.string().startsWith('/'),
+    path: z.string().startsWith('/').optional(),
+    grpc: z.strictObject({ service: z.string().default('') }).optional(),
     interval: duration.default(5000),
     timeout: duration.default(1000),
     unhealthyThreshold: count.min(1).default(3),
     healthyThreshold: count.min(1).default(2),
-  }).optional(),
+  }).refine((h) => (h.path === undefined) !== (h.grpc === undefined), 'expected exactly one of path | grpc').optional(),
   outlierDetection: z.strictObject({
     consecutive5xx: count.min(1).default(5),
     consecutiveGatewayErrors: count.min(1).optional(),
@@ -162,6 +175,7 @@ const headerOps = z.strictObject({
 
 const retryOn = z.union([
   z.enum(['5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx']),
+  z.enum(GRPC_RETRY_NAME_LIST),
   z.number().int().min(100).max(599),
 ]);
 
@@ -178,6 +192,18 @@ const rateLimit = z.strictObject({
   scope: z.enum(['local', 'fleet']).default('local'),
   maxKeys: count.min(1).max(1_000_000).default(10_000),
 }).transform((r) => ({ ...r, burst: r.burst ?? r.requests }));
+
+/**
+ * A fault's abort: an HTTP `status`, or a gRPC `grpcStatus` (SPEC §11) — exactly one. A gRPC abort
+ * answers a non-gRPC request with the HTTP status gRPC maps it to (14 → 503, 4 → 504, …); an HTTP
+ * one answers a gRPC request with the gRPC status its HTTP status maps to.
+ */
+const faultAbort = z.strictObject({
+  status: z.number().int().min(200).max(599).optional(),
+  grpcStatus: z.number().int().min(0).max(16).optional(),
+  percent: percent.default(100),
+}).refine((a) => (a.status === undefined) !== (a.grpcStatus === undefined), 'expected exactly one of status | grpcStatus')
+  .transform((a) => ({ status: a.status ?? httpStatusForGrpc(a.grpcStatus!), percent: a.percent, ...(a.grpcStatus === undefined ? {} : { grpcStatus: a.grpcStatus }) }));
 
 const route = z.strictObject({
   name: z.string().min(1),
@@ -222,7 +248,7 @@ const route = z.strictObject({
   }).optional(),
   fault: z.strictObject({
     delay: z.strictObject({ fixed: duration, percent: percent.default(100) }).optional(),
-    abort: z.strictObject({ status: z.number().int().min(200).max(599), percent: percent.default(100) }).optional(),
+    abort: faultAbort.optional(),
     on: z.enum(['request', 'attempt']).default('request'),
   }).optional(),
   rewrite: z.strictObject({ prefix: z.string().startsWith('/').optional(), host: z.string().min(1).optional() }).optional(),

@@ -75,6 +75,8 @@ export interface ProxyRequest {
    * engine that is built on it (http-proxy-3); everything else uses the fields above.
    */
   readonly http1: Http1Exchange | undefined;
+  /** `http2` when the request came in over HTTP/2 (an upstream's `protocol: downstream` follows it); else HTTP/1.1. */
+  readonly protocol?: 'http2' | undefined;
 }
 
 export interface Http1Exchange {

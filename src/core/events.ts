@@ -4,7 +4,7 @@
  * imports prom-client). `NO_EVENTS` is the do-nothing default for tests and tools.
  */
 /** What a try came to: the upstream's status, or why there was none. */
-export type AttemptOutcome = number | 'connect-failure' | 'reset' | 'timeout';
+export type AttemptOutcome = number | 'connect-failure' | 'reset' | 'timeout' | `grpc-${string}`;
 
 /**
  * Why a retriable failure was not retried although tries were left (resilience's `SkipReason`):

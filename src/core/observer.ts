@@ -62,6 +62,10 @@ export interface RequestDone {
   readonly bytesIn: number;
   /** Bytes written to the client connection for this answer (status line, headers, body). */
   readonly bytesOut: number;
+  /** `HTTP/2` for a request that came over HTTP/2; absent: HTTP/1.1. */
+  readonly protocol?: 'HTTP/2' | undefined;
+  /** A gRPC request's answer: the `grpc-status` sent (SPEC §11); absent for other requests. */
+  readonly grpcStatus?: number | undefined;
 }
 
 export interface RequestObserver {

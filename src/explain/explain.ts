@@ -40,6 +40,12 @@ export interface ExplainResult {
   readonly retry: RetryExplanation | null;
   /** Inbound: how the authorization rules judge the request; null outbound or without rules. */
   readonly authorization: (AuthzExplanation & { principal: string | null }) | null;
+  /**
+   * The HTTP version each destination's upstream is spoken to (SPEC §11 `protocol`); `downstream`
+   * resolved for this request as HTTP/1.1 (explain has no HTTP/2 client in view) unless
+   * `protocol` says otherwise.
+   */
+  readonly protocols: Readonly<Record<string, string>>;
   readonly generation: number;
 }
 
@@ -56,16 +62,18 @@ export function explainRequest(snapshot: Snapshot, r: ExplainRequest): ExplainRe
   const fallback = ex.winner ? null
     : route ? (direction === 'inbound' ? 'no inbound route: forwarded to the app' : 'allow-any: forwarded to the Host itself')
       : '404 NR (outboundTrafficPolicy: registry-only)';
+  const destination = route ? route.describeDestination(headers, r.sourceIp) : null;
   return {
     request: { direction, method: input.method, host: input.host, path: input.path, query: input.query, headers },
     considered: ex.considered,
     winner: ex.winner?.name ?? null,
     fallback,
-    destination: route ? route.describeDestination(headers, r.sourceIp) : null,
+    destination,
     rateLimit: route?.describeRateLimit?.(headers, r.sourceIp) ?? null,
     policy: policy ? effective(policy) : null,
     retry: policy ? explainRetry(policy.retries, route?.retryBudget?.(), input.method, headers) : null,
     authorization: direction === 'inbound' ? authorization(snapshot, r, input, headers.host) : null,
+    protocols: protocolsOf(snapshot, destination),
     generation: snapshot.generation,
   };
 }
@@ -78,6 +86,12 @@ function authorization(snapshot: Snapshot, r: ExplainRequest, input: { method: s
     principal: id?.id, namespace: id?.namespace, sourceIp: r.sourceIp, method: input.method, path: input.path, port: authorityPort(host),
   });
   return { ...ex, principal: id?.id ?? null };
+}
+
+function protocolsOf(snapshot: Snapshot, destination: DestinationDecision | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const d of destination?.split ?? []) out[d.upstream] = snapshot.policy.upstreams[d.upstream]?.protocol ?? 'downstream';
+  return out;
 }
 
 function effective(p: RoutePolicy): Partial<RoutePolicy> {
@@ -99,7 +113,9 @@ export function renderExplanation(x: ExplainResult): string {
   if (x.destination) {
     out.push('', 'destinations:');
     for (const d of x.destination.split) {
-      out.push(`  ${d.weight}% ${d.upstream}${d.subset ? `/${d.subset}` : ''}: ${d.eligible.length}/${d.endpoints.length} endpoints eligible (${d.eligible.join(', ') || 'none'})`);
+      const protocol = x.protocols[d.upstream];
+      const version = protocol === undefined || protocol === 'downstream' ? '' : ` [${protocol}]`;
+      out.push(`  ${d.weight}% ${d.upstream}${d.subset ? `/${d.subset}` : ''}${version}: ${d.eligible.length}/${d.endpoints.length} endpoints eligible (${d.eligible.join(', ') || 'none'})`);
       if (d.locality) {
         out.push(`    locality tiers (this sidecar in ${d.locality.self ?? 'an unknown place: one tier'}), nearest first:`);
         for (const t of d.locality.tiers) {

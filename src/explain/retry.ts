@@ -3,6 +3,7 @@
  * fresh one offline), and which retries of this very request would be skipped before any try is
  * made, with the reason `pilotfish_retries_skipped_total` would count.
  */
+import { GRPC_RETRY_NAMES, type GrpcRetryName } from '../core/grpc.js';
 import type { RoutePolicy } from '../config/index.js';
 import type { RetrySkipReason } from '../core/events.js';
 import { RETRY_BUFFER_LIMIT } from '../pipeline/body.js';
@@ -22,11 +23,14 @@ export function explainRetry(
   if (!retries) return null;
   const skips: Array<RetryExplanation['skips'][number]> = [];
   if (retries.attempts > 0 && !retries.nonIdempotent && !isIdempotent(method)) {
+    // gRPC statuses named in retryOn are retried whatever the method (SPEC §11, docs/http2.md).
+    const grpc = retries.retryOn.filter((on): on is GrpcRetryName => typeof on === 'string' && on in GRPC_RETRY_NAMES);
+    const also = grpc.length > 0 ? `; the gRPC statuses ${grpc.join(', ')} are retried whatever the method` : '';
     skips.push({
       reason: 'non-idempotent',
-      detail: retries.retryOn.includes('connect-failure') || retries.retryOn.includes('5xx') || retries.retryOn.includes('gateway-error')
+      detail: (retries.retryOn.includes('connect-failure') || retries.retryOn.includes('5xx') || retries.retryOn.includes('gateway-error')
         ? `${method} is not idempotent: retried only after a connect failure (the request never left); retries.nonIdempotent: true retries it on every retryOn outcome`
-        : `${method} is not idempotent and retryOn covers no connect failure: never retried; retries.nonIdempotent: true retries it`,
+        : `${method} is not idempotent and retryOn covers no connect failure: never retried; retries.nonIdempotent: true retries it`) + also,
     });
   }
   const length = Number(headers['content-length']);

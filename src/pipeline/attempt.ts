@@ -17,6 +17,7 @@ import type { Endpoint, UpstreamState } from '../upstreams/index.js';
 import { pickEndpoint, type AffinitySpec } from './endpoint-pick.js';
 import type { SharedSessionStore } from '../routing/index.js';
 import { faultResponse, applyDelay } from './fault.js';
+import { grpcFailure, grpcStatusOf, type GrpcFailure } from '../core/grpc.js';
 import { clientSignal } from './signal.js';
 
 /** One try; `tried` holds the endpoints this request already tried. */
@@ -63,7 +64,7 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
     try {
       const send = (): Promise<ProxyResponse> => forwardOrFault(spec, deps, req, ctx, endpoint);
       const resp = breaker ? await breaker.execute(send, isBreakerFailure) : await send();
-      outcome = resp.status;
+      outcome = responseOutcome(resp);
       span.end(resp.status);
       holdUntilDone(resp, release);
       return resp;
@@ -73,7 +74,7 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
       span.end(err instanceof Error ? err : new Error(String(err)));
       throw err;
     } finally {
-      const ok = typeof outcome === 'number' && outcome < 500;
+      const ok = typeof outcome === 'number' && outcome < 500; // a gRPC failure is a string: not ok
       upstream.tracker.end(endpoint.address, performance.now() - start, ok);
       if (outcome !== undefined) {
         upstream.outlier?.record(endpoint.address, outcome);
@@ -118,7 +119,7 @@ function forwardOrFault(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: Re
 
 async function faulted(decision: FaultDecision, spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint): Promise<ProxyResponse> {
   if (decision.delayMs) await applyDelay(decision.delayMs, spec.route, req, ctx, deps.events);
-  if (decision.abortStatus) return faultResponse(decision.abortStatus, spec.route, ctx, deps.events);
+  if (decision.abortStatus) return faultResponse(decision, spec.route, req, ctx, deps.events);
   return forward(spec, deps, req, ctx, endpoint);
 }
 
@@ -141,8 +142,22 @@ function holdUntilDone(resp: ProxyResponse, release: Release): void {
 
 /** Upstream failures count against the breaker: 5xx, connect failures, resets, timeouts — not 4xx. */
 function isBreakerFailure(s: Settled<ProxyResponse>): boolean {
-  if (s.ok) return s.value.status >= 500;
+  if (s.ok) return s.value.status >= 500 || grpcFailedAnswer(s.value) !== undefined;
   return s.error instanceof ProxyError && (s.error.flag === 'UF' || s.error.flag === 'UC' || s.error.flag === 'UT');
+}
+
+/**
+ * What an answer comes to for retries, breakers and outlier detection: its status, or — for a
+ * trailers-only gRPC answer whose `grpc-status` is a failure (SPEC §11) — that failure.
+ */
+export function responseOutcome(resp: ProxyResponse): Outcome {
+  return grpcFailedAnswer(resp) ?? resp.status;
+}
+
+/** A trailers-only answer (headers only, an empty body) carrying a failed `grpc-status`. */
+function grpcFailedAnswer(resp: ProxyResponse): GrpcFailure | undefined {
+  if (resp.headers['grpc-status'] === undefined) return undefined;
+  return grpcFailure(grpcStatusOf(resp.headers));
 }
 
 /** The outcome of a failed try as the resilience modules see it; undefined when not the upstream's doing. */

@@ -3,7 +3,7 @@
  * larger body is streamed once — the bytes read so far, then the rest — and that request is not
  * retried (the retry layer reports it: never silently).
  */
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { ProxyRequest } from '../core/context.js';
 import { bodiless } from '../proxy/engine.js';
 
@@ -61,3 +61,44 @@ async function* replayThenRest(head: Buffer[], rest: AsyncIterable<Buffer>): Asy
 }
 
 function noop(): void {}
+
+/**
+ * A body recorded as it streams (gRPC, SPEC §11): the first try sends it as it arrives — a
+ * streaming call cannot wait for its end, the client may be waiting for answers first — while up
+ * to `limit` bytes are kept. Once the client has sent all of it, within the limit, `replay()` gives
+ * the whole body for a retry (a unary call's single message is complete by the time its answer
+ * comes); else the request is not replayable.
+ */
+export class RecordedBody extends PassThrough {
+  private chunks: Buffer[] | undefined = [];
+  private size = 0;
+  private ended = false;
+
+  constructor(src: Readable, private readonly limit = RETRY_BUFFER_LIMIT, private readonly pressure?: MemoryPressure) {
+    super();
+    this.on('error', noop); // as bufferBody's stream: a consumer that only pipes adds no listener
+    src.on('error', (err) => this.destroy(err));
+    src.pipe(this);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    if (this.chunks !== undefined) {
+      this.size += chunk.length;
+      // Under memory pressure the copy is given up (the call streams on, not replayable).
+      if (this.size <= this.limit && (this.pressure === undefined || this.pressure.hold(chunk.length))) this.chunks.push(chunk);
+      else this.chunks = undefined;
+    }
+    cb(null, chunk);
+  }
+
+  // Every chunk the client sent has passed through (whether or not the upstream has read it all).
+  override _flush(cb: () => void): void {
+    this.ended = true;
+    cb();
+  }
+
+  /** The whole body when it was all sent within the limit, else undefined. */
+  replay(): Buffer | undefined {
+    return this.ended && this.chunks !== undefined ? Buffer.concat(this.chunks, this.size) : undefined;
+  }
+}

@@ -19,6 +19,7 @@ import type { TryTrace } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import type { UpstreamState } from '../upstreams/index.js';
 import { bufferBody, hasBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
+import { isGrpc } from '../core/grpc.js';
 
 export const MAX_IN_FLIGHT = 256;
 
@@ -40,7 +41,12 @@ export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents, engine: Forwa
       events.mirror(spec.route, 'dropped');
       return next(req, ctx);
     }
-    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
+    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) {
+      // A gRPC call's body is a stream of messages the client may send only after answers come
+      // back: waiting for its end to copy it would hang a streaming call. Not mirrored (counted).
+      if (isGrpc(req.headers['content-type'])) { events.mirror(spec.route, 'dropped'); return next(req, ctx); }
+      await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
+    }
     const endpoint = spec.upstream.balancer(undefined, false).pick(spec.upstream.eligible(undefined));
     if (req.bodyStream !== undefined || inFlight >= MAX_IN_FLIGHT || !endpoint) {
       events.mirror(spec.route, 'dropped');

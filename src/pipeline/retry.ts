@@ -6,19 +6,24 @@
  * retriable failure left unretried with tries to spare is reported with its reason (`retrySkipped`:
  * budget, deadline, body-too-large, non-idempotent). Exhausted: the last answer goes back with flag `URX`.
  */
-import type { Handler, ProxyResponse } from '../core/context.js';
+import type { Handler, ProxyRequest, ProxyResponse } from '../core/context.js';
 import { addFlag } from '../core/context.js';
 import type { ProxyEvents } from '../core/events.js';
 import { parseRetryAfter, type RetryLoop, type TryReport } from '../resilience/index.js';
-import { errorOutcome, type Try } from './attempt.js';
-import { bufferBody, hasBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
+import { errorOutcome, responseOutcome, type Try } from './attempt.js';
+import { bufferBody, hasBody, RecordedBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
+import { isGrpc } from '../core/grpc.js';
 import { clientSignal } from './signal.js';
 
 type Result = { resp: ProxyResponse; err?: undefined } | { resp?: undefined; err: unknown };
 
 export function retryHandler(loop: RetryLoop, route: string, upstream: string, events: ProxyEvents, once: Try, pressure?: MemoryPressure): Handler {
   return async (req, ctx) => {
-    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
+    let recorded: RecordedBody | undefined;
+    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) {
+      if (isGrpc(req.headers['content-type'])) req.bodyStream = recorded = new RecordedBody(req.source, RETRY_BUFFER_LIMIT, pressure);
+      else await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
+    }
     let previous: ProxyResponse | undefined;
     const attempt = async (_n: number, excluded: ReadonlySet<string>): Promise<TryReport<Result>> => {
       if (previous && !Buffer.isBuffer(previous.body)) previous.body.destroy(); // the answer we are not keeping
@@ -27,7 +32,7 @@ export function retryHandler(loop: RetryLoop, route: string, upstream: string, e
         const resp = await once(req, ctx, excluded);
         previous = resp;
         const retryAfter = resp.headers['retry-after'];
-        return { outcome: resp.status, result: { resp }, endpoint: ctx.endpoint, retryAfterMs: typeof retryAfter === 'string' ? parseRetryAfter(retryAfter) : undefined };
+        return { outcome: responseOutcome(resp), result: { resp }, endpoint: ctx.endpoint, retryAfterMs: typeof retryAfter === 'string' ? parseRetryAfter(retryAfter) : undefined };
       } catch (err) {
         const outcome = errorOutcome(err);
         if (outcome === undefined) throw err; // breaker open, overflow, client gone: not the upstream's answer
@@ -35,7 +40,10 @@ export function retryHandler(loop: RetryLoop, route: string, upstream: string, e
       }
     };
     const r = await loop.run(attempt, {
-      method: req.method, deadline: ctx.deadline, signal: () => clientSignal(req), replayable: req.bodyStream === undefined,
+      method: req.method, deadline: ctx.deadline, signal: () => clientSignal(req), replayable: recorded === undefined ? req.bodyStream === undefined : () => {
+        if (recorded !== undefined) recorded = replayRecorded(req, recorded);
+        return req.bodyStream === undefined;
+      },
       onRetry: () => events.retry(route, upstream),
     });
     if (r.skipped !== undefined) events.retrySkipped(route, upstream, r.skipped);
@@ -43,4 +51,13 @@ export function retryHandler(loop: RetryLoop, route: string, upstream: string, e
     if (r.result.err !== undefined) throw r.result.err;
     return r.result.resp!;
   };
+}
+
+/** A recorded body that is complete becomes the buffered body every later try resends. */
+function replayRecorded(req: ProxyRequest, recorded: RecordedBody): RecordedBody | undefined {
+  const body = recorded.replay();
+  if (body === undefined) return recorded;
+  req.body = body;
+  req.bodyStream = undefined;
+  return undefined;
 }

@@ -15,6 +15,7 @@ import type { RouteInput, Snapshot } from '../core/snapshot.js';
 import { isJsonContentType, JSON_BODY_LIMIT, parseJsonBody } from '../routing/index.js';
 import { bufferBody, hasBody } from './body.js';
 import { rescue } from './rescue.js';
+import { isGrpc } from '../core/grpc.js';
 
 /** A fresh per-request context on `snapshot`, started now; `peer` is a mutual-TLS peer's SPIFFE ID ('' for none). */
 export function newContext(direction: Direction, snapshot: Snapshot, peer = ''): RequestContext {
@@ -50,7 +51,8 @@ export function serve(snapshot: Snapshot, req: ProxyRequest, input: RouteInput, 
   } else {
     answer = dispatch(snapshot, req, input, ctx);
   }
-  return answer.then(undefined, (err: unknown) => rescue(err, ctx, log));
+  // A gRPC request's failure is answered in gRPC (SPEC §11).
+  return answer.then(undefined, (err: unknown) => rescue(err, ctx, log, isGrpc(headers['content-type'])));
 }
 
 function dispatch(snapshot: Snapshot, req: ProxyRequest, input: RouteInput, ctx: RequestContext): Promise<ProxyResponse> {

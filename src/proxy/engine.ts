@@ -29,7 +29,17 @@ export interface ConnectionOptions {
    * TLS upstream hold only TLS connections (a changed `tls` block is a new upstream state).
    */
   readonly tls?: UpstreamTls | undefined;
+  /**
+   * The HTTP version spoken to the endpoints (SPEC §11): `http1`, `http2` (prior knowledge, a pool
+   * of multiplexed sessions per endpoint), or `downstream` — the version of each request. Default
+   * `downstream`.
+   */
+  readonly protocol?: UpstreamProtocol | undefined;
+  /** HTTP/2: at most this many sessions per endpoint (the upstream's `maxConnections`). Default 1024. */
+  readonly maxConnections?: number | undefined;
 }
+
+export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
 
 /** An upstream's connections as one engine holds them: one pool per endpoint. */
 export interface UpstreamConnections {
@@ -78,6 +88,12 @@ export function isEngineKind(value: string | undefined): value is EngineKind {
  * sidecar never carries the others (undici, http-proxy-3: ~15 MB of RSS each).
  */
 export async function createEngine(kind: EngineKind): Promise<ForwardingEngine> {
+  const { ProtocolEngine } = await import('./protocol-engine.js');
+  return new ProtocolEngine(await createHttp1Engine(kind));
+}
+
+/** The HTTP/1.1 engine alone; `createEngine` puts the HTTP/2 side (protocol-engine.ts) around it. */
+async function createHttp1Engine(kind: EngineKind): Promise<ForwardingEngine> {
   switch (kind) {
     case 'undici': return new (await import('./undici-engine.js')).UndiciEngine();
     case 'node': return new (await import('./node-http-engine.js')).NodeHttpEngine();

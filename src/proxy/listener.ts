@@ -5,9 +5,11 @@
  * the route on the snapshot current at arrival, its stack, rescue), then writes the answer. Every
  * socket and stream error is handled here: no peer can crash the process.
  *
- * With inbound mTLS (`tls`), a sniffing front (tls-front.ts) listens instead and hands the HTTP
- * server its plaintext connections and, through the TLS terminator, its TLS ones; a request's
- * `peer` then carries the verified identity of a TLS peer.
+ * One port takes HTTP/1.1, h2c (SPEC §11) and, with inbound mTLS (`tls`), TLS: a sniffing front
+ * (edge-front.ts) listens and hands each connection to this node:http server, to the HTTP/2 edge
+ * (http2-edge.ts: each stream the same edge-neutral request, through the same request core), or to
+ * the TLS terminator, whose accepted connections come back to the server for the protocol ALPN
+ * chose; a request's `peer` then carries the verified identity of a TLS peer.
  */
 import http from '../core/node-http.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -29,7 +31,8 @@ import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
 import { Http1Request } from './http1-request.js';
 import { applyEdgeLimits, edgeServerOptions, lingerAfterAnswer, malformedBody, routed, tooManyHeaders } from './limits.js';
 import { writeResponse } from './respond.js';
-import { TlsFront, type EdgeServer } from './tls-front.js';
+import { EdgeFront, type EdgeServer } from './edge-front.js';
+import { createHttp2Server } from './http2-edge.js';
 
 export interface ListenerDeps {
   readonly direction: Direction;
@@ -81,14 +84,18 @@ export function resolveTarget(req: IncomingMessage): Target | undefined {
 }
 
 export function createListener(deps: ListenerDeps): EdgeServer {
-  const server = httpServer(deps);
   const tls = deps.tls;
-  if (tls === undefined) return server;
-  const terminator = tls.terminator((socket) => front.serve(socket));
-  const front = new TlsFront(server, { mode: tls.mode, tls: (s) => terminator.take(s), onPlaintext: (s) => terminator.refusePlaintext(s) });
-  // The HTTP server behind never accepts (limits.ts): the connection cap is the front's.
-  front.maxConnections = deps.limits.maxConnections;
-  front.on('drop', () => deps.events.connectionOverflow(deps.direction));
+  // The terminator hands accepted TLS connections back to the front, which gives them to the server for their protocol.
+  const terminator = tls?.terminator((socket) => front.serve(socket));
+  const front: EdgeFront = new EdgeFront(httpServer(deps), {
+    http2: () => createHttp2Server(deps),
+    // A connection that says nothing is cut like a trickled head.
+    sniffTimeoutMs: deps.limits.headersTimeout,
+    // The HTTP servers behind never accept (limits.ts): the connection cap is the front's.
+    maxConnections: deps.limits.maxConnections,
+    onDrop: () => deps.events.connectionOverflow(deps.direction),
+    ...(tls && terminator ? { tls: { mode: tls.mode, take: (s: Socket) => terminator.take(s), onPlaintext: (s: Socket) => terminator.refusePlaintext(s) } } : {}),
+  });
   return front;
 }
 

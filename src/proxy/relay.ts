@@ -6,8 +6,7 @@
  * ~30 µs per response, most of it building the `DOMException` (with a stack trace) that its internal
  * AbortController raises on every completion. Piping is not "bare" here: every error path is handled.
  */
-import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * A body that can write itself to the client (the undici engine's): instead of a pipe — push into
@@ -31,7 +30,8 @@ export interface RelaySink {
   readonly writableNeedDrain: boolean;
 }
 
-export function relay(src: Readable, dst: ServerResponse, done: (err: Error | undefined) => void): void {
+/** `dst`: a node:http `ServerResponse`, or a node:http2 server stream (the HTTP/2 edge). */
+export function relay(src: Readable, dst: Writable, done: (err: Error | undefined) => void): void {
   let settled = false;
   const finish = (err: Error | undefined): void => {
     if (settled) return;

@@ -10,14 +10,19 @@ import type { RandomSource } from './clock.js';
 export interface FaultSpec {
   /** Delay `fixed` ms (≥ 0) in `percent` (0–100) of requests. */
   delay?: { readonly fixed: number; readonly percent: number } | undefined;
-  /** Answer `status` (200–599) without calling the upstream in `percent` (0–100) of requests. */
-  abort?: { readonly status: number; readonly percent: number } | undefined;
+  /**
+   * Answer `status` (200–599) without calling the upstream in `percent` (0–100) of requests; a gRPC
+   * request gets `grpcStatus` when set (SPEC §11), else the gRPC status `status` maps to.
+   */
+  abort?: { readonly status: number; readonly grpcStatus?: number | undefined; readonly percent: number } | undefined;
 }
 
 /** What to inject into one request (or one try); an empty object means nothing. */
 export interface FaultDecision {
   readonly delayMs?: number;
   readonly abortStatus?: number;
+  /** The gRPC status of the abort, when the fault names one (`abort.grpcStatus`). */
+  readonly abortGrpcStatus?: number;
 }
 
 export const NO_FAULT: FaultDecision = Object.freeze({});
@@ -39,6 +44,7 @@ export class FaultPolicy {
     return {
       ...(delayed ? { delayMs: delay.fixed } : {}),
       ...(aborted ? { abortStatus: abort.status } : {}),
+      ...(aborted && abort.grpcStatus !== undefined ? { abortGrpcStatus: abort.grpcStatus } : {}),
     };
   }
 
@@ -57,10 +63,17 @@ export class FaultPolicy {
 export function mergeDecisions(decisions: readonly FaultDecision[]): FaultDecision {
   let delayMs: number | undefined;
   let abortStatus: number | undefined;
+  let abortGrpcStatus: number | undefined;
   for (const d of decisions) {
     if (d.delayMs !== undefined) delayMs = (delayMs ?? 0) + d.delayMs;
-    abortStatus ??= d.abortStatus;
+    if (abortStatus === undefined && d.abortStatus !== undefined) {
+      abortStatus = d.abortStatus;
+      abortGrpcStatus = d.abortGrpcStatus;
+    }
   }
   if (delayMs === undefined && abortStatus === undefined) return NO_FAULT;
-  return { ...(delayMs === undefined ? {} : { delayMs }), ...(abortStatus === undefined ? {} : { abortStatus }) };
+  return {
+    ...(delayMs === undefined ? {} : { delayMs }), ...(abortStatus === undefined ? {} : { abortStatus }),
+    ...(abortGrpcStatus === undefined ? {} : { abortGrpcStatus }),
+  };
 }

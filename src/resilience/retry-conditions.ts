@@ -9,14 +9,19 @@
  * | `connect-failure`| the connection could not be made (refused, unreachable, connect timeout) |
  * | `retriable-4xx`  | 409 Conflict                                                             |
  * | a number         | that status                                                              |
+ * | `unavailable`, `deadline-exceeded`, `internal`, `resource-exhausted`, `cancelled` | that gRPC status in a trailers-only answer (SPEC §11) |
  *
+ * A gRPC status named in `retryOn` is retried whatever the method (every gRPC call is a POST): a
+ * route that names one has said those calls are safe to repeat, as gRPC's own retry policy and
+ * Envoy's gRPC `retry_on` conditions assume.
  * Non-idempotent methods (POST, PATCH, and any method RFC 9110 does not define as idempotent) are
  * retried only after a connect failure — the one outcome where the request provably never reached
  * the upstream — unless `nonIdempotent` is set.
  */
-import { isGatewayError, type Outcome } from './outcome.js';
+import type { GrpcRetryName } from '../core/grpc.js';
+import { isErrorKind, isGatewayError, type Outcome } from './outcome.js';
 
-export type RetryOn = '5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-4xx' | number;
+export type RetryOn = '5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-4xx' | GrpcRetryName | number;
 
 export interface RetryConditions {
   /** Outcomes worth another try. Policy default `[5xx, reset, connect-failure]`. */
@@ -36,11 +41,13 @@ export function isIdempotent(method: string): boolean {
 export function retriableBy(outcome: Outcome, on: RetryOn): boolean {
   if (typeof on === 'number') return outcome === on;
   switch (on) {
-    case '5xx': return typeof outcome === 'string' || outcome >= 500;
-    case 'gateway-error': return isGatewayError(outcome);
+    // Envoy's `5xx` and `gateway-error` are HTTP conditions: a gRPC status is retried only by name.
+    case '5xx': return typeof outcome === 'string' ? isErrorKind(outcome) : outcome >= 500;
+    case 'gateway-error': return (typeof outcome !== 'string' || isErrorKind(outcome)) && isGatewayError(outcome);
     case 'reset': return outcome === 'reset';
     case 'connect-failure': return outcome === 'connect-failure';
     case 'retriable-4xx': return outcome === 409;
+    default: return outcome === `grpc-${on}`;
   }
 }
 
@@ -52,7 +59,7 @@ export function retryVerdict(outcome: Outcome, conditions: RetryConditions, meth
   let covered = false;
   for (const on of conditions.retryOn) if (retriableBy(outcome, on)) { covered = true; break; } // no closure per answer
   if (!covered) return 'no';
-  return outcome === 'connect-failure' || conditions.nonIdempotent === true || isIdempotent(method) ? 'retry' : 'non-idempotent';
+  return outcome === 'connect-failure' || (typeof outcome === 'string' && outcome.startsWith('grpc-')) || conditions.nonIdempotent === true || isIdempotent(method) ? 'retry' : 'non-idempotent';
 }
 
 /** Whether a try of `method` that came to `outcome` should be retried under `conditions`. */

@@ -66,8 +66,12 @@ export interface RunOptions {
    * guards the first try itself.
    */
   signal?: AbortSignal | (() => AbortSignal) | undefined;
-  /** False when the body was streamed (over the 1 MiB buffer): one try only (stop `body-too-large`). Default true. */
-  replayable?: boolean | undefined;
+  /**
+   * False when the body was streamed (over the 1 MiB buffer): one try only (stop `body-too-large`).
+   * A function is asked before each retry (a recorded gRPC body becomes replayable once complete).
+   * Default true.
+   */
+  replayable?: boolean | (() => boolean) | undefined;
   /** Called before each backoff delay (for `pilotfish_retries_total` and the access log). */
   onRetry?: ((info: RetryInfo) => void) | undefined;
 }
@@ -130,7 +134,7 @@ export class RetryLoop {
       if (verdict === 'no') return stopped(report, n, 'done');
       if (n >= this.options.attempts) return stopped(report, n, 'attempts');
       if (verdict === 'non-idempotent') return stopped(report, n, 'non-idempotent');
-      if (run.replayable === false) return stopped(report, n, 'body-too-large');
+      if (run.replayable === false || (typeof run.replayable === 'function' && !run.replayable())) return stopped(report, n, 'body-too-large');
       if (report.endpoint !== undefined) (excluded ??= new Set()).add(report.endpoint);
       const delayMs = (delays ??= this.backoff.start()).next(report.retryAfterMs);
       if (this.clock.now() + delayMs >= run.deadline) return stopped(report, n, 'deadline');

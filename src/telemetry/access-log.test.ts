@@ -35,7 +35,7 @@ describe('AccessLog', () => {
     const first = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(Object.keys(first)).toEqual([
       'log', 'time', 'direction', 'method', 'host', 'path', 'status', 'flags', 'route', 'upstream', 'subset', 'endpoint',
-      'attempts', 'duration', 'bytesIn', 'bytesOut', 'traceId', 'generation', 'requestId', 'peer',
+      'attempts', 'duration', 'bytesIn', 'bytesOut', 'traceId', 'generation', 'requestId', 'peer', 'protocol',
     ]);
     expect(first).toMatchObject({
       log: 'access', direction: 'outbound', method: 'POST', host: 'reviews:9080', path: '/reviews/1', status: 503, flags: 'UF,URX',
@@ -45,6 +45,18 @@ describe('AccessLog', () => {
     expect(new Date(first.time as string).toISOString()).toBe(first.time);
     expect(lines[0]).not.toContain('secret');
     expect(JSON.parse(lines[1]!)).toMatchObject({ path: '/plain', status: 200, flags: '' });
+    expect(first.protocol).toBe('HTTP/1.1');
+  });
+
+  it('an HTTP/2 request says so; a gRPC one adds its grpcStatus (SPEC §11)', () => {
+    const { lines, stream } = collector();
+    const log = new AccessLog({ destination: stream });
+    log.write(ctx, { ...details, protocol: 'HTTP/2' }, traceId);
+    log.write(ctx, { ...details, protocol: 'HTTP/2', grpcStatus: 14 }, traceId);
+    const [h2, grpc] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(h2).toMatchObject({ protocol: 'HTTP/2' });
+    expect(h2).not.toHaveProperty('grpcStatus');
+    expect(grpc).toMatchObject({ protocol: 'HTTP/2', grpcStatus: 14 });
   });
 
   it('names why an upstream\'s TLS failed, on the lines of those failures only', () => {

@@ -122,7 +122,8 @@ export class AccessLog {
       + `"route":${str(ctx.route)},"upstream":${str(ctx.upstream)},"subset":${str(ctx.subset)},"endpoint":${str(ctx.endpoint)},`
       + `"attempts":${ctx.attempts},"duration":${millis(d.durationMs)},"bytesIn":${d.bytesIn},"bytesOut":${d.bytesOut},`
       + `"traceId":"${traceId}","generation":${ctx.generation},"requestId":${str(ctx.requestId)},"peer":${str(ctx.peer)}`
-      + `${ctx.transportFailure === '' ? '' : `,"upstreamTransportFailure":${str(ctx.transportFailure)}`}}\n`;
+      + `${ctx.transportFailure === '' ? '' : `,"upstreamTransportFailure":${str(ctx.transportFailure)}`},`
+      + `"protocol":"${d.protocol ?? 'HTTP/1.1'}"${d.grpcStatus === undefined ? '' : `,"grpcStatus":${d.grpcStatus}`}}\n`;
     if (this.owned === undefined) {
       sink.write(line);
       return;

@@ -11,6 +11,7 @@ import { CounterCell, GaugeCell } from './cells.js';
 import { LabelTree, type Labels } from './label-tree.js';
 import { CellHistogram, cellCounter, cellGauge } from './prom-bridge.js';
 import { RequestSeries } from './request-series.js';
+import { GrpcStatus } from '../core/grpc.js';
 
 /**
  * Upper bounds of `pilotfish_request_duration_seconds`, in seconds: from half a millisecond (a local
@@ -39,7 +40,7 @@ export interface RequestLabels {
 }
 
 /** How one upstream try ended: the response status, or why there was none (resilience's `Outcome`). */
-export type AttemptOutcome = number | 'connect-failure' | 'reset' | 'timeout';
+export type AttemptOutcome = number | 'connect-failure' | 'reset' | 'timeout' | `grpc-${string}`;
 export type FaultType = 'delay' | 'abort';
 /** `pilotfish_retries_skipped_total{reason}` (resilience's `SkipReason`). */
 export type RetrySkipReason = 'budget' | 'deadline' | 'body-too-large' | 'non-idempotent';
@@ -59,6 +60,9 @@ export interface KnownNames {
 
 // Status classes for attempt outcomes: bounded, and what an operator alerts on per endpoint pool.
 const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+const GRPC_CODE_NAMES = Object.keys(GrpcStatus);
+/** A gRPC status as its name; past the 17 codes, `UNKNOWN` (bounded labels). */
+const grpcCodeName = (code: number): string => GRPC_CODE_NAMES[code] ?? 'UNKNOWN';
 const statusClass = (status: number): string => STATUS_CLASSES[status >= 100 && status < 600 ? (status / 100) | 0 : 0];
 
 export class Metrics {
@@ -83,6 +87,7 @@ export class Metrics {
   private readonly certReloads = new LabelTree(['result'], (l) => new CounterCell(l));
   /** Registered on the first certificate load: a sidecar without an identity has no expiry to show. */
   private certExpiry: GaugeT | undefined;
+  private readonly grpc = new LabelTree(['direction', 'route', 'upstream', 'grpc_code'], (l) => new CounterCell(l));
   private readonly generationGauge: GaugeT;
   private pending: PendingSource = () => [];
   private memory: () => number = () => 0;
@@ -117,6 +122,7 @@ export class Metrics {
     cellCounter({ registry, name: 'pilotfish_faults_injected_total', help: 'Faults injected, by type (delay, abort).', labelNames: this.faults.labelNames, cells: each(this.faults) });
     cellCounter({ registry, name: 'pilotfish_mirror_requests_total', help: 'Mirrored requests by comparison outcome.', labelNames: this.mirrors.labelNames, cells: each(this.mirrors) });
     cellCounter({ registry, name: 'pilotfish_rate_limited_total', help: 'Requests refused by the route\'s rate limit (429, flag RL).', labelNames: this.limited.labelNames, cells: each(this.limited) });
+    cellCounter({ registry, name: 'pilotfish_grpc_requests_total', help: 'gRPC requests answered, by gRPC status (the answer\'s grpc-status).', labelNames: this.grpc.labelNames, cells: each(this.grpc) });
     cellCounter({ registry, name: 'pilotfish_config_reloads_total', help: 'Policy reload attempts by result.', labelNames: this.reloads.labelNames, cells: each(this.reloads) });
     cellCounter({ registry, name: 'pilotfish_authz_denied_total', help: 'Inbound requests refused by authorization (403, flag AD), by the deciding rule.', labelNames: this.denied.labelNames, cells: each(this.denied) });
     cellCounter({ registry, name: 'pilotfish_tls_handshake_errors_total', help: 'Downstream TLS connections refused, by listener and reason.', labelNames: this.handshakeErrors.labelNames, cells: each(this.handshakeErrors) });
@@ -154,6 +160,11 @@ export class Metrics {
   /** The cached series of one destination; `requestEnd` uses it, tests and benchmarks inspect it. */
   requestSeries(direction: string, route: string, upstream: string, subset: string): RequestSeries {
     return this.requests.get(direction, route, upstream, subset);
+  }
+
+  /** A gRPC request's answer (SPEC §11): its `grpc-status` as a name (`OK`, `UNAVAILABLE`, …). */
+  grpcEnd(r: RequestLabels, grpcStatus: number): void {
+    this.grpc.get(r.direction, r.route, r.upstream, grpcCodeName(grpcStatus)).value++;
   }
 
   attempt(upstream: string, subset: string, outcome: AttemptOutcome): void {
@@ -270,6 +281,7 @@ export class Metrics {
       + this.endpoints.prune(upstream)
       + this.faults.prune(route)
       + this.mirrors.prune(route)
-      + this.limited.prune(route);
+      + this.limited.prune(route)
+      + this.grpc.prune((l) => route(l) && upstream(l));
   }
 }

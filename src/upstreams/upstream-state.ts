@@ -5,7 +5,7 @@
  */
 import type { UpstreamPolicy } from '../config/index.js';
 import type { ProxyEvents } from '../core/events.js';
-import type { ForwardingEngine, UpstreamConnections } from '../proxy/engine.js';
+import type { ForwardingEngine, UpstreamConnections, UpstreamProtocol } from '../proxy/engine.js';
 import type { UpstreamTls } from '../proxy/tls-connect.js';
 import {
   CircuitBreaker, ConnectionPool, HealthChecker, OutlierDetector,
@@ -18,7 +18,7 @@ import {
 import type { Logger } from 'pino';
 import { selects, type Endpoint, makeEndpoint } from './endpoint.js';
 import { DnsEndpoints, isDnsName, type EndpointSpec, type Resolver } from './dns-endpoints.js';
-import { httpProbe } from './health-probe.js';
+import { probeFor } from './health-probe.js';
 import { EndpointViews, type LocalitySettings } from './endpoint-views.js';
 
 export interface UpstreamDefinition {
@@ -30,11 +30,13 @@ export interface UpstreamDefinition {
   readonly pool: { maxConnections: number; maxPendingRequests: number; connectTimeout: number; idleTimeout: number };
   readonly circuitBreaker?: CircuitBreakerOptions | undefined;
   readonly outlierDetection?: OutlierDetectionOptions | undefined;
-  readonly healthCheck?: (HealthCheckOptions & { path: string }) | undefined;
+  readonly healthCheck?: (HealthCheckOptions & { path?: string | undefined; grpc?: { service: string } | undefined }) | undefined;
   /** Locality-aware balancing: the sidecar's place and the failover order. Undefined: off. */
   readonly locality?: LocalitySettings | undefined;
   /** TLS origination (the upstream's `tls`); undefined: plaintext. */
   readonly tls?: UpstreamTls | undefined;
+  /** The HTTP version spoken to the endpoints (SPEC §11). Default `downstream`. */
+  readonly protocol?: UpstreamProtocol | undefined;
 }
 
 export interface UpstreamDeps {
@@ -82,7 +84,10 @@ export class UpstreamState {
       this.endpoints = this.dns.current();
       this.index();
     }
-    this.connections = deps.engine.connections(name, { connectTimeoutMs: def.pool.connectTimeout, idleTimeoutMs: def.pool.idleTimeout, tls: def.tls });
+    this.connections = deps.engine.connections(name, {
+      connectTimeoutMs: def.pool.connectTimeout, idleTimeoutMs: def.pool.idleTimeout, tls: def.tls,
+      protocol: def.protocol ?? 'downstream', maxConnections: def.pool.maxConnections,
+    });
     this.pool = new ConnectionPool(def.pool, { name });
     const addresses = this.endpoints.map((e) => e.address);
     if (def.outlierDetection) {
@@ -90,7 +95,7 @@ export class UpstreamState {
       this.outlier.on('eject', (e) => deps.events.ejection(name, e.endpoint));
     }
     if (def.healthCheck) {
-      this.health = new HealthChecker(addresses, httpProbe(def.healthCheck.path), def.healthCheck);
+      this.health = new HealthChecker(addresses, probeFor(def.healthCheck, def.protocol), def.healthCheck);
       this.health.on('change', (c) => deps.events.endpointHealthy(name, c.endpoint, c.healthy));
     }
     this.views = new EndpointViews(this.health, this.outlier, def.locality);
@@ -110,6 +115,7 @@ export class UpstreamState {
       healthCheck: p.healthCheck,
       locality: p.locality?.enabled ? { self, failover: p.locality.failover } : undefined,
       tls,
+      protocol: p.protocol,
     }, deps);
   }
 

@@ -90,7 +90,7 @@ describe('Grafana dashboard', () => {
       }
     }
     const spec = [...registered].filter((n) => n.startsWith('pilotfish_'));
-    expect(spec).toHaveLength(23); // SPEC §6's 13, skipped retries, the edge and overload ones, SPEC §12's 3 and certificate loads
+    expect(spec).toHaveLength(24); // SPEC §6's 13, skipped retries, the edge and overload ones, SPEC §12's 3 and certificate loads, SPEC §11's gRPC one
     expect(spec.filter((n) => !used.has(n))).toEqual([]);
   });
 

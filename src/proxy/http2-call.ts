@@ -1,0 +1,160 @@
+/**
+ * One attempt as one stream on a pooled HTTP/2 session (http2-pool.ts), with the contract every
+ * engine keeps (attempt-call.ts): our own timer, a client that leaves cancels the stream
+ * (RST_STREAM CANCEL), errors classified UF / UC / UT / DC, one replay of an idempotent request on a
+ * session that had served and failed before any answer. Besides:
+ * - a stream the upstream refused (RST_STREAM REFUSED_STREAM, or past a GOAWAY's last stream) was
+ *   provably never processed: it is sent again once on another session, whatever its method;
+ * - a trailers-only answer (END_STREAM on the response headers: a gRPC error) resolves with an
+ *   empty body, so the edge answers it trailers-only too (LIBRARIES.md: relaying it as a body turns
+ *   every gRPC error into 13 "Call ended without gRPC status");
+ * - otherwise the body is the stream itself: HTTP/2 flow control paces the upstream by what the
+ *   client reads, and the upstream's trailers ride on it (`TRAILERS`) to the edge that writes them.
+ */
+import http2, { type ClientHttp2Stream, type IncomingHttpHeaders as Http2Headers, type OutgoingHttpHeaders } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ProxyRequest, ProxyResponse } from '../core/context.js';
+import { isConnectError, type ProxyError } from '../core/errors.js';
+import { AttemptCall } from './attempt-call.js';
+import { bodiless, type Attempt } from './engine.js';
+import type { Http2Connections, Session } from './http2-pool.js';
+import { TRAILERS } from './trailers.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
+const EMPTY = Buffer.alloc(0);
+/** node:http2's errors for a stream made on a session that had gone away: nothing was sent. */
+const NOT_SENT = new Set(['ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_GOAWAY_SESSION']);
+
+/** Request headers HTTP/2 forbids (RFC 9113 §8.2.2), and `host` (it becomes `:authority`). */
+const CONNECTION_SPECIFIC = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
+
+export class Http2Call extends AttemptCall {
+  private stream: ClientHttp2Stream | undefined;
+  private session: Session | undefined;
+  private reused = false;
+  private answered = false;
+  private readonly clientGone = (): void => this.onClientGone();
+
+  constructor(req: ProxyRequest, attempt: Attempt, replay: boolean, resolve: (r: ProxyResponse) => void, reject: (e: ProxyError) => void) {
+    super(req, attempt, replay, resolve, reject);
+  }
+
+  send(): void {
+    const { req, attempt } = this;
+    if (req.downstreamGone) { this.onClientGone(); return; }
+    const pool = (attempt.connections as Http2Connections).endpoint(attempt.target);
+    const session = (this.session = pool.acquire());
+    this.reused = session.served > 0;
+    const body = req.body ?? req.bodyStream ?? (bodiless(req) ? undefined : req.source);
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.session.request(requestHeaders(req), { endStream: body === undefined || (Buffer.isBuffer(body) && body.length === 0) });
+    } catch (err) {
+      // The session closed under us (GOAWAY, destroyed): nothing was sent; once more on another.
+      pool.retire(session);
+      this.session = undefined;
+      if (!this.replay && this.settle()) this.again();
+      else this.onError(err as Error);
+      return;
+    }
+    this.stream = stream;
+    session.active++;
+    req.onDownstreamClose(this.clientGone);
+    stream.on('response', (headers, flags) => this.onResponse(stream, headers, flags));
+    stream.on('trailers', (trailers) => { (stream as ClientHttp2Stream & { [TRAILERS]?: Http2Headers })[TRAILERS] = trailers; });
+    stream.on('error', (err) => this.onStreamError(stream, err));
+    stream.once('close', () => this.closed(stream));
+    if (Buffer.isBuffer(body)) { if (body.length > 0) stream.end(body); }
+    else if (body !== undefined) {
+      body.on('error', () => stream.close(NGHTTP2_CANCEL));
+      body.pipe(stream);
+    }
+  }
+
+  private onResponse(stream: ClientHttp2Stream, headers: Http2Headers, flags: number): void {
+    if (!this.settle()) { stream.close(NGHTTP2_CANCEL); return; }
+    this.answered = true;
+    const status = Number(headers[':status']) || 502;
+    const out = responseHeaders(headers);
+    // Trailers-only (END_STREAM on the headers): nothing follows; the edge answers it as such.
+    if ((flags & END_STREAM) !== 0) { this.resolve({ status, headers: out, body: EMPTY }); return; }
+    this.resolve({ status, headers: out, body: stream });
+  }
+
+  private onStreamError(stream: ClientHttp2Stream, err: Error): void {
+    if (this.settled) return; // after the answer: the body's consumer sees it
+    if ((err as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_CANCEL') {
+      // A stream still pending (no id yet: the session was connecting) when its session died:
+      // nothing was sent. The session's own error is the cause — a refused or timed-out connect.
+      const cause = (err as Error & { cause?: Error }).cause;
+      if (cause !== undefined && isConnectError(cause)) { this.onError(cause); return; }
+      if (!this.replay) {
+        if (this.session) this.session.pool.retire(this.session);
+        if (this.settle()) this.again();
+        return;
+      }
+    }
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if ((stream.rstCode === NGHTTP2_REFUSED_STREAM || NOT_SENT.has(code)) && !this.replay) {
+      // Refused (or past GOAWAY), or made on a session already gone: never processed. Send it
+      // again once, on another session.
+      if (this.session) this.session.pool.retire(this.session);
+      if (this.settle()) this.again();
+      return;
+    }
+    this.onError(err);
+  }
+
+  /** Closed before any answer and without an error (RST_STREAM NO_ERROR, session gone): a reset. */
+  private closed(stream: ClientHttp2Stream): void {
+    const session = this.session;
+    if (session !== undefined) {
+      this.session = undefined;
+      if (this.answered) session.served++;
+      session.pool.release(session);
+    }
+    if (this.settled) return;
+    if (stream.rstCode === NGHTTP2_REFUSED_STREAM) { this.onStreamError(stream, new Error('stream refused')); return; }
+    const err = new Error(`stream closed before the response (code ${stream.rstCode ?? 0})`) as NodeJS.ErrnoException;
+    err.code = 'ECONNRESET';
+    this.onError(err);
+  }
+
+  // --- AttemptCall ---
+
+  protected cancel(): void {
+    const stream = this.stream;
+    if (stream !== undefined && !stream.closed) stream.close(NGHTTP2_CANCEL);
+  }
+
+  protected reusedConnection(): boolean {
+    return this.reused;
+  }
+
+  protected released(): void {
+    this.req.offDownstreamClose(this.clientGone);
+  }
+
+  protected again(): void {
+    new Http2Call(this.req, this.attempt, true, this.resolve, this.reject).send();
+  }
+}
+
+/** The request as HTTP/2 headers: the pseudo-headers, then every header HTTP/2 allows. */
+function requestHeaders(req: ProxyRequest): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.host, ':scheme': 'http' };
+  const h = req.headers;
+  for (const name in h) {
+    if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && h.te !== 'trailers')) continue;
+    out[name] = h[name];
+  }
+  return out;
+}
+
+/** The response headers without `:status` (the status travels apart; an HTTP/1 edge cannot write pseudo-headers). */
+function responseHeaders(h: Http2Headers): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const name in h) if (name.charCodeAt(0) !== 58 /* : */) out[name] = h[name] as string | string[];
+  return out;
+}

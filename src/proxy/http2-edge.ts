@@ -1,0 +1,95 @@
+/**
+ * The HTTP/2 edge (SPEC §11): the node:http2 server behind a listener's sniffing front takes h2c
+ * connections; each stream becomes an `Http2Request` — `:authority` and `:path` what the router
+ * matches, like Host and the request target on HTTP/1.1 — and runs the route stack of the snapshot
+ * current at its arrival, through the same rescue as the HTTP/1 edge (a gRPC request's errors come
+ * back in gRPC form). A stream's error, a session's error, a client's RST: each is handled here.
+ */
+import http2, { type Http2Server, type IncomingHttpHeaders as Http2Headers, type ServerHttp2Stream } from 'node:http2';
+import { performance } from 'node:perf_hooks';
+import { badRequest, overloaded } from '../core/errors.js';
+import { grpcAnswer, GrpcStatus, isGrpc } from '../core/grpc.js';
+import { rescue } from '../pipeline/rescue.js';
+import { setForwardingHeaders } from './headers.js';
+import { Http2Request, requestHeaders } from './http2-request.js';
+import type { ListenerDeps } from './listener.js';
+import { newContext, routeInput, serve } from '../pipeline/serve.js';
+import { writeH2Response, type H2Sent } from './respond-h2.js';
+
+/**
+ * Settings we announce: enough concurrent streams for a busy client (Envoy's default is 2^31-1;
+ * nghttp2's 100 throttles a gRPC channel), and a 1 MiB stream window so one slow stream does not
+ * hold a fast one back while memory per stream stays bounded.
+ */
+const SETTINGS = { maxConcurrentStreams: 1000, initialWindowSize: 1024 * 1024 };
+/** A client session with no frame for this long is told to go away (the HTTP/1 edge's keep-alive timeout). */
+const IDLE_SESSION_MS = 65_000;
+
+export function createHttp2Server(deps: ListenerDeps): Http2Server {
+  const server = http2.createServer({
+    // The listener's head limits, as HTTP/2 says them: node:http2 refuses a stream past them itself.
+    settings: { ...SETTINGS, maxHeaderListSize: deps.limits.maxRequestHeadersKb * 1024 },
+    maxHeaderListPairs: deps.limits.maxHeadersCount + 4, // + the four request pseudo-headers
+    maxSessionMemory: 64,
+  });
+  server.on('stream', (stream, headers) => handleStream(stream, headers, deps));
+  server.on('session', (session) => {
+    session.on('error', noop);
+    // Idle as long as an HTTP/1.1 keep-alive connection may be: then GOAWAY, streams in flight finish.
+    session.setTimeout(IDLE_SESSION_MS, () => session.close());
+  });
+  server.on('sessionError', noop);
+  return server;
+}
+
+function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: ListenerDeps): void {
+  deps.track.begin();
+  stream.on('error', noop);
+  const snapshot = deps.current();
+  const ctx = newContext(deps.direction, snapshot);
+  const method = headers[':method'] ?? '';
+  const authority = (headers[':authority'] ?? headers.host)?.toLowerCase();
+  const path = headers[':path'];
+  const grpc = isGrpc(headers['content-type']);
+  const sent: H2Sent = { status: 0, grpcStatus: undefined };
+  let ended = false;
+  const done = (): void => {
+    if (ended) return;
+    ended = true;
+    deps.track.end();
+    deps.observer.end(ctx, {
+      method, host: authority ?? '', path: path ?? '',
+      status: sent.status !== 0 && !ctx.flags.includes('DC') ? sent.status : 499,
+      durationMs: performance.now() - ctx.start, bytesIn: 0, bytesOut: 0,
+      protocol: 'HTTP/2', ...(grpc ? { grpcStatus: sent.grpcStatus ?? (ctx.flags.includes('DC') ? GrpcStatus.CANCELLED : GrpcStatus.UNKNOWN) } : {}),
+    });
+  };
+  if (!authority || !path || !path.startsWith('/') || method === 'CONNECT') {
+    const err = badRequest('malformed request: missing :authority or :path, or CONNECT');
+    writeH2Response(stream, grpc ? grpcAnswer(GrpcStatus.INTERNAL, err.message) : rescue(err, ctx, deps.log), ctx, sent, done);
+    return;
+  }
+  if (deps.overload.shedding) {
+    // Memory pressure: shed before anything is buffered or routed, as the HTTP/1 edge does.
+    deps.events.overloadShed(deps.direction);
+    writeH2Response(stream, rescue(overloaded(deps.overload.percent), ctx, deps.log, grpc), ctx, sent, done);
+    return;
+  }
+  const clean = requestHeaders(headers, authority);
+  // A body of unknown length, as the edge-neutral request says it (the HTTP/1 engines frame it chunked).
+  if (!stream.endAfterHeaders && clean['content-length'] === undefined) clean['transfer-encoding'] = 'chunked';
+  const socket = stream.session?.socket;
+  (ctx as { requestId: string }).requestId = setForwardingHeaders(clean, socket?.remoteAddress, authority);
+  if (deps.observer.traces !== false) {
+    ctx.trace = deps.observer.start(clean, {
+      direction: deps.direction, method, host: authority, path,
+      peerAddress: socket?.remoteAddress, peerPort: socket?.remotePort, requestId: ctx.requestId,
+    });
+  }
+  const input = routeInput(authority, path, method, clean);
+  const preq = new Http2Request(stream, method, authority, path, clean);
+  // The request core answers every failure itself (in gRPC form for a gRPC request).
+  void serve(snapshot, preq, input, ctx, deps.log).then((resp) => writeH2Response(stream, resp, ctx, sent, done));
+}
+
+function noop(): void {}

@@ -1,0 +1,133 @@
+/**
+ * An upstream's HTTP/2 connections (SPEC §11 `protocol: http2`): per endpoint, a few multiplexed
+ * node:http2 client sessions (cleartext, prior knowledge). A request goes on the open session with
+ * the fewest streams while that is under the peer's `maxConcurrentStreams`; when every session is
+ * full a new one is opened, up to `maxConnections` sessions per endpoint — beyond that the least
+ * loaded takes it (nghttp2 queues streams past the peer's limit). Admission (`maxConnections` in
+ * flight, the pending queue, 503 `UO`) stays above, in the resilience module's pool.
+ *
+ * A session that received GOAWAY, failed, or was closed takes no new stream and leaves the pool;
+ * its streams in flight finish. An idle session (no stream) closes after `idleTimeoutMs`. The
+ * connect is ours (`net.connect`), bounded by `connectTimeoutMs` like every engine's.
+ */
+import http2, { type ClientHttp2Session } from 'node:http2';
+import net from 'node:net';
+import type { ConnectionOptions, UpstreamConnections } from './engine.js';
+
+/** One client session and what the pool knows of it. */
+export interface Session {
+  readonly session: ClientHttp2Session;
+  readonly pool: EndpointSessions;
+  /** Streams open on it. */
+  active: number;
+  /** Streams it has carried to an answer: > 0 means it served before (the replay rule). */
+  served: number;
+  /** No new stream: GOAWAY received, failed, closing. */
+  gone: boolean;
+}
+
+/** The connect timeout error, classified as a connect failure (UF) like every engine's. */
+function connectTimeout(ms: number): Error {
+  const err = new Error(`connect timeout after ${ms}ms`) as NodeJS.ErrnoException;
+  err.code = 'ECONNECT_TIMEOUT';
+  return err;
+}
+
+export class EndpointSessions {
+  private readonly sessions: Session[] = [];
+  private disposed = false;
+
+  constructor(private readonly target: URL, private readonly options: ConnectionOptions) {}
+
+  /** A session for one more stream (the caller counts it in `active` and calls `release`). */
+  acquire(): Session {
+    let best: Session | undefined;
+    for (const s of this.sessions) {
+      if (s.gone || s.session.closed || s.session.destroyed) continue;
+      if (best === undefined || s.active < best.active) best = s;
+    }
+    const max = best?.session.remoteSettings.maxConcurrentStreams ?? 100;
+    if (best !== undefined && (best.active < max || this.open() >= (this.options.maxConnections ?? 1024))) return best;
+    return this.connect();
+  }
+
+  release(s: Session): void {
+    s.active--;
+    if ((this.disposed || s.gone) && s.active === 0 && !s.session.closed) s.session.close();
+  }
+
+  /** Takes `s` out of the pool (GOAWAY, an error, closed): no new stream goes on it. */
+  retire(s: Session): void {
+    s.gone = true;
+    const i = this.sessions.indexOf(s);
+    if (i >= 0) this.sessions.splice(i, 1);
+  }
+
+  describe(): { active: number; idle: number } {
+    let active = 0;
+    let idle = 0;
+    for (const s of this.sessions) if (s.active > 0) active++; else idle++;
+    return { active, idle };
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    // Graceful: streams in flight finish, then each session closes.
+    for (const s of [...this.sessions]) {
+      this.retire(s);
+      s.session.close();
+    }
+  }
+
+  private open(): number {
+    return this.sessions.length;
+  }
+
+  private connect(): Session {
+    const { target, options } = this;
+    const port = Number(target.port) || 80;
+    const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    const socket = net.connect({ host, port, noDelay: true });
+    const timer = setTimeout(() => socket.destroy(connectTimeout(options.connectTimeoutMs)), options.connectTimeoutMs);
+    socket.once('connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+    const session = http2.connect(`http://${target.host}`, { createConnection: () => socket });
+    const entry: Session = { session, pool: this, active: 0, served: 0, gone: false };
+    session.on('error', () => this.retire(entry)); // each stream sees the error too
+    session.on('goaway', () => this.retire(entry));
+    session.once('close', () => this.retire(entry));
+    // Idle for idleTimeoutMs with no stream: close it (a quiet stream in flight keeps it open).
+    session.setTimeout(options.idleTimeoutMs, () => { if (entry.active === 0) { this.retire(entry); session.close(); } });
+    this.sessions.push(entry);
+    return entry;
+  }
+}
+
+export class Http2Connections implements UpstreamConnections {
+  private readonly endpoints = new Map<string, EndpointSessions>();
+
+  constructor(private readonly options: ConnectionOptions) {}
+
+  endpoint(target: URL): EndpointSessions {
+    const key = target.host;
+    let pool = this.endpoints.get(key);
+    if (pool === undefined) this.endpoints.set(key, (pool = new EndpointSessions(target, this.options)));
+    return pool;
+  }
+
+  describe(): { active: number; idle: number } {
+    let active = 0;
+    let idle = 0;
+    for (const p of this.endpoints.values()) {
+      const d = p.describe();
+      active += d.active;
+      idle += d.idle;
+    }
+    return { active, idle };
+  }
+
+  dispose(): void {
+    for (const p of this.endpoints.values()) p.dispose();
+    this.endpoints.clear();
+  }
+}

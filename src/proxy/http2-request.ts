@@ -1,0 +1,81 @@
+/**
+ * The `ProxyRequest` of the HTTP/2 edge: one node:http2 server stream seen through the edge-neutral
+ * interface (core/context.ts). The body is the stream's readable side (HTTP/2 flow control paces the
+ * client: a slow upstream lets the stream's window fill), the peer is the session's socket, and the
+ * downstream's close is the stream's 'close' — which comes once, when the exchange is over or the
+ * client reset the stream.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
+import { PassThrough, Readable } from 'node:stream';
+import { NO_PEER, type Peer, type ProxyRequest } from '../core/context.js';
+
+export class Http2Request implements ProxyRequest {
+  body: Buffer | undefined = undefined;
+  bodyStream: Readable | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  readonly http1 = undefined;
+  readonly protocol = 'http2' as const;
+  readonly peer: Peer;
+  private body$: Readable | undefined;
+
+  constructor(
+    readonly stream: ServerHttp2Stream,
+    readonly method: string,
+    public host: string,
+    public path: string,
+    readonly headers: IncomingHttpHeaders,
+  ) {
+    this.peer = stream.session?.socket ?? NO_PEER;
+  }
+
+  /**
+   * The request body as a readable of its own, piped from the stream (made on first use): an engine
+   * may destroy the body it sent (undici does once it is written), and destroying the server stream
+   * itself would also end the response not yet written. The pipe keeps HTTP/2 flow control: a body
+   * not read leaves the stream paused and the client's window closed.
+   */
+  get source(): Readable {
+    if (this.body$ !== undefined) return this.body$;
+    const s = this.stream;
+    if (s.endAfterHeaders) return (this.body$ = Readable.from([]));
+    const body = (this.body$ = new PassThrough());
+    body.on('error', noop);
+    s.pipe(body);
+    // The client reset the stream mid-body: the body's reader must not wait for an end that never comes.
+    s.once('close', () => { if (!body.writableEnded) body.destroy(aborted()); });
+    return body;
+  }
+
+  get downstreamGone(): boolean {
+    const s = this.stream;
+    return s.destroyed && !s.writableFinished;
+  }
+
+  onDownstreamClose(fn: () => void): void { this.stream.on('close', fn); }
+  offDownstreamClose(fn: () => void): void { this.stream.off('close', fn); }
+}
+
+/**
+ * The request headers an HTTP/2 stream carries, as the edge-neutral request holds them: without
+ * the pseudo-headers (`:method`, `:path`, … — the request's own fields) and the connection-specific
+ * ones HTTP/2 forbids anyway (`te` stays when it is `trailers`: gRPC needs it), with `host` set from `:authority` so the route stack, the header
+ * matchers and an HTTP/1.1 upstream see what an HTTP/1.1 client would have sent.
+ */
+export function requestHeaders(h: Http2Headers, authority: string): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const name in h) {
+    if (name.charCodeAt(0) === 58 /* : */ || name === 'connection' || name === 'keep-alive' || (name === 'te' && h.te !== 'trailers') || name === 'transfer-encoding' || name === 'upgrade') continue;
+    out[name] = h[name] as string | string[];
+  }
+  out.host = authority;
+  return out;
+}
+
+function aborted(): Error {
+  const err = new Error('the client reset the stream before the end of its body') as NodeJS.ErrnoException;
+  err.code = 'ECONNRESET';
+  return err;
+}
+
+function noop(): void {}

@@ -1,0 +1,85 @@
+/**
+ * Writes a `ProxyResponse` to an HTTP/2 client stream (the HTTP/2 edge's `writeResponse`):
+ * - an empty body is sent as END_STREAM on the headers — which is what a trailers-only gRPC answer
+ *   (the sidecar's own, or an upstream's) must be;
+ * - a streamed body goes through `relay` (back-pressure: the client's flow-control window paces the
+ *   upstream), then the upstream's trailers (`TRAILERS`), or an empty END_STREAM when it had none;
+ * - headers HTTP/2 forbids (hop-by-hop, connection-specific, an upstream's pseudo-headers) are
+ *   dropped: `respond()` throws on them.
+ * The status and `grpc-status` sent are reported through `sent`, for telemetry.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import http2, { type ServerHttp2Stream } from 'node:http2';
+import { addFlag, type ProxyResponse, type RequestContext } from '../core/context.js';
+import { grpcStatusOf } from '../core/grpc.js';
+import { relay } from './relay.js';
+import { trailersOf } from './trailers.js';
+
+const FORBIDDEN = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
+  'host', 'proxy-authenticate', 'proxy-authorization', 'http2-settings',
+]);
+const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/** What was sent, for the access log and metrics. */
+export interface H2Sent {
+  status: number;
+  /** The `grpc-status` sent (headers of a trailers-only answer, or trailers); undefined for none. */
+  grpcStatus: number | undefined;
+}
+
+export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, ctx: RequestContext, sent: H2Sent, done: () => void): void {
+  const body = resp.body;
+  if (stream.destroyed || stream.closed) {
+    if (!Buffer.isBuffer(body)) body.destroy();
+    addFlag(ctx, 'DC');
+    done();
+    return;
+  }
+  const headers = responseHeaders(resp.status, resp.headers);
+  if (ctx.flags.length > 0) headers['x-pilotfish-flags'] = ctx.flags.join(',');
+  sent.status = resp.status;
+  try {
+    if (Buffer.isBuffer(body)) {
+      sent.grpcStatus = grpcStatusOf(resp.headers);
+      stream.respond(headers, { endStream: body.length === 0 });
+      if (body.length > 0) stream.end(body);
+      done();
+      return;
+    }
+    stream.respond(headers, { waitForTrailers: true });
+  } catch (err) {
+    // A header node:http2 refuses that we did not foresee: the answer cannot be written.
+    if (!Buffer.isBuffer(body)) body.destroy();
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+    addFlag(ctx, 'UC');
+    done();
+    return;
+  }
+  // Node sends empty trailers as an empty DATA frame with END_STREAM: fine when there were none.
+  stream.once('wantTrailers', () => {
+    const trailers = trailersOf(body);
+    try { stream.sendTrailers(trailers === undefined ? {} : withoutPseudo(trailers)); } catch { stream.close(); }
+  });
+  relay(body, stream, (err) => {
+    if (err) addFlag(ctx, (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' ? 'DC' : 'UC');
+    sent.grpcStatus = grpcStatusOf(trailersOf(body)) ?? grpcStatusOf(resp.headers);
+    done();
+  });
+}
+
+function responseHeaders(status: number, h: IncomingHttpHeaders | OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':status': status };
+  for (const name in h) {
+    if (FORBIDDEN.has(name) || name.charCodeAt(0) === 58 /* : */) continue;
+    const v = h[name];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+function withoutPseudo(h: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name in h) if (name.charCodeAt(0) !== 58) out[name] = h[name];
+  return out;
+}
