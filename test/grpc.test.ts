@@ -42,6 +42,7 @@ beforeAll(async () => {
 ${testListeners()}
 upstreams:
   main: { protocol: http2, endpoints: [{ address: "${main.address}" }] }
+  follow: { endpoints: [{ address: "${main.address}" }] }
   pair: { protocol: http2, loadBalancer: round-robin, endpoints: [{ address: "${flaky.address}" }, { address: "${good.address}" }] }
   failing:
     protocol: http2
@@ -56,6 +57,7 @@ upstreams:
     healthCheck: { grpc: { service: pilotfish.test.Echo }, interval: 50ms, timeout: 500ms, unhealthyThreshold: 1, healthyThreshold: 1 }
 routes:
   - { name: main, match: { host: main.svc }, to: [{ upstream: main }] }
+  - { name: follow, match: { host: follow.svc }, to: [{ upstream: follow }] }
   - name: retry
     match: { host: retry.svc }
     to: [{ upstream: pair }]
@@ -89,6 +91,12 @@ describe('gRPC calls through the sidecar', () => {
     expect(r.metadata?.get('x-initial')).toEqual(['hello-initial']);
     expect(r.status?.code).toBe(grpc.status.OK);
     expect(r.status?.metadata.get('x-trailer')).toEqual(['hello-trailer']);
+  });
+
+  it('protocol: downstream (the default) carries a gRPC client\'s HTTP/2 through as HTTP/2', async () => {
+    const r = await unary(client('follow.svc'), { text: 'down', n: 1 });
+    expect(r.err).toBeNull();
+    expect(r.reply).toMatchObject({ text: 'main:down', n: 1 });
   });
 
   it('client streaming', async () => {
