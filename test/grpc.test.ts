@@ -20,6 +20,8 @@ let failing: EchoServer;
 let sa: EchoServer;
 let sb: EchoServer;
 let ha: EchoServer;
+let bad: EchoServer;
+let fine: EchoServer;
 let hb: EchoServer;
 let sidecar: Sidecar;
 let telemetry: Telemetry;
@@ -33,7 +35,8 @@ function client(authority: string): EchoClient {
 }
 
 beforeAll(async () => {
-  [main, flaky, good, failing, sa, sb, ha, hb] = await Promise.all(['main', 'flaky', 'good', 'failing', 'sa', 'sb', 'ha', 'hb'].map(startEchoServer));
+  [main, flaky, good, failing, sa, sb, ha, hb, bad, fine] = await Promise.all(['main', 'flaky', 'good', 'failing', 'sa', 'sb', 'ha', 'hb', 'bad', 'fine'].map(startEchoServer));
+  bad.mode = grpc.status.UNAVAILABLE;
   flaky.mode = grpc.status.UNAVAILABLE;
   failing.mode = grpc.status.INTERNAL;
   const dead = await deadAddress();
@@ -51,6 +54,11 @@ upstreams:
   sa: { protocol: http2, endpoints: [{ address: "${sa.address}" }] }
   sb: { protocol: http2, endpoints: [{ address: "${sb.address}" }] }
   down: { protocol: http2, endpoints: [{ address: "${dead}" }], connectionPool: { connectTimeout: 1s } }
+  ejecting:
+    protocol: http2
+    loadBalancer: round-robin
+    endpoints: [{ address: "${bad.address}" }, { address: "${fine.address}" }]
+    outlierDetection: { consecutiveGatewayErrors: 2, baseEjectionTime: 30s, maxEjectionPercent: 50 }
   checked:
     protocol: http2
     endpoints: [{ address: "${ha.address}" }, { address: "${hb.address}" }]
@@ -68,6 +76,7 @@ routes:
   - { name: fault, match: { host: fault.svc }, to: [{ upstream: main }], fault: { abort: { grpcStatus: 8 } } }
   - { name: down, match: { host: down.svc }, to: [{ upstream: down }] }
   - { name: checked, match: { host: checked.svc }, to: [{ upstream: checked }] }
+  - { name: ejecting, match: { host: ejecting.svc }, to: [{ upstream: ejecting }] }
 `);
   sidecar = await Sidecar.start({ policyFile, log: createLogger('silent'), watch: false, telemetry, engine: TEST_ENGINE });
 });
@@ -76,7 +85,7 @@ afterAll(async () => {
   for (const c of clients) c.close();
   await sidecar?.close();
   await telemetry?.shutdown();
-  await Promise.all([main, flaky, good, failing, sa, sb, ha, hb].map((s) => s?.close()));
+  await Promise.all([main, flaky, good, failing, sa, sb, ha, hb, bad, fine].map((s) => s?.close()));
 });
 
 const flagsOf = (md: grpc.Metadata | undefined): string => String(md?.get('x-pilotfish-flags')[0] ?? '');
@@ -185,6 +194,21 @@ describe('gRPC-aware resilience', () => {
     expect(codes.every((code) => code === grpc.status.INTERNAL || code === grpc.status.UNAVAILABLE)).toBe(true);
     expect(open, 'some call was refused by the open breaker').toBeDefined();
     expect(failing.calls).toBeLessThan(12);
+  });
+});
+
+describe('outlier detection on gRPC statuses', () => {
+  it('consecutive UNAVAILABLEs (gateway errors) eject the endpoint: then every call reaches the other', async () => {
+    const c = client('ejecting.svc');
+    // Round-robin: the bad endpoint's two UNAVAILABLEs come within the first four calls.
+    const first = [];
+    for (let i = 0; i < 4; i++) first.push(await unary(c, { text: 'o' }));
+    expect(first.filter((r) => r.err?.code === grpc.status.UNAVAILABLE)).toHaveLength(2);
+    const calls0 = bad.calls;
+    const after = [];
+    for (let i = 0; i < 10; i++) after.push(await unary(c, { text: 'o' }));
+    expect(after.every((r) => r.reply?.text.startsWith('fine:'))).toBe(true);
+    expect(bad.calls).toBe(calls0);
   });
 });
 
