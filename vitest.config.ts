@@ -6,7 +6,7 @@ import { DEFAULT_ENGINE, ENGINES } from './src/proxy/engine.js';
 // The first project runs everything on the default engine; the data-plane suites (and the engine
 // contract suite) run once more on every other engine, so each engine carries every one of them.
 const DATA_PLANE = ['test/proxy.test.ts', 'test/connections.test.ts', 'test/resilience.test.ts', 'test/engine-contract.test.ts', 'test/killed-replica.test.ts',
-  'test/framing.test.ts', 'test/fuzz/http-edge.fuzz.test.ts', 'test/mtls.test.ts'];
+  'test/framing.test.ts', 'test/fuzz/http-edge.fuzz.test.ts', 'test/mtls.test.ts', 'test/http2.test.ts'];
 
 export default defineConfig({
   test: {
