@@ -14,9 +14,12 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 
 interface H2Upstream { address: string; versions: string[]; sessions: number; server: http2.Http2Server; close(): Promise<void> }
 
-/** A cleartext HTTP/2 server answering JSON about what it saw; `goawayAfter` streams, it sends GOAWAY. */
-async function startH2Upstream(goawayAfter = Infinity): Promise<H2Upstream> {
-  const server = http2.createServer();
+/**
+ * A cleartext HTTP/2 server answering JSON about what it saw; `goawayAfter` streams, it sends
+ * GOAWAY; `maxStreams` is the SETTINGS_MAX_CONCURRENT_STREAMS it announces; it answers after `delayMs`.
+ */
+async function startH2Upstream(goawayAfter = Infinity, { maxStreams, delayMs = 0 }: { maxStreams?: number; delayMs?: number } = {}): Promise<H2Upstream> {
+  const server = http2.createServer(maxStreams === undefined ? {} : { settings: { maxConcurrentStreams: maxStreams } });
   const state: H2Upstream = { address: '', versions: [], sessions: 0, server, close: () => new Promise((r) => server.close(() => r())) };
   let streams = 0;
   server.on('session', (s) => { state.sessions++; s.on('error', () => {}); });
@@ -25,12 +28,13 @@ async function startH2Upstream(goawayAfter = Infinity): Promise<H2Upstream> {
     state.versions.push('2.0');
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
+    stream.on('end', () => setTimeout(() => {
+      if (stream.destroyed) return;
       const body = JSON.stringify({ version: '2.0', method: headers[':method'], path: headers[':path'], authority: headers[':authority'], body: Buffer.concat(chunks).toString(), te: headers.te ?? null });
       stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-upstream': 'h2' });
       stream.end(body);
       if (++streams >= goawayAfter) { streams = 0; stream.session?.goaway(); stream.session?.close(); }
-    });
+    }, delayMs));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   state.address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -53,6 +57,7 @@ function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHtt
 
 let h2up: H2Upstream;
 let goaway: H2Upstream;
+let narrow: H2Upstream;
 let h1up: Upstream;
 /** The pod's app behind the inbound listener: an h2c server (a gRPC app is one). */
 let app: H2Upstream;
@@ -69,6 +74,7 @@ function connect(port: number): http2.ClientHttp2Session {
 beforeAll(async () => {
   h2up = await startH2Upstream();
   goaway = await startH2Upstream(5);
+  narrow = await startH2Upstream(Infinity, { maxStreams: 2, delayMs: 100 });
   h1up = await startUpstream();
   app = await startH2Upstream();
   sidecar = await startSidecar(`version: 1
@@ -78,18 +84,20 @@ upstreams:
   h1: { protocol: http1, endpoints: [{ address: "${h1up.address}" }] }
   follow: { endpoints: [{ address: "${h1up.address}" }] }
   goaway: { protocol: http2, endpoints: [{ address: "${goaway.address}" }] }
+  narrow: { protocol: http2, endpoints: [{ address: "${narrow.address}" }] }
 routes:
   - { name: h2, match: { host: h2.svc }, to: [{ upstream: h2 }] }
   - { name: h1, match: { host: h1.svc }, to: [{ upstream: h1 }] }
   - { name: follow, match: { host: follow.svc }, to: [{ upstream: follow }] }
   - { name: goaway, match: { host: goaway.svc }, to: [{ upstream: goaway }], retries: { attempts: 2 } }
+  - { name: narrow, match: { host: narrow.svc }, to: [{ upstream: narrow }] }
 `);
 });
 
 afterAll(async () => {
   for (const s of sessions) s.destroy();
   await sidecar?.close();
-  await Promise.all([h2up, goaway, h1up, app].map((u) => u?.close()));
+  await Promise.all([h2up, goaway, narrow, h1up, app].map((u) => u?.close()));
 });
 
 describe('one port, two HTTP versions', () => {
@@ -145,6 +153,13 @@ describe('upstream sessions', () => {
     const before = h2up.sessions;
     await Promise.all(Array.from({ length: 50 }, () => request(sidecar.ports.outbound, { path: '/m', headers: { host: 'h2.svc' } })));
     expect(h2up.sessions - before).toBeLessThanOrEqual(1);
+  });
+
+  it('opens another session when the peer\'s maxConcurrentStreams is reached, and no more than that needs', async () => {
+    const get = (host: string): Promise<number> => request(sidecar.ports.outbound, { path: '/n', headers: { host } }).then((r) => r.status);
+    expect(await get('narrow.svc')).toBe(200); // one session, its SETTINGS (2 streams) known
+    expect(await Promise.all(Array.from({ length: 6 }, () => get('narrow.svc')))).toEqual(Array(6).fill(200));
+    expect(narrow.sessions).toBe(3);
   });
 
   it('a session that goes away (GOAWAY) fails no request', async () => {

@@ -36,6 +36,12 @@ function connectTimeout(ms: number): Error {
 export class EndpointSessions {
   private readonly sessions: Session[] = [];
   private disposed = false;
+  /**
+   * The endpoint's last announced SETTINGS_MAX_CONCURRENT_STREAMS: what a session still connecting
+   * is assumed to allow (a burst would otherwise pile onto it before its SETTINGS arrive). Before
+   * any is known, 100 (RFC 9113's recommended minimum).
+   */
+  private peerMaxStreams = 100;
 
   constructor(private readonly target: URL, private readonly options: ConnectionOptions) {}
 
@@ -46,7 +52,7 @@ export class EndpointSessions {
       if (s.gone || s.session.closed || s.session.destroyed) continue;
       if (best === undefined || s.active < best.active) best = s;
     }
-    const max = best?.session.remoteSettings.maxConcurrentStreams ?? 100;
+    const max = best?.session.remoteSettings.maxConcurrentStreams ?? this.peerMaxStreams;
     if (best !== undefined && (best.active < max || this.open() >= (this.options.maxConnections ?? 1024))) return best;
     return this.connect();
   }
@@ -95,6 +101,7 @@ export class EndpointSessions {
     const entry: Session = { session, pool: this, active: 0, served: 0, gone: false };
     session.on('error', () => this.retire(entry)); // each stream sees the error too
     session.on('goaway', () => this.retire(entry));
+    session.on('remoteSettings', (settings) => { if (settings.maxConcurrentStreams !== undefined) this.peerMaxStreams = settings.maxConcurrentStreams; });
     session.once('close', () => this.retire(entry));
     // Idle for idleTimeoutMs with no stream: close it (a quiet stream in flight keeps it open).
     session.setTimeout(options.idleTimeoutMs, () => { if (entry.active === 0) { this.retire(entry); session.close(); } });
