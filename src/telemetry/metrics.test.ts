@@ -44,6 +44,7 @@ describe('Metrics', () => {
     m.authzDenied('no-admin');
     m.tlsHandshakeError('inbound', 'unknown_ca');
     m.certificate('ok', 1_800_000_000);
+    m.grpcEnd({ direction: 'outbound', route: 'reviews', upstream: 'reviews', subset: '', flags: [] }, 14);
     const expected: Record<string, string[]> = {
       pilotfish_requests_total: ['code', 'direction', 'flags', 'route', 'subset', 'upstream'],
       pilotfish_request_duration_seconds: ['direction', 'le', 'route', 'subset', 'upstream'],
@@ -57,6 +58,7 @@ describe('Metrics', () => {
       pilotfish_mirror_requests_total: ['outcome', 'route'],
       pilotfish_pending_requests: ['upstream'],
       pilotfish_rate_limited_total: ['route'],
+      pilotfish_grpc_requests_total: ['direction', 'grpc_code', 'route', 'upstream'],
       pilotfish_config_reloads_total: ['result'],
       pilotfish_config_generation: [],
       pilotfish_downstream_connections_overflow_total: ['listener'],
@@ -71,6 +73,8 @@ describe('Metrics', () => {
     };
     const json = await m.registry.getMetricsAsJSON();
     expect(json.map((x) => x.name).sort()).toEqual(Object.keys(expected).sort());
+    // A gRPC status is labelled by its name (SPEC §11).
+    expect(json.find((x) => x.name === 'pilotfish_grpc_requests_total')?.values[0]?.labels).toMatchObject({ grpc_code: 'UNAVAILABLE' });
     for (const metric of json) {
       expect(metric.values.length, metric.name).toBeGreaterThan(0);
       const first = metric.values.find((v) => 'le' in v.labels) ?? metric.values[0]!;
