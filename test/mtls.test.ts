@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -82,6 +83,26 @@ describe('A → B with mutual TLS, B strict', () => {
     expect(b.access.find((l) => l.path === '/reviews/1')).toMatchObject({ direction: 'inbound', status: 200, peer: FRONTEND });
     await waitFor(() => a.access.some((l) => l.path === '/reviews/1'));
     expect(a.access.find((l) => l.path === '/reviews/1')).toMatchObject({ direction: 'outbound', status: 200, peer: '', upstream: 'reviews' });
+  });
+
+  it('an h2c client\'s call still goes to B over mutual TLS (as HTTP/1.1: no h2 by ALPN yet), never as plaintext h2c', async () => {
+    const before = app.seen.length;
+    const session = http2.connect(`http://127.0.0.1:${a.sidecar.ports.outbound}`);
+    session.on('error', () => {});
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ':path': '/reviews/h2', ':authority': 'reviews' });
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('error', reject);
+        req.resume();
+      });
+      expect(status).toBe(200);
+    } finally {
+      session.close();
+    }
+    const seen = app.seen.slice(before);
+    expect(seen.map((s) => s.url)).toEqual(['/reviews/h2']);
+    expect(seen[0]!.headers['x-forwarded-client-cert']).toMatch(new RegExp(`URI=${FRONTEND}$`));
   });
 
   it('a forged XFCC sent straight to B by a mesh peer is replaced by the one B verified', async () => {
