@@ -55,14 +55,6 @@ describe('upstream tls', () => {
     expect(errors(text)).toEqual([want]);
   });
 
-  it('refuses protocol http2 over tls (no h2 by ALPN yet), takes downstream and http1', () => {
-    const withProtocol = (protocol: string, mode = 'mutual'): string => `version: 1\nidentity: {}\nupstreams:\n  b:\n    endpoints: [{ address: "10.0.0.1:15006" }]\n    protocol: ${protocol}\n    tls: { mode: ${mode} }\n`;
-    expect(errors(withProtocol('http2'))).toEqual([expect.stringMatching(/^p\.yaml:6:\d+ upstreams\.b\.protocol: protocol http2 over tls is not supported yet/)]);
-    expect(errors(withProtocol('downstream'))).toEqual([]);
-    expect(errors(withProtocol('http1'))).toEqual([]);
-    expect(errors(withProtocol('http2', 'disable'))).toEqual([]);
-  });
-
   it('warns of a SAN that can never match and of settings a disabled mode ignores', () => {
     expect(warnings(up('{ mode: mutual, subjectAltNames: [spiffe://example.org/ns/a/sa/b] }'))).toEqual([
       'p.yaml:6:44 upstreams.b.tls.subjectAltNames[0]: warning: spiffe://example.org/ns/a/sa/b is not in the trust domain cluster.local: a mutual server must be, so this SAN can never be the one that matches',

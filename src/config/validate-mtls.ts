@@ -30,10 +30,6 @@ export function checkMtls(policy: Policy, problems: Problem[]): void {
     if (tls.mode === 'mutual' && !policy.identity) {
       problems.push({ path: at('mode'), message: 'mode mutual presents the workload certificate: add an `identity` block', severity: 'error' });
     }
-    if (tls.mode !== 'disable' && up.protocol === 'http2') {
-      // HTTP/2 over TLS needs ALPN h2 on both sides, which the sidecar does not offer yet (docs/http2.md).
-      problems.push({ path: ['upstreams', name, 'protocol'], message: 'protocol http2 over tls is not supported yet (h2 by ALPN): use http1, or downstream (which speaks HTTP/1.1 over TLS)', severity: 'error' });
-    }
     if (tls.mode === 'mutual' && tls.caFile !== undefined) {
       problems.push({ path: at('caFile'), message: 'mutual trusts the mesh CA (identity.caFile); caFile is for mode simple', severity: 'error' });
     }

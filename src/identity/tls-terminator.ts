@@ -52,7 +52,9 @@ export class TlsTerminator {
       ...identity.credentials(),
       requestCert: true,
       rejectUnauthorized: false, // checked in `admit`, which knows why
-      ALPNProtocols: ['http/1.1'],
+      // h2 first: a client offering it (an HTTP/2 upstream pool of another sidecar) speaks HTTP/2
+      // (SPEC §11); one offering only http/1.1, or no ALPN, speaks HTTP/1.1.
+      ALPNProtocols: ['h2', 'http/1.1'],
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     });
     this.server.on('secureConnection', (socket: TLSSocket) => {

@@ -6,9 +6,9 @@
  * - the HTTP/2 preface (h2c with prior knowledge) to the node:http2 server of the HTTP/2 edge
  *   (http2-edge.ts), made on the first h2c connection;
  * - a TLS record, with inbound mTLS (`tls`), to the TLS terminator (identity/tls-terminator.ts),
- *   which checks the peer and hands the `TLSSocket` back (`serve`) to the HTTP server; without
- *   `tls`, it is refused. In `strict` mode only TLS is accepted (plaintext refused and counted).
- *   HTTP/2 over TLS (ALPN `h2`) is not offered yet: TLS connections speak HTTP/1.1.
+ *   which checks the peer and hands the `TLSSocket` back (`serve`) to the HTTP/2 edge when ALPN
+ *   chose `h2`, else to the HTTP server; without `tls`, it is refused. In `strict` mode only TLS
+ *   is accepted (plaintext refused and counted).
  *
  * `maxConnections` is this server's (it accepts). Neither server behind listens itself, so this front starts the HTTP/1 server's connection
  * tracking (its `headersTimeout` checker and the list `closeIdleConnections` walks) by telling it
@@ -82,9 +82,13 @@ export class EdgeFront extends net.Server implements EdgeServer {
     this.on('close', () => { http.close(); this.h2?.close(); });
   }
 
-  /** An accepted TLS connection (its peer checked) goes to the HTTP server. */
+  /**
+   * An accepted TLS connection (its peer checked) goes to the server for the protocol it
+   * negotiated: ALPN `h2` to the HTTP/2 edge, anything else to the HTTP/1.1 server.
+   */
   serve(socket: TLSSocket): void {
-    this.http.emit('connection', socket);
+    if (socket.alpnProtocol === 'h2') this.http2().emit('connection', socket);
+    else this.http.emit('connection', socket);
   }
 
   /**

@@ -7,6 +7,7 @@
  */
 import http2, { type Http2Server, type IncomingHttpHeaders as Http2Headers, type ServerHttp2Stream } from 'node:http2';
 import { performance } from 'node:perf_hooks';
+import type { Peer } from '../core/context.js';
 import { badRequest, overloaded } from '../core/errors.js';
 import { grpcAnswer, GrpcStatus, isGrpc } from '../core/grpc.js';
 import { rescue } from '../pipeline/rescue.js';
@@ -46,7 +47,8 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
   deps.track.begin();
   stream.on('error', noop);
   const snapshot = deps.current();
-  const ctx = newContext(deps.direction, snapshot);
+  // Over mutual TLS (ALPN h2) the session's socket carries the peer's verified identity.
+  const ctx = newContext(deps.direction, snapshot, (stream.session?.socket as Peer | undefined)?.peerIdentity?.spiffeId ?? '');
   const method = headers[':method'] ?? '';
   const authority = (headers[':authority'] ?? headers.host)?.toLowerCase();
   const path = headers[':path'];

@@ -8,11 +8,16 @@
  *
  * A session that received GOAWAY, failed, or was closed takes no new stream and leaves the pool;
  * its streams in flight finish. An idle session (no stream) closes after `idleTimeoutMs`. The
- * connect is ours (`net.connect`), bounded by `connectTimeoutMs` like every engine's.
+ * connect is ours (`net.connect`), bounded by `connectTimeoutMs` like every engine's; with TLS
+ * origination (the upstream's `tls`) it is the one TLS connect path of every engine
+ * (tls-connect.ts), offering ALPN `h2` — a server that does not choose it fails the connect (UF).
  */
 import http2, { type ClientHttp2Session } from 'node:http2';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { TLS_FAILURE } from '../core/errors.js';
 import type { ConnectionOptions, UpstreamConnections } from './engine.js';
+import { connectTls, SessionCache } from './tls-connect.js';
 
 /** One client session and what the pool knows of it. */
 export interface Session {
@@ -24,6 +29,13 @@ export interface Session {
   served: number;
   /** No new stream: GOAWAY received, failed, closing. */
   gone: boolean;
+}
+
+/** A TLS upstream that would not speak HTTP/2: a connect failure, with the reason. */
+function noH2(): Error {
+  const err = new Error('the upstream did not negotiate HTTP/2 (ALPN h2) over TLS') as NodeJS.ErrnoException;
+  err.code = TLS_FAILURE;
+  return err;
 }
 
 /** The connect timeout error, classified as a connect failure (UF) like every engine's. */
@@ -43,7 +55,7 @@ export class EndpointSessions {
    */
   private peerMaxStreams = 100;
 
-  constructor(private readonly target: URL, private readonly options: ConnectionOptions) {}
+  constructor(private readonly target: URL, private readonly options: ConnectionOptions, private readonly tlsSessions: SessionCache | undefined) {}
 
   /** A session for one more stream (the caller counts it in `active` and calls `release`). */
   acquire(): Session {
@@ -85,6 +97,15 @@ export class EndpointSessions {
     }
   }
 
+  private plainSocket(host: string, port: number): net.Socket {
+    const { connectTimeoutMs } = this.options;
+    const socket = net.connect({ host, port, noDelay: true });
+    const timer = setTimeout(() => socket.destroy(connectTimeout(connectTimeoutMs)), connectTimeoutMs);
+    socket.once('connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
+  }
+
   private open(): number {
     return this.sessions.length;
   }
@@ -93,11 +114,15 @@ export class EndpointSessions {
     const { target, options } = this;
     const port = Number(target.port) || 80;
     const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
-    const socket = net.connect({ host, port, noDelay: true });
-    const timer = setTimeout(() => socket.destroy(connectTimeout(options.connectTimeoutMs)), options.connectTimeoutMs);
-    socket.once('connect', () => clearTimeout(timer));
-    socket.once('close', () => clearTimeout(timer));
-    const session = http2.connect(`http://${target.host}`, { createConnection: () => socket });
+    let failed: ((err: Error) => void) | undefined;
+    const socket = options.tls === undefined ? this.plainSocket(host, port) : connectTls(options.tls, this.tlsSessions!, { host, port, alpn: ['h2'] }, options.connectTimeoutMs, (err, s) => {
+      // The TLS connect path says when the server accepted us (or why not): a refusal fails the
+      // session with its reason, so its waiting streams fail as connect failures (UF) that say why.
+      if (err === null && s !== null && s.alpnProtocol !== 'h2') err = noH2();
+      if (err !== null) failed?.(err);
+    });
+    const session = http2.connect(`${options.tls === undefined ? 'http' : 'https'}://${target.host}`, { createConnection: () => socket as Duplex });
+    failed = (err) => { session.destroy(err); if (!socket.destroyed) socket.destroy(); };
     const entry: Session = { session, pool: this, active: 0, served: 0, gone: false };
     session.on('error', () => this.retire(entry)); // each stream sees the error too
     session.on('goaway', () => this.retire(entry));
@@ -112,13 +137,17 @@ export class EndpointSessions {
 
 export class Http2Connections implements UpstreamConnections {
   private readonly endpoints = new Map<string, EndpointSessions>();
+  /** TLS sessions resumed per endpoint, for a TLS upstream. */
+  private readonly tlsSessions: SessionCache | undefined;
 
-  constructor(private readonly options: ConnectionOptions) {}
+  constructor(private readonly options: ConnectionOptions) {
+    this.tlsSessions = options.tls === undefined ? undefined : new SessionCache();
+  }
 
   endpoint(target: URL): EndpointSessions {
     const key = target.host;
     let pool = this.endpoints.get(key);
-    if (pool === undefined) this.endpoints.set(key, (pool = new EndpointSessions(target, this.options)));
+    if (pool === undefined) this.endpoints.set(key, (pool = new EndpointSessions(target, this.options, this.tlsSessions)));
     return pool;
   }
 

@@ -3,10 +3,10 @@
  * engine wraps the chosen HTTP/1.1 engine (undici, node, http-proxy-3) and adds the HTTP/2 side —
  * sessions pooled per endpoint (http2-pool.ts), one stream per attempt (http2-call.ts).
  *
- * An upstream's connections are the HTTP/1.1 engine's alone for `protocol: http1` and for an
- * upstream with TLS origination (`tls`: HTTP/2 over TLS is not offered yet); for `http2`
+ * An upstream's connections are the HTTP/1.1 engine's alone for `protocol: http1`; for `http2`
  * and `downstream` they are both pools, each filled only once used, and every attempt goes to the
- * one its request needs (`downstream`: the version the request came in on). The pipeline, the
+ * one its request needs (`downstream`: the version the request came in on). With TLS origination
+ * (`tls`) both pools connect through the one TLS path (tls-connect.ts): HTTP/2 by ALPN `h2`. The pipeline, the
  * registry and `/clusters` see one `UpstreamConnections` per upstream, as before.
  */
 import type http from 'node:http';
@@ -42,9 +42,7 @@ export class ProtocolEngine implements ForwardingEngine {
   connections(upstream: string, options: ConnectionOptions): UpstreamConnections {
     const h1 = this.http1.connections(upstream, options);
     const protocol = options.protocol ?? 'downstream';
-    // Over TLS every request speaks HTTP/1.1 for now: h2 by ALPN is not offered (validation refuses
-    // `protocol: http2` with `tls`), and h2c must never go in plaintext to a TLS upstream.
-    if (protocol === 'http1' || options.tls !== undefined) return h1;
+    if (protocol === 'http1') return h1;
     return new MixedConnections(protocol, h1, options);
   }
 

@@ -66,6 +66,8 @@ export class SessionCache {
 export interface TlsConnectTarget {
   readonly host: string;
   readonly port: number;
+  /** The ALPN protocols offered; default `['http/1.1']` (the HTTP/2 pool offers `['h2']`). */
+  readonly alpn?: readonly string[] | undefined;
 }
 
 /**
@@ -83,7 +85,7 @@ export function connectTls(config: UpstreamTls, sessions: SessionCache, target: 
     secureContext: config.secureContext(),
     ...(servername === undefined ? {} : { servername }),
     ...(session === undefined ? {} : { session }),
-    ALPNProtocols: ['http/1.1'],
+    ALPNProtocols: target.alpn === undefined ? ['http/1.1'] : [...target.alpn],
     checkServerIdentity: (host, cert) => config.checkServerIdentity(servername ?? host, cert),
   });
   let done = false;
