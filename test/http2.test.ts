@@ -120,6 +120,23 @@ describe('one port, two HTTP versions', () => {
   });
 });
 
+describe('listeners.inbound.appProtocol', () => {
+  it('http1: an h2c caller reaches an app that speaks only HTTP/1.1', async () => {
+    const s = await startSidecar(`version: 1
+${testListeners(`http://${h1up.address}`).replace('inbound: { port: 0, address: 127.0.0.1,', 'inbound: { port: 0, address: 127.0.0.1, appProtocol: http1,')}`);
+    try {
+      const session = http2.connect(`http://127.0.0.1:${s.ports.inbound}`);
+      session.on('error', () => {});
+      const r = await h2request(session, { ':path': '/to-h1-app', ':authority': 'anything' });
+      session.close();
+      expect(r.status).toBe(200);
+      expect(h1up.seen.at(-1)!.url).toBe('/to-h1-app');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('each client version to each upstream version', () => {
   it('an HTTP/1.1 client to a protocol: http2 upstream', async () => {
     const r = await request(sidecar.ports.outbound, { method: 'POST', path: '/up?x=1', headers: { host: 'h2.svc', 'content-type': 'text/plain' }, body: 'hello' });

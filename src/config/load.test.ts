@@ -25,7 +25,7 @@ describe('parsePolicy', () => {
     const edge = { maxConnections: 10_000, headersTimeout: 10_000, maxRequestHeadersKb: 60, maxHeadersCount: 100 };
     expect(r.policy.listeners).toEqual({
       outbound: { port: 15001, address: '0.0.0.0', ...edge },
-      inbound: { port: 15006, address: '0.0.0.0', app: 'http://127.0.0.1:8080', ...edge, tls: { mode: 'disable' } },
+      inbound: { port: 15006, address: '0.0.0.0', app: 'http://127.0.0.1:8080', appProtocol: 'downstream', ...edge, tls: { mode: 'disable' } },
       admin: { port: 15000, address: '127.0.0.1' },
       telemetry: { port: 15020, address: '0.0.0.0' },
     });

@@ -44,6 +44,12 @@ const listeners = z.strictObject({
     port: port.default(15006),
     address: z.string().min(1).default('0.0.0.0'),
     app: z.url({ protocol: /^http$/, error: 'expected an http:// URL' }).default('http://127.0.0.1:8080'),
+    /**
+     * The HTTP version spoken to the app (SPEC §11, as an upstream's `protocol`): `downstream` (the
+     * caller's), `http1` for an app that speaks only HTTP/1.1, `http2` for an h2c-only one (gRPC).
+     * Default `downstream`.
+     */
+    appProtocol: z.enum(['http1', 'http2', 'downstream']).default('downstream'),
     ...edgeLimits,
     /**
      * Peer authentication (SPEC §12, Istio's PeerAuthentication modes): `strict` takes only mutual

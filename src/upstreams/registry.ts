@@ -45,8 +45,9 @@ export class UpstreamRegistry {
     if (!policy.upstreams[APP_UPSTREAM]) {
       const app = new URL(policy.listeners.inbound.app);
       const address = app.host.includes(':') ? app.host : `${app.host}:80`;
-      const hash = digest({ app: address });
-      wanted.set(APP_UPSTREAM, { hash, make: () => new UpstreamState(APP_UPSTREAM, hash, builtin([makeEndpoint(address)]), this.deps) });
+      const protocol = policy.listeners.inbound.appProtocol;
+      const hash = digest({ app: address, protocol });
+      wanted.set(APP_UPSTREAM, { hash, make: () => new UpstreamState(APP_UPSTREAM, hash, { ...builtin([makeEndpoint(address)]), protocol }, this.deps) });
     }
     wanted.set(PASSTHROUGH_UPSTREAM, { hash: 'passthrough', make: () => new UpstreamState(PASSTHROUGH_UPSTREAM, 'passthrough', builtin([]), this.deps) });
 
