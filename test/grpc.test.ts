@@ -75,6 +75,7 @@ routes:
   - { name: sticky, match: { host: sticky.svc }, to: [{ upstream: sa, weight: 50 }, { upstream: sb, weight: 50 }], sticky: { header: x-user } }
   - { name: fault, match: { host: fault.svc }, to: [{ upstream: main }], fault: { abort: { grpcStatus: 8 } } }
   - { name: down, match: { host: down.svc }, to: [{ upstream: down }] }
+  - { name: limited, match: { host: limited.svc }, to: [{ upstream: main }], rateLimit: { requests: 1, per: 1h, burst: 2 } }
   - { name: checked, match: { host: checked.svc }, to: [{ upstream: checked }] }
   - { name: ejecting, match: { host: ejecting.svc }, to: [{ upstream: ejecting }] }
 `);
@@ -270,6 +271,16 @@ describe("the sidecar's own answers in gRPC form", () => {
     const r = await unary(client('fault.svc'), { text: 'f' });
     expect(r.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(flagsOf(r.status?.metadata)).toBe('FI');
+    expect(main.calls).toBe(calls0);
+  });
+
+  it('a rate-limited call: RESOURCE_EXHAUSTED, flag RL, the upstream not called', async () => {
+    const c = client('limited.svc');
+    for (let i = 0; i < 2; i++) expect((await unary(c, { text: `ok${i}` })).err).toBeNull(); // the burst
+    const calls0 = main.calls;
+    const r = await unary(c, { text: 'over' });
+    expect(r.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(flagsOf(r.status?.metadata)).toBe('RL');
     expect(main.calls).toBe(calls0);
   });
 
