@@ -1,4 +1,5 @@
 /** Starts the real sidecar for a test: in-process (fast) or as a real `pilotfish run` process. */
+import { afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,10 +49,21 @@ export interface SidecarProcess {
   exited: Promise<number | null>;
 }
 
+/**
+ * Every `pilotfish run` this test file spawned that has not exited yet. A test that times out
+ * before its cleanup would otherwise leave its sidecars running after the run (health-checking,
+ * reconnecting to a Redis long gone): they are killed after the file's last hook (this module is
+ * evaluated once per test file, so the hook lands on each file's root suite).
+ */
+const running = new Set<ChildProcess>();
+afterAll(() => { for (const child of running) child.kill('SIGKILL'); });
+
 /** Spawns `pilotfish run` and resolves once it logs that it is listening. */
 export async function spawnSidecar(policy: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<SidecarProcess> {
   const policyFile = await writePolicy(policy);
   const child = spawn(process.execPath, [CLI, 'run', '--policy', policyFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const stdout: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => stdout.push(line));
   const logs: Array<Record<string, unknown>> = [];
