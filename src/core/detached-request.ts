@@ -1,7 +1,7 @@
 /**
- * A `ProxyRequest` with no client connection behind it: a mirrored copy (the shadow of a request)
- * today, and the shape library mode builds from an undici `dispatch(opts, handler)` later. Its body is
- * a buffer (or none), no one can leave, and it carries no node:http handle.
+ * A `ProxyRequest` with no client connection behind it: a mirrored copy (the shadow of a request).
+ * Its body is a buffer (or none), no one can leave, and it carries no node:http handle. (Library
+ * mode's calls can be left by their caller: mesh/mesh-request.ts.)
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';

@@ -69,6 +69,24 @@ export abstract class AttemptCall {
   }
 }
 
+/**
+ * An attempt on a connection of the engine's own pool (the undici and HTTP/2 engines): it listens for
+ * the client leaving itself, and its pool tells it whether the connection had served before.
+ */
+export abstract class PooledCall extends AttemptCall {
+  /** Set by the engine once the request is on a connection: whether that connection had served. */
+  protected reused = false;
+  protected readonly clientGone = (): void => this.onClientGone();
+
+  protected reusedConnection(): boolean {
+    return this.reused;
+  }
+
+  protected released(): void {
+    this.req.offDownstreamClose(this.clientGone);
+  }
+}
+
 /** An attempt as one node:http `ClientRequest` (the `node` and `http-proxy-3` engines). */
 export abstract class ClientRequestCall extends AttemptCall {
   /** The attempt's upstream request once made. */

@@ -13,10 +13,10 @@
  */
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders as Http2Headers, type OutgoingHttpHeaders } from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ProxyRequest, ProxyResponse } from '../core/context.js';
-import { isConnectError, type ProxyError } from '../core/errors.js';
-import { AttemptCall } from './attempt-call.js';
-import { bodiless, type Attempt } from './engine.js';
+import type { ProxyRequest } from '../core/context.js';
+import { isConnectError } from '../core/errors.js';
+import { PooledCall } from './attempt-call.js';
+import { bodiless } from './engine.js';
 import type { Http2Connections, Session } from './http2-pool.js';
 import { TRAILERS } from './trailers.js';
 
@@ -29,16 +29,10 @@ const NOT_SENT = new Set(['ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_GOAWAY_SESSION
 /** Request headers HTTP/2 forbids (RFC 9113 §8.2.2), and `host` (it becomes `:authority`). */
 const CONNECTION_SPECIFIC = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
-export class Http2Call extends AttemptCall {
+export class Http2Call extends PooledCall {
   private stream: ClientHttp2Stream | undefined;
   private session: Session | undefined;
-  private reused = false;
   private answered = false;
-  private readonly clientGone = (): void => this.onClientGone();
-
-  constructor(req: ProxyRequest, attempt: Attempt, replay: boolean, resolve: (r: ProxyResponse) => void, reject: (e: ProxyError) => void) {
-    super(req, attempt, replay, resolve, reject);
-  }
 
   send(): void {
     const { req, attempt } = this;
@@ -126,14 +120,6 @@ export class Http2Call extends AttemptCall {
   protected cancel(): void {
     const stream = this.stream;
     if (stream !== undefined && !stream.closed) stream.close(NGHTTP2_CANCEL);
-  }
-
-  protected reusedConnection(): boolean {
-    return this.reused;
-  }
-
-  protected released(): void {
-    this.req.offDownstreamClose(this.clientGone);
   }
 
   protected again(): void {

@@ -20,8 +20,7 @@ import type http from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
-import type { ProxyError } from '../core/errors.js';
-import { AttemptCall } from './attempt-call.js';
+import { PooledCall } from './attempt-call.js';
 import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
 import { RELAY, type DirectBody, type RelaySink } from './relay.js';
 import { UndiciConnections, type Connection } from './undici-pool.js';
@@ -48,17 +47,10 @@ export class UndiciEngine implements ForwardingEngine {
 }
 
 /** One attempt as one dispatch on one pooled connection; also its dispatch handler. */
-class UndiciCall extends AttemptCall implements Dispatcher.DispatchHandler {
+class UndiciCall extends PooledCall implements Dispatcher.DispatchHandler {
   private conn: Connection | undefined;
   private controller: Dispatcher.DispatchController | null = null;
-  /** Set once the request is on a connection (`onRequestStart`): whether that connection had served. */
-  private reused = false;
   private body: UpstreamBody | undefined;
-  private readonly clientGone = (): void => this.onClientGone();
-
-  constructor(req: ProxyRequest, attempt: Attempt, replay: boolean, resolve: (r: ProxyResponse) => void, reject: (e: ProxyError) => void) {
-    super(req, attempt, replay, resolve, reject);
-  }
 
   send(): void {
     const { req, attempt } = this;
@@ -124,14 +116,6 @@ class UndiciCall extends AttemptCall implements Dispatcher.DispatchHandler {
     // which fails the waiting request (its handler then sees `done`).
     if (this.controller !== null) this.controller.abort(new Error('attempt cancelled'));
     else conn.client.destroy(new Error('attempt cancelled')).catch(noop);
-  }
-
-  protected reusedConnection(): boolean {
-    return this.reused;
-  }
-
-  protected released(): void {
-    this.req.offDownstreamClose(this.clientGone);
   }
 
   protected again(): void {
