@@ -23,6 +23,8 @@ let ha: EchoServer;
 let bad: EchoServer;
 let fine: EchoServer;
 let hb: EchoServer;
+let shadow: EchoServer;
+let hanging: EchoServer;
 let sidecar: Sidecar;
 let telemetry: Telemetry;
 const accessLines: string[] = [];
@@ -35,7 +37,8 @@ function client(authority: string): EchoClient {
 }
 
 beforeAll(async () => {
-  [main, flaky, good, failing, sa, sb, ha, hb, bad, fine] = await Promise.all(['main', 'flaky', 'good', 'failing', 'sa', 'sb', 'ha', 'hb', 'bad', 'fine'].map(startEchoServer));
+  [main, flaky, good, failing, sa, sb, ha, hb, bad, fine, shadow, hanging] = await Promise.all(['main', 'flaky', 'good', 'failing', 'sa', 'sb', 'ha', 'hb', 'bad', 'fine', 'shadow', 'hanging'].map(startEchoServer));
+  hanging.mode = 'hang';
   bad.mode = grpc.status.UNAVAILABLE;
   flaky.mode = grpc.status.UNAVAILABLE;
   failing.mode = grpc.status.INTERNAL;
@@ -53,6 +56,8 @@ upstreams:
     circuitBreaker: { volumeThreshold: 4, errorThresholdPercentage: 50, resetTimeout: 30s }
   sa: { protocol: http2, endpoints: [{ address: "${sa.address}" }] }
   sb: { protocol: http2, endpoints: [{ address: "${sb.address}" }] }
+  shadow: { protocol: http2, endpoints: [{ address: "${shadow.address}" }] }
+  hanging: { protocol: http2, endpoints: [{ address: "${hanging.address}" }] }
   down: { protocol: http2, endpoints: [{ address: "${dead}" }], connectionPool: { connectTimeout: 1s } }
   ejecting:
     protocol: http2
@@ -78,6 +83,13 @@ routes:
   - { name: limited, match: { host: limited.svc }, to: [{ upstream: main }], rateLimit: { requests: 1, per: 1h, burst: 2 } }
   - { name: checked, match: { host: checked.svc }, to: [{ upstream: checked }] }
   - { name: ejecting, match: { host: ejecting.svc }, to: [{ upstream: ejecting }] }
+  - { name: mirrored, match: { host: mirrored.svc }, to: [{ upstream: main }], mirror: { upstream: shadow, percent: 100 } }
+  - name: mirror-retry
+    match: { host: mirror-retry.svc }
+    to: [{ upstream: pair }]
+    retries: { attempts: 1, retryOn: [unavailable], backoff: { base: 1ms, max: 1ms } }
+    mirror: { upstream: shadow, percent: 100 }
+  - { name: mirror-hang, match: { host: mirror-hang.svc }, to: [{ upstream: main }], mirror: { upstream: hanging, percent: 100 }, timeout: 2s }
 `);
   sidecar = await Sidecar.start({ policyFile, log: createLogger('silent'), watch: false, telemetry, engine: TEST_ENGINE });
 });
@@ -86,7 +98,7 @@ afterAll(async () => {
   for (const c of clients) c.close();
   await sidecar?.close();
   await telemetry?.shutdown();
-  await Promise.all([main, flaky, good, failing, sa, sb, ha, hb, bad, fine].map((s) => s?.close()));
+  await Promise.all([main, flaky, good, failing, sa, sb, ha, hb, bad, fine, shadow, hanging].map((s) => s?.close()));
 });
 
 const flagsOf = (md: grpc.Metadata | undefined): string => String(md?.get('x-pilotfish-flags')[0] ?? '');
@@ -313,5 +325,79 @@ describe('telemetry of gRPC calls', () => {
     const line = await waitFor(() => accessLines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((e) => e.route === 'fault'), { what: 'an access-log line of route fault' });
     expect(line).toMatchObject({ protocol: 'HTTP/2', grpcStatus: 8, status: 200, flags: 'FI', path: '/pilotfish.test.Echo/Unary' });
+  });
+});
+
+describe('mirroring gRPC calls', () => {
+  const mirrorCount = async (route: string, outcome: string): Promise<number> => {
+    const text = (await request(sidecar.ports.telemetry, { path: '/metrics' })).text;
+    const m = new RegExp(`pilotfish_mirror_requests_total\\{route="${route}",outcome="${outcome}"\\} (\\d+)`).exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+
+  it('a unary call is copied to the mirror upstream; the client gets the primary\'s answer', async () => {
+    const calls0 = shadow.calls;
+    const sent0 = await mirrorCount('mirrored', 'sent');
+    const r = await unary(client('mirrored.svc'), { text: 'copy-me', n: 3 });
+    expect(r.err).toBeNull();
+    expect(r.reply).toMatchObject({ text: 'main:copy-me', n: 3 });
+    await waitFor(() => shadow.calls > calls0 || undefined, { what: 'the mirrored call' });
+    expect(shadow.lastText).toBe('copy-me');
+    await waitFor(async () => (await mirrorCount('mirrored', 'sent')) > sent0 || undefined, { what: 'the mirror counted sent' });
+  });
+
+  it('a bidirectional call is mirrored message by message, while the primary answers each one', async () => {
+    const m0 = shadow.messages;
+    const call = client('mirrored.svc').Bidi();
+    const got: Msg[] = [];
+    await new Promise<void>((resolve, reject) => {
+      call.on('data', (m: Msg) => {
+        got.push(m);
+        if (got.length < 20) call.write({ text: `m${got.length}`, n: got.length });
+        else call.end();
+      });
+      call.on('error', reject);
+      call.on('end', resolve);
+      call.write({ text: 'm0', n: 0 });
+    });
+    expect(got).toHaveLength(20);
+    expect(got[19]).toMatchObject({ text: 'main:m19', n: 19 });
+    await waitFor(() => shadow.messages - m0 === 20 || undefined, { what: 'all 20 messages at the mirror' });
+  });
+
+  it('a mirrored call is still retried: the recording that feeds the mirror also replays the call', async () => {
+    const c = client('mirror-retry.svc');
+    const calls0 = shadow.calls;
+    for (let i = 0; i < 6; i++) expect((await unary(c, { text: `mr${i}` })).reply?.text).toBe(`good:mr${i}`);
+    await waitFor(() => shadow.calls - calls0 === 6 || undefined, { what: 'six calls at the mirror' });
+  });
+
+  it('a mirror that never answers does not slow the primary', async () => {
+    const calls0 = hanging.calls;
+    const c = client('mirror-hang.svc');
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) {
+      const r = await unary(c, { text: `h${i}` });
+      expect(r.reply?.text).toBe(`main:h${i}`);
+    }
+    // Ten calls one after another, each mirrored to a server that holds it for the route timeout (2 s).
+    expect(performance.now() - t0).toBeLessThan(2000);
+    await waitFor(() => hanging.calls - calls0 === 10 || undefined, { what: 'ten calls held at the mirror' });
+  });
+
+  it('a streamed body past the 1 MiB mirror limit: the copy is cut off (dropped), the primary gets all of it', async () => {
+    const dropped0 = await mirrorCount('mirrored', 'dropped');
+    const m0 = shadow.messages;
+    const pad = Buffer.alloc(8 * 1024, 1);
+    const reply = await new Promise<Msg>((resolve, reject) => {
+      const call = client('mirrored.svc').ClientStream((err: Error | null, m: Msg) => (err ? reject(err) : resolve(m)));
+      for (let i = 1; i <= 200; i++) call.write({ text: 'x', n: i, pad }); // 1.6 MB
+      call.end();
+    });
+    expect(reply).toMatchObject({ text: 'main:200', n: 20_100 });
+    await waitFor(async () => (await mirrorCount('mirrored', 'dropped')) > dropped0 || undefined, { what: 'the cut-off copy counted dropped' });
+    // The copy streamed to the mirror until the limit (~128 messages), then was cut off.
+    await waitFor(() => shadow.messages > m0 || undefined, { what: 'messages at the mirror before the cut' });
+    expect(shadow.messages - m0).toBeLessThan(200);
   });
 });

@@ -9,6 +9,8 @@ import { NO_PEER, type Peer, type ProxyRequest } from './context.js';
 
 export class DetachedRequest implements ProxyRequest {
   bodyStream: Readable | undefined = undefined;
+  /** `http2` for the copy of a request that came in over HTTP/2 (an upstream's `protocol: downstream` follows it). */
+  protocol: 'http2' | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
   readonly downstreamGone = false;
   readonly http1 = undefined;

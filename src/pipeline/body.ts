@@ -73,6 +73,7 @@ export class RecordedBody extends PassThrough {
   private chunks: Buffer[] | undefined = [];
   private size = 0;
   private ended = false;
+  private copy: BodyCopy | undefined;
 
   constructor(src: Readable, private readonly limit = RETRY_BUFFER_LIMIT, private readonly pressure?: MemoryPressure) {
     super();
@@ -81,7 +82,20 @@ export class RecordedBody extends PassThrough {
     src.pipe(this);
   }
 
+  /**
+   * A live copy of the body for a mirrored call (mirror.ts): every chunk is also written to the
+   * copy as it passes — the same buffers, never waiting for the copy's reader, so the primary is
+   * never slowed — up to `limit` bytes in all; past it the copy is destroyed (`truncated`). It ends
+   * with the body and is destroyed with it.
+   */
+  mirror(limit = RETRY_BUFFER_LIMIT): BodyCopy {
+    const copy = (this.copy = new BodyCopy(limit));
+    copy.on('error', noop);
+    return copy;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    if (this.copy !== undefined && !this.copy.carry(chunk)) this.copy = undefined;
     if (this.chunks !== undefined) {
       this.size += chunk.length;
       // Under memory pressure the copy is given up (the call streams on, not replayable).
@@ -94,11 +108,41 @@ export class RecordedBody extends PassThrough {
   // Every chunk the client sent has passed through (whether or not the upstream has read it all).
   override _flush(cb: () => void): void {
     this.ended = true;
+    this.copy?.end();
     cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.copy !== undefined && !this.copy.writableEnded) this.copy.destroy(err ?? undefined);
+    super._destroy(err, cb);
   }
 
   /** The whole body when it was all sent within the limit, else undefined. */
   replay(): Buffer | undefined {
     return this.ended && this.chunks !== undefined ? Buffer.concat(this.chunks, this.size) : undefined;
+  }
+}
+
+/** The mirrored copy of a recorded body (`RecordedBody.mirror`). */
+export class BodyCopy extends PassThrough {
+  /** The body outgrew the limit: the copy was cut off (the mirrored call is counted `dropped`). */
+  truncated = false;
+  private size = 0;
+
+  constructor(private readonly limit: number) {
+    super();
+  }
+
+  /** Writes `chunk` unless that passes the limit (then cut off): false once the copy is done. */
+  carry(chunk: Buffer): boolean {
+    if (this.destroyed) return false;
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      this.truncated = true;
+      this.destroy(new Error(`mirrored body over ${this.limit} bytes: the copy is cut off`));
+      return false;
+    }
+    this.write(chunk); // its return ignored: the copy holds at most `limit` bytes
+    return true;
   }
 }

@@ -2,7 +2,10 @@
  * Traffic mirroring (SPEC §5): a copy of `percent` of requests goes to the mirror upstream, fire and
  * forget, Host suffixed `-shadow`. The shadow never touches the primary: its request starts beside the
  * primary's, its answer is read and discarded, its failure is only counted. A body is mirrored from
- * the buffer (≤ 1 MiB; larger bodies are not mirrored, counted `dropped`), and at most
+ * the buffer (≤ 1 MiB; larger bodies are not mirrored, counted `dropped`) — except a gRPC call's,
+ * a stream of messages the client may send only after answers come back: it is copied to the shadow
+ * as it streams to the primary (the retry layer's recording, `RecordedBody.mirror`), never waiting
+ * for the shadow, and past 1 MiB the shadow's copy is cut off (counted `dropped`). At most
  * `MAX_IN_FLIGHT` shadows per route run at once — a slow mirror is dropped, never back-pressures.
  * With `compare`, the shadow's status and body digest are compared with the primary's (whose body
  * is hashed as it streams to the client). The shadow goes through the forwarding engine like any
@@ -11,14 +14,15 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Transform, pipeline } from 'node:stream';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import type { Layer, ProxyRequest, ProxyResponse } from '../core/context.js';
 import { DetachedRequest } from '../core/detached-request.js';
 import type { ProxyEvents } from '../core/events.js';
 import type { TryTrace } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import type { UpstreamState } from '../upstreams/index.js';
-import { bufferBody, hasBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
+import { bufferBody, type BodyCopy, hasBody, RecordedBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
+import { TRAILERS, trailersOf, type WithTrailers } from '../proxy/trailers.js';
 import { isGrpc } from '../core/grpc.js';
 
 export const MAX_IN_FLIGHT = 256;
@@ -41,30 +45,36 @@ export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents, engine: Forwa
       events.mirror(spec.route, 'dropped');
       return next(req, ctx);
     }
-    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) {
-      // A gRPC call's body is a stream of messages the client may send only after answers come
-      // back: waiting for its end to copy it would hang a streaming call. Not mirrored (counted).
-      if (isGrpc(req.headers['content-type'])) { events.mirror(spec.route, 'dropped'); return next(req, ctx); }
-      await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
-    }
+    const unread = hasBody(req) && req.body === undefined && req.bodyStream === undefined;
+    // A gRPC call's body cannot be waited for (a streaming call would hang): it is copied live below.
+    const live = unread && isGrpc(req.headers['content-type']);
+    if (unread && !live) await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
     const endpoint = spec.upstream.balancer(undefined, false).pick(spec.upstream.eligible(undefined));
     if (req.bodyStream !== undefined || inFlight >= MAX_IN_FLIGHT || !endpoint) {
       events.mirror(spec.route, 'dropped');
       return next(req, ctx);
     }
+    let copy: BodyCopy | undefined;
+    if (live) {
+      const recorded = new RecordedBody(req.source, RETRY_BUFFER_LIMIT, pressure);
+      req.bodyStream = recorded; // the retry layer keeps recording it for a replay
+      copy = recorded.mirror(RETRY_BUFFER_LIMIT);
+    }
     inFlight++;
     const span = ctx.trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: spec.upstream.name, subset: '', attempt: 1, mirror: true });
-    const shadow = sendShadow(req, endpoint.url, spec, engine, span).finally(() => { inFlight--; });
+    const shadow = sendShadow(req, endpoint.url, spec, engine, span, copy).finally(() => { inFlight--; });
     shadow.catch(() => {}); // counted below; never an unhandled rejection
+    // A copy cut off at the body limit was not mirrored, as a buffered body over it is not.
+    const failed = (): void => events.mirror(spec.route, copy?.truncated === true ? 'dropped' : 'error');
     const resp = await next(req, ctx);
     if (!spec.compare) {
-      shadow.then(() => events.mirror(spec.route, 'sent'), () => events.mirror(spec.route, 'error'));
+      shadow.then(() => events.mirror(spec.route, 'sent'), failed);
       return resp;
     }
     const { tapped, seen } = digestOf(resp);
     Promise.all([shadow, seen]).then(
       ([s, p]) => events.mirror(spec.route, s.status !== p.status ? 'status_mismatch' : s.digest !== p.digest ? 'body_mismatch' : 'match'),
-      () => events.mirror(spec.route, 'error'),
+      failed,
     );
     return tapped;
   };
@@ -75,10 +85,12 @@ function shadowHost(host: string): string {
   return `${m[1]}-shadow${m[2] ?? ''}`;
 }
 
-function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec, engine: ForwardingEngine, span: TryTrace): Promise<Seen> {
+function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec, engine: ForwardingEngine, span: TryTrace, copy: BodyCopy | undefined): Promise<Seen> {
   const headers: IncomingHttpHeaders = { ...req.headers };
   span.inject(headers as Record<string, unknown>);
   const shadow = new DetachedRequest(req.method, shadowHost(req.host), req.path, headers, req.body);
+  shadow.bodyStream = copy;
+  shadow.protocol = req.protocol;
   const started = performance.now();
   const seen = engine.forward(shadow, { target, connections: spec.upstream.connections, timeoutMs: spec.timeoutMs })
     .then((resp) => readDigest(resp, spec.timeoutMs - (performance.now() - started)));
@@ -118,7 +130,12 @@ function digestOf(resp: ProxyResponse): { tapped: ProxyResponse; seen: Promise<S
   seen.catch(() => {});
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) { hash.update(chunk); cb(null, chunk); },
-    flush(cb) { settle({ status: resp.status, digest: hash.digest('hex') }); cb(); },
+    flush(cb) {
+      // The upstream's trailers (a gRPC status) arrived before its end: they go on with the tapped body.
+      (tap as WithTrailers)[TRAILERS] = trailersOf(resp.body as Readable);
+      settle({ status: resp.status, digest: hash.digest('hex') });
+      cb();
+    },
   });
   pipeline(resp.body, tap, (err) => { if (err) fail(err); });
   return { tapped: { ...resp, body: tap }, seen };

@@ -19,7 +19,8 @@ type Result = { resp: ProxyResponse; err?: undefined } | { resp?: undefined; err
 
 export function retryHandler(loop: RetryLoop, route: string, upstream: string, events: ProxyEvents, once: Try, pressure?: MemoryPressure): Handler {
   return async (req, ctx) => {
-    let recorded: RecordedBody | undefined;
+    // A gRPC body the mirror layer already records as it streams (its copy feeds the shadow).
+    let recorded = req.bodyStream instanceof RecordedBody ? req.bodyStream : undefined;
     if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) {
       if (isGrpc(req.headers['content-type'])) req.bodyStream = recorded = new RecordedBody(req.source, RETRY_BUFFER_LIMIT, pressure);
       else await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);

@@ -17,15 +17,19 @@ const proto = grpc.loadPackageDefinition(definition) as unknown as {
 export const EchoService = proto.pilotfish.test.Echo;
 const HealthService = proto.grpc.health.v1.Health;
 
-export type Mode = 'ok' | grpc.status;
+export type Mode = 'ok' | 'hang' | grpc.status;
 
 export interface EchoServer {
   readonly name: string;
   readonly address: string;
-  /** `ok`, or a status every unary call fails with. */
+  /** `ok`, `hang` (unary calls never answered), or a status every unary call fails with. */
   mode: Mode;
   /** Unary calls received. */
   calls: number;
+  /** The text of the last unary call received. */
+  lastText: string;
+  /** Messages received by ClientStream and Bidi calls. */
+  messages: number;
   /** ServerStream: messages written so far (accepted by `write`, possibly still buffered). */
   streamed: number;
   /** What `grpc.health.v1.Health/Check` answers for the Echo service. */
@@ -37,7 +41,7 @@ export interface EchoServer {
 
 export async function startEchoServer(name: string): Promise<EchoServer> {
   const server = new grpc.Server();
-  const state = { mode: 'ok' as Mode, calls: 0, streamed: 0, serving: true, healthChecks: 0 };
+  const state = { mode: 'ok' as Mode, calls: 0, lastText: '', messages: 0, streamed: 0, serving: true, healthChecks: 0 };
   server.addService(HealthService.service, {
     Check(call: grpc.ServerUnaryCall<{ service: string }, { status: string }>, cb: grpc.sendUnaryData<{ status: string }>) {
       state.healthChecks++;
@@ -48,6 +52,8 @@ export async function startEchoServer(name: string): Promise<EchoServer> {
   server.addService(EchoService.service, {
     Unary(call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) {
       state.calls++;
+      state.lastText = call.request.text;
+      if (state.mode === 'hang') return;
       const echo = call.metadata.get('x-echo');
       if (echo.length > 0) {
         const initial = new grpc.Metadata();
@@ -78,11 +84,11 @@ export async function startEchoServer(name: string): Promise<EchoServer> {
     ClientStream(call: grpc.ServerReadableStream<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) {
       let sum = 0;
       let count = 0;
-      call.on('data', (m: Msg) => { sum += m.n; count++; });
+      call.on('data', (m: Msg) => { sum += m.n; count++; state.messages++; });
       call.on('end', () => cb(null, { text: `${name}:${count}`, n: sum }));
     },
     Bidi(call: grpc.ServerDuplexStream<Msg, Msg>) {
-      call.on('data', (m: Msg) => call.write({ text: `${name}:${m.text}`, n: m.n }));
+      call.on('data', (m: Msg) => { state.messages++; call.write({ text: `${name}:${m.text}`, n: m.n }); });
       call.on('end', () => call.end());
     },
     Hang() { /* never answers */ },
@@ -93,6 +99,8 @@ export async function startEchoServer(name: string): Promise<EchoServer> {
     name, address: `127.0.0.1:${port}`,
     get mode() { return state.mode; }, set mode(m: Mode) { state.mode = m; },
     get calls() { return state.calls; }, set calls(n: number) { state.calls = n; },
+    get lastText() { return state.lastText; }, set lastText(t: string) { state.lastText = t; },
+    get messages() { return state.messages; }, set messages(n: number) { state.messages = n; },
     get streamed() { return state.streamed; }, set streamed(n: number) { state.streamed = n; },
     get serving() { return state.serving; }, set serving(v: boolean) { state.serving = v; },
     get healthChecks() { return state.healthChecks; }, set healthChecks(n: number) { state.healthChecks = n; },
