@@ -320,6 +320,27 @@ describe("the sidecar's own answers in gRPC form", () => {
 });
 
 describe('telemetry of gRPC calls', () => {
+  const lines = (): Record<string, unknown>[] => accessLines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it('the access log counts an HTTP/2 request\'s body bytes: bytesIn and bytesOut', async () => {
+    // One 5,000-byte message in; 10 messages of 1,000 bytes out (each framed: 5 bytes + protobuf fields).
+    const pad = Buffer.alloc(5000, 3);
+    const r = await unary(client('main.svc'), { text: 'bytes-in', pad });
+    expect(r.err).toBeNull();
+    const call = client('main.svc').ServerStream({ count: 10, size: 1000 });
+    call.resume();
+    await new Promise<void>((resolve, reject) => { call.on('end', resolve); call.on('error', reject); });
+    const unaryLine = await waitFor(() => lines().find((e) => e.path === '/pilotfish.test.Echo/Unary' && Number(e.bytesIn) > 5000), { what: 'the unary call\'s line' });
+    expect(Number(unaryLine.bytesIn)).toBeLessThan(5100);
+    expect(Number(unaryLine.bytesOut)).toBeGreaterThan(10); // "main:bytes-in" framed
+    expect(Number(unaryLine.bytesOut)).toBeLessThan(100);
+    const streamLine = await waitFor(() => lines().find((e) => e.path === '/pilotfish.test.Echo/ServerStream' && Number(e.bytesOut) < 20_000), { what: 'the server-streaming call\'s line' });
+    expect(Number(streamLine.bytesOut)).toBeGreaterThan(10_000);
+    expect(Number(streamLine.bytesOut)).toBeLessThan(10_200);
+    expect(Number(streamLine.bytesIn)).toBeGreaterThan(0);
+    expect(Number(streamLine.bytesIn)).toBeLessThan(20);
+  });
+
   it('the access log says protocol HTTP/2 and the grpcStatus', async () => {
     await unary(client('fault.svc'), { text: 'log' });
     const line = await waitFor(() => accessLines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)

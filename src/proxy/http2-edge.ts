@@ -53,7 +53,8 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
   const authority = (headers[':authority'] ?? headers.host)?.toLowerCase();
   const path = headers[':path'];
   const grpc = isGrpc(headers['content-type']);
-  const sent: H2Sent = { status: 0, grpcStatus: undefined };
+  const sent: H2Sent = { status: 0, grpcStatus: undefined, bytesOut: 0 };
+  let preq: Http2Request | undefined;
   let ended = false;
   const done = (): void => {
     if (ended) return;
@@ -62,7 +63,7 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
     deps.observer.end(ctx, {
       method, host: authority ?? '', path: path ?? '',
       status: sent.status !== 0 && !ctx.flags.includes('DC') ? sent.status : 499,
-      durationMs: performance.now() - ctx.start, bytesIn: 0, bytesOut: 0,
+      durationMs: performance.now() - ctx.start, bytesIn: preq?.bytesIn ?? 0, bytesOut: sent.bytesOut,
       protocol: 'HTTP/2', ...(grpc ? { grpcStatus: sent.grpcStatus ?? (ctx.flags.includes('DC') ? GrpcStatus.CANCELLED : GrpcStatus.UNKNOWN) } : {}),
     });
   };
@@ -89,7 +90,7 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
     });
   }
   const input = routeInput(authority, path, method, clean);
-  const preq = new Http2Request(stream, method, authority, path, clean);
+  preq = new Http2Request(stream, method, authority, path, clean);
   // The request core answers every failure itself (in gRPC form for a gRPC request).
   void serve(snapshot, preq, input, ctx, deps.log).then((resp) => writeH2Response(stream, resp, ctx, sent, done));
 }

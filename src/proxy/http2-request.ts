@@ -7,7 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { NO_PEER, type Peer, type ProxyRequest } from '../core/context.js';
 
 export class Http2Request implements ProxyRequest {
@@ -39,12 +39,17 @@ export class Http2Request implements ProxyRequest {
     if (this.body$ !== undefined) return this.body$;
     const s = this.stream;
     if (s.endAfterHeaders) return (this.body$ = Readable.from([]));
-    const body = (this.body$ = new PassThrough());
+    const body = (this.body$ = new CountedBody());
     body.on('error', noop);
     s.pipe(body);
     // The client reset the stream mid-body: the body's reader must not wait for an end that never comes.
     s.once('close', () => { if (!body.writableEnded) body.destroy(aborted()); });
     return body;
+  }
+
+  /** Body bytes (DATA payload) read from the client so far: the access log's `bytesIn`. */
+  get bytesIn(): number {
+    return this.body$ instanceof CountedBody ? this.body$.bytes : 0;
   }
 
   get downstreamGone(): boolean {
@@ -70,6 +75,19 @@ export function requestHeaders(h: Http2Headers, authority: string): IncomingHttp
   }
   out.host = authority;
   return out;
+}
+
+/**
+ * The body's pipe, counting what passes (node:http2 keeps no per-stream byte count; the pipe was
+ * there anyway, so counting costs an addition per chunk).
+ */
+class CountedBody extends Transform {
+  bytes = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
 }
 
 function aborted(): Error {

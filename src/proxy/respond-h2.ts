@@ -26,6 +26,8 @@ export interface H2Sent {
   status: number;
   /** The `grpc-status` sent (headers of a trailers-only answer, or trailers); undefined for none. */
   grpcStatus: number | undefined;
+  /** Body bytes (DATA payload) written to the stream: the access log's `bytesOut`. */
+  bytesOut: number;
 }
 
 export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, ctx: RequestContext, sent: H2Sent, done: () => void): void {
@@ -44,6 +46,7 @@ export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, 
       sent.grpcStatus = grpcStatusOf(resp.headers);
       stream.respond(headers, { endStream: body.length === 0 });
       if (body.length > 0) stream.end(body);
+      sent.bytesOut = body.length;
       done();
       return;
     }
@@ -61,11 +64,24 @@ export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, 
     const trailers = trailersOf(body);
     try { stream.sendTrailers(trailers === undefined ? {} : withoutPseudo(trailers)); } catch { stream.close(); }
   });
+  countWrites(stream, sent);
   relay(body, stream, (err) => {
     if (err) addFlag(ctx, (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' ? 'DC' : 'UC');
     sent.grpcStatus = grpcStatusOf(trailersOf(body)) ?? grpcStatusOf(resp.headers);
     done();
   });
+}
+
+/**
+ * Counts the bytes `relay` writes to the stream, whichever way it writes (a pipe, or a direct body's
+ * own `write` calls): node:http2 keeps no per-stream count, and the stream is ours for this answer.
+ */
+function countWrites(stream: ServerHttp2Stream, sent: H2Sent): void {
+  const write = stream.write;
+  stream.write = function (this: ServerHttp2Stream, chunk: Uint8Array, ...rest: unknown[]): boolean {
+    sent.bytesOut += chunk.length;
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof stream.write;
 }
 
 function responseHeaders(status: number, h: IncomingHttpHeaders | OutgoingHttpHeaders): OutgoingHttpHeaders {
