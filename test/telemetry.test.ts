@@ -11,6 +11,7 @@ import { request, waitFor } from './helpers/http.js';
 import { spawnSidecar, testListeners, type SidecarProcess } from './helpers/sidecar.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { FakeCollector } from './telemetry/fake-otlp-collector.js';
+import { echoClient, grpc, startEchoServer, unary } from './helpers/grpc.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const fn of cleanup.splice(0).reverse()) await fn(); });
@@ -111,5 +112,44 @@ describe('traces and the access log', () => {
     expect(line.bytesOut).toBeGreaterThanOrEqual('HTTP/1.1 200 OK\r\n\r\nok'.length);
     expect(line).toHaveProperty('endpoint', u.address);
     expect(line).toHaveProperty('time');
+  });
+});
+
+describe('spans of gRPC calls', () => {
+  it('the SERVER span and each try\'s CLIENT span carry rpc.system, rpc.service, rpc.method and rpc.grpc.status_code', async () => {
+    const collector = await FakeCollector.start();
+    cleanup.push(() => collector.close());
+    const [good, failing] = await Promise.all([startEchoServer('good'), startEchoServer('failing')]);
+    failing.mode = grpc.status.INTERNAL;
+    cleanup.push(() => Promise.all([good.close(), failing.close()]).then(() => {}));
+    const p = await proc(`version: 1\n${testListeners()}\nupstreams:\n  good: { protocol: http2, endpoints: [{ address: "${good.address}" }] }\n  failing: { protocol: http2, endpoints: [{ address: "${failing.address}" }] }\nroutes:\n  - { name: good, match: { host: good.svc }, to: [{ upstream: good }] }\n  - { name: failing, match: { host: failing.svc }, to: [{ upstream: failing }] }\n`, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '50',
+    });
+    const ok = echoClient(p.ports.outbound, 'good.svc');
+    const bad = echoClient(p.ports.outbound, 'failing.svc');
+    cleanup.push(() => { ok.close(); bad.close(); });
+    expect((await unary(ok, { text: 'u' })).err).toBeNull();
+    // A streamed answer: its status comes in the trailers, after the messages.
+    const stream = ok.ServerStream({ count: 5, size: 10 });
+    stream.resume();
+    await new Promise<void>((resolve, reject) => { stream.on('end', resolve); stream.on('error', reject); });
+    // A trailers-only error answer.
+    expect((await unary(bad, { text: 'x' })).err?.code).toBe(grpc.status.INTERNAL);
+    const spans = await waitFor(() => {
+      const s = collector.spans().filter((x) => x.attributes['rpc.system'] === 'grpc');
+      return s.length >= 6 ? s : undefined;
+    }, { what: 'the SERVER and CLIENT spans of three gRPC calls' });
+    const find = (kind: number, upstream: string, method: string) => spans.find((s) => s.kind === kind && s.attributes['rpc.method'] === method && (kind === 2 || s.attributes['pilotfish.upstream'] === upstream));
+    for (const kind of [2, 3]) { // SERVER, CLIENT
+      const unaryOk = find(kind, 'good', 'Unary');
+      expect(unaryOk?.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.service': 'pilotfish.test.Echo', 'rpc.method': 'Unary', 'rpc.grpc.status_code': 0 });
+      expect(unaryOk?.status.code ?? 0).not.toBe(2);
+      expect(find(kind, 'good', 'ServerStream')?.attributes['rpc.grpc.status_code']).toBe(0);
+    }
+    const failed = spans.filter((s) => s.attributes['rpc.grpc.status_code'] === grpc.status.INTERNAL);
+    expect(failed.map((s) => s.kind).sort()).toEqual([2, 3]);
+    // INTERNAL is an error on both sides (OpenTelemetry's gRPC conventions), though the HTTP status is 200.
+    for (const s of failed) expect(s.status.code).toBe(2);
+    expect(failed.find((s) => s.kind === 3)?.attributes['pilotfish.upstream']).toBe('failing');
   });
 });

@@ -138,3 +138,19 @@ export function encodeGrpcMessage(message: string): string {
   }
   return out;
 }
+
+/**
+ * OpenTelemetry's RPC conventions for a gRPC call (SPEC §11), on its SERVER span and on each try's
+ * CLIENT span: `rpc.system`, `rpc.service` and `rpc.method` from the path `/package.Service/Method`,
+ * `rpc.grpc.status_code`.
+ */
+export function rpcAttributes(path: string, grpcStatus: number): Readonly<Record<string, string | number>> {
+  const slash = path.indexOf('/', 1);
+  const q = path.indexOf('?');
+  const end = q < 0 ? path.length : q;
+  return {
+    'rpc.system': 'grpc',
+    ...(slash > 1 ? { 'rpc.service': path.slice(1, slash), 'rpc.method': path.slice(slash + 1, end) } : {}),
+    'rpc.grpc.status_code': grpcStatus,
+  };
+}

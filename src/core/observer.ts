@@ -9,7 +9,8 @@ import type { RequestContext } from './context.js';
 export interface TryTrace {
   /** Writes this try's W3C `traceparent`/`tracestate` into the outgoing request headers. */
   inject(headers: Record<string, unknown>): void;
-  end(result: number | Error): void;
+  /** Ends the try with the upstream's status or the error; `attrs` adds span attributes (a gRPC try's `rpc.*`). */
+  end(result: number | Error, attrs?: Readonly<Record<string, string | number | boolean>>): void;
 }
 
 /** One try against one endpoint (or one mirrored call). */

@@ -10,14 +10,15 @@ import { performance } from 'node:perf_hooks';
 import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
 import { ProxyError, noHealthyUpstream, upstreamTimeout } from '../core/errors.js';
 import type { ProxyEvents } from '../core/events.js';
-import { NO_TRACE, NO_TRY } from '../core/observer.js';
+import { NO_TRACE, NO_TRY, type TryTrace } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import { mergeDecisions, NO_FAULT, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
 import type { Endpoint, UpstreamState } from '../upstreams/index.js';
 import { pickEndpoint, type AffinitySpec } from './endpoint-pick.js';
 import type { SharedSessionStore } from '../routing/index.js';
 import { faultResponse, applyDelay } from './fault.js';
-import { grpcFailure, grpcStatusOf, type GrpcFailure } from '../core/grpc.js';
+import { grpcFailure, GrpcStatus, grpcStatusForHttp, grpcStatusOf, isGrpc, rpcAttributes, type GrpcFailure } from '../core/grpc.js';
+import { trailersOf } from '../proxy/trailers.js';
 import { clientSignal } from './signal.js';
 
 /** One try; `tried` holds the endpoints this request already tried. */
@@ -65,7 +66,8 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
       const send = (): Promise<ProxyResponse> => forwardOrFault(spec, deps, req, ctx, endpoint);
       const resp = breaker ? await breaker.execute(send, isBreakerFailure) : await send();
       outcome = responseOutcome(resp);
-      span.end(resp.status);
+      if (span === NO_TRY || !isGrpc(req.headers['content-type'])) span.end(resp.status);
+      else endGrpcSpan(span, req.path, resp);
       holdUntilDone(resp, release);
       return resp;
     } catch (err) {
@@ -135,6 +137,21 @@ function forward(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestCo
  * upstream response always emits 'close' last — after 'end', after an error, and when a consumer
  * destroys it — so one listener covers all three.
  */
+/**
+ * A gRPC try's CLIENT span ends with the call's gRPC status (OpenTelemetry's RPC conventions): at
+ * once for a trailers-only answer, else when its body closes — its trailers (`grpc-status`) have
+ * come by then, and the span covers the whole call as the SERVER span does.
+ */
+function endGrpcSpan(span: TryTrace, path: string, resp: ProxyResponse): void {
+  const body = resp.body;
+  if (Buffer.isBuffer(body)) { span.end(resp.status, rpcAttributes(path, grpcStatusOf(resp.headers) ?? grpcStatusForHttp(resp.status))); return; }
+  body.once('close', () => {
+    const status = grpcStatusOf(trailersOf(body)) ?? grpcStatusOf(resp.headers)
+      ?? (resp.status !== 200 ? grpcStatusForHttp(resp.status) : body.readableEnded ? GrpcStatus.UNKNOWN : GrpcStatus.CANCELLED);
+    span.end(resp.status, rpcAttributes(path, status));
+  });
+}
+
 function holdUntilDone(resp: ProxyResponse, release: Release): void {
   if (Buffer.isBuffer(resp.body)) { release(); return; }
   resp.body.once('close', release);

@@ -67,7 +67,15 @@ class OtelClientSpan implements ClientSpan {
         span.setAttribute('error.type', errorType(result));
         span.setStatus({ code: SpanStatusCode.ERROR, message: result.message });
       }
-      if (attrs) span.setAttributes(attrs);
+      if (attrs) {
+        span.setAttributes(attrs);
+        // RPC conventions: a gRPC client span is in error for every status but OK (0), whatever the HTTP status.
+        const code = attrs['rpc.grpc.status_code'];
+        if (typeof code === 'number' && code !== 0 && typeof result === 'number' && result < 400) {
+          span.setAttribute('error.type', String(code));
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+      }
     }
     span.end();
   }

@@ -131,11 +131,22 @@ class OtelServerSpan implements ServerSpan {
         span.setAttribute('error.type', String(status));
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
-      if (attrs) span.setAttributes(attrs);
+      if (attrs) {
+        span.setAttributes(attrs);
+        // RPC conventions: a gRPC server span is in error for the server's faults only.
+        const code = attrs['rpc.grpc.status_code'];
+        if (typeof code === 'number' && GRPC_SERVER_ERRORS.has(code) && status < 500) {
+          span.setAttribute('error.type', String(code));
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+      }
     }
     span.end();
   }
 }
+
+/** UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS (OpenTelemetry's gRPC conventions). */
+const GRPC_SERVER_ERRORS: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
 
 function buildSampler(s: SamplerConfig): Sampler {
   const root = s.root === 'always_on' ? new AlwaysOnSampler()

@@ -11,7 +11,8 @@ import type { AttemptOutcome, EdgeRejectReason, ListenerName, OverloadState, Pro
 import type { RequestArrival, RequestDone, RequestObserver, RequestTrace } from '../core/observer.js';
 import { AccessLog, type AccessLogOptions } from './access-log.js';
 import { Metrics, type MetricsOptions, type ReloadResult } from './metrics.js';
-import { createTracing, type ServerSpan, type SpanAttributeMap, type Tracing } from './tracing.js';
+import { rpcAttributes } from '../core/grpc.js';
+import { createTracing, type ServerSpan, type Tracing } from './tracing.js';
 
 export interface TelemetryOptions {
   /** Operational log for tracing-exporter trouble. */
@@ -79,19 +80,4 @@ export class Telemetry implements RequestObserver, ProxyEvents {
     await this.tracing.shutdown();
     await this.accessLog.close();
   }
-}
-
-/**
- * OpenTelemetry's RPC conventions for a gRPC call (SPEC §11): `rpc.system`, `rpc.service` and
- * `rpc.method` from the path `/package.Service/Method`, `rpc.grpc.status_code`.
- */
-export function rpcAttributes(path: string, grpcStatus: number): SpanAttributeMap {
-  const slash = path.indexOf('/', 1);
-  const q = path.indexOf('?');
-  const end = q < 0 ? path.length : q;
-  return {
-    'rpc.system': 'grpc',
-    ...(slash > 1 ? { 'rpc.service': path.slice(1, slash), 'rpc.method': path.slice(slash + 1, end) } : {}),
-    'rpc.grpc.status_code': grpcStatus,
-  };
 }
