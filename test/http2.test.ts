@@ -31,7 +31,10 @@ async function startH2Upstream(goawayAfter = Infinity, { maxStreams, delayMs = 0
     stream.on('end', () => setTimeout(() => {
       if (stream.destroyed) return;
       const body = JSON.stringify({ version: '2.0', method: headers[':method'], path: headers[':path'], authority: headers[':authority'], body: Buffer.concat(chunks).toString(), te: headers.te ?? null });
-      stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-upstream': 'h2' });
+      // `/trailers…`: the answer ends with a trailer section.
+      const trailers = headers[':path']?.startsWith('/trailers') === true;
+      stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-upstream': 'h2' }, trailers ? { waitForTrailers: true } : {});
+      if (trailers) stream.once('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'c0ffee', 'grpc-status': '0' }));
       stream.end(body);
       if (++streams >= goawayAfter) { streams = 0; stream.session?.goaway(); stream.session?.close(); }
     }, delayMs));
@@ -162,6 +165,37 @@ describe('each client version to each upstream version', () => {
   it('an HTTP/2 client to an HTTP/2 upstream keeps te: trailers and the authority', async () => {
     const r = await h2request(connect(sidecar.ports.outbound), { ':path': '/t', ':authority': 'h2.svc', te: 'trailers' });
     expect(JSON.parse(r.body)).toMatchObject({ version: '2.0', authority: 'h2.svc', te: 'trailers' });
+  });
+});
+
+/** A raw HTTP/1.1 request (the test helper does not keep trailers): status, body and the trailers received. */
+function h1request(port: number, headers: http.OutgoingHttpHeaders): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; trailers: NodeJS.Dict<string> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/trailers', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), trailers: res.trailers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('HTTP/2 trailers to an HTTP/1.1 client', () => {
+  it('with TE: trailers, the upstream\'s trailers come in the chunked trailer section', async () => {
+    const r = await h1request(sidecar.ports.outbound, { host: 'h2.svc', te: 'trailers' });
+    expect(r.status).toBe(200);
+    expect(r.headers['transfer-encoding']).toBe('chunked');
+    expect(JSON.parse(r.body)).toMatchObject({ version: '2.0', path: '/trailers' });
+    expect(r.trailers).toEqual({ 'x-checksum': 'c0ffee', 'grpc-status': '0' });
+  });
+
+  it('without TE: trailers they are dropped, the answer intact', async () => {
+    const r = await h1request(sidecar.ports.outbound, { host: 'h2.svc' });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ version: '2.0', path: '/trailers' });
+    expect(r.trailers).toEqual({});
   });
 });
 

@@ -30,7 +30,7 @@ import type { ForwardingEngine } from './engine.js';
 import { cleanRequestHeaders, setForwardingHeaders } from './headers.js';
 import { Http1Request } from './http1-request.js';
 import { applyEdgeLimits, edgeServerOptions, lingerAfterAnswer, malformedBody, routed, tooManyHeaders } from './limits.js';
-import { writeResponse } from './respond.js';
+import { takesTrailers, writeResponse } from './respond.js';
 import { EdgeFront, type EdgeServer } from './edge-front.js';
 import { createHttp2Server } from './http2-edge.js';
 
@@ -148,6 +148,7 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
     writeResponse(res, jsonError(431, 'request head over the listener limits (maxRequestHeadersKb, maxHeadersCount)', ctx), ctx, true, done);
     return;
   }
+  const trailers = takesTrailers(req.headers.te); // `te` is hop-by-hop: gone once cleaned
   const headers = cleanRequestHeaders(req.headers);
   req.headers = headers;
   (ctx as { requestId: string }).requestId = setForwardingHeaders(headers, socket.remoteAddress, target.host);
@@ -171,7 +172,7 @@ function handle(req: IncomingMessage, res: ServerResponse, deps: ListenerDeps): 
     return;
   }
   void serve(snapshot, preq, input, ctx, deps.log).then((resp) => {
-    if (!malformedBody(req)) return writeResponse(res, resp, ctx, deps.draining(), done);
+    if (!malformedBody(req)) return writeResponse(res, resp, ctx, deps.draining(), done, trailers);
     if (!Buffer.isBuffer(resp.body)) resp.body.destroy();
     writeResponse(res, malformedAnswer(ctx, deps), ctx, true, done);
   });
