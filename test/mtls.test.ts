@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import http2 from 'node:http2';
 import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
@@ -264,6 +265,81 @@ describe('authorization on B', () => {
     expect(app.seen[before]!.headers['x-forwarded-client-cert']).toBeUndefined();
     await waitFor(() => b.access.some((l) => l.path === '/healthz'));
     expect(b.access.find((l) => l.path === '/healthz')).toMatchObject({ peer: '', status: 200 });
+  });
+});
+
+/** One request over h2c with prior knowledge to the sidecar's `port`: status, body and flags. */
+async function h2cGet(port: number, authority: string): Promise<{ status: number; body: string; flags: string }> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  try {
+    return await new Promise((resolve, reject) => {
+      const req = session.request({ ':path': '/alpn', ':authority': authority });
+      let status = 0;
+      let flags = '';
+      let body = '';
+      req.on('response', (h) => { status = Number(h[':status']); flags = String(h['x-pilotfish-flags'] ?? ''); });
+      req.on('data', (c: Buffer) => { body += c; });
+      req.on('end', () => resolve({ status, body, flags }));
+      req.on('error', reject);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+describe('ALPN to a TLS upstream', () => {
+  it('protocol: downstream offers h2 then http/1.1: an HTTP/1.1-only server gets an h2c client\'s requests over HTTP/1.1; an h2 server over HTTP/2; protocol: http2 refuses HTTP/1.1 (UF, saying why)', async () => {
+    const serverDir = await writeLeafDir(mesh.ca, { dns: ['api.example.test'], ips: ['127.0.0.1'] });
+    const creds = { key: await readFile(path.join(serverDir, 'tls.key')), cert: await readFile(path.join(serverDir, 'tls.crt')) };
+    const caFile = path.join(serverDir, 'ca.crt');
+    // HTTP/1.1 only: one that says so by ALPN, and one that does no ALPN at all.
+    const h1 = https.createServer({ ...creds, ALPNProtocols: ['http/1.1'] }, (req, res) => res.end(`h1:${req.httpVersion}`));
+    // (https.Server answers ALPN with http/1.1 itself: a bare TLS server behind node:http does no ALPN.)
+    const plain = http.createServer((req, res) => res.end(`plain:${req.httpVersion}`));
+    const noAlpn = tls.createServer(creds, (socket) => plain.emit('connection', socket));
+    cleanup.push(() => plain.closeAllConnections());
+    const h2 = http2.createSecureServer({ ...creds, allowHTTP1: true }, (req, res) => res.end(`h2:${req.httpVersion}`));
+    const ports: number[] = [];
+    for (const server of [h1, noAlpn, h2]) {
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      ports.push((server.address() as { port: number }).port);
+      cleanup.push(() => { (server as https.Server).closeAllConnections?.(); server.close(); });
+    }
+    const [h1Port, noAlpnPort, h2Port] = ports;
+    const s = await meshSidecar(`version: 1\n${testListeners()}upstreams:
+  h1: { endpoints: [{ address: "127.0.0.1:${h1Port}" }], tls: { mode: simple, caFile: ${caFile} } }
+  noalpn: { endpoints: [{ address: "127.0.0.1:${noAlpnPort}" }], tls: { mode: simple, caFile: ${caFile} } }
+  h2: { endpoints: [{ address: "127.0.0.1:${h2Port}" }], tls: { mode: simple, caFile: ${caFile} } }
+  strict: { protocol: http2, endpoints: [{ address: "127.0.0.1:${h1Port}" }], tls: { mode: simple, caFile: ${caFile} } }
+  strict2: { protocol: http2, endpoints: [{ address: "127.0.0.1:${noAlpnPort}" }], tls: { mode: simple, caFile: ${caFile} } }
+routes:
+  - { name: h1, match: { host: h1 }, to: [{ upstream: h1 }] }
+  - { name: noalpn, match: { host: noalpn }, to: [{ upstream: noalpn }] }
+  - { name: h2, match: { host: h2 }, to: [{ upstream: h2 }] }
+  - { name: strict, match: { host: strict }, to: [{ upstream: strict }] }
+  - { name: strict2, match: { host: strict2 }, to: [{ upstream: strict2 }] }
+`);
+    const port = s.sidecar.ports.outbound;
+    // The first requests wait for the handshake; later ones know the endpoint's protocol. Both at once too.
+    for (const batch of [1, 3]) {
+      const rs = await Promise.all(Array.from({ length: batch }, () => Promise.all([h2cGet(port, 'h1'), h2cGet(port, 'noalpn'), h2cGet(port, 'h2')])));
+      for (const [a, b, c] of rs) {
+        expect(a).toEqual({ status: 200, body: 'h1:1.1', flags: '' });
+        expect(b).toEqual({ status: 200, body: 'plain:1.1', flags: '' });
+        expect(c).toEqual({ status: 200, body: 'h2:2.0', flags: '' });
+      }
+    }
+    // protocol: http2 offers only h2: the ALPN server refuses the handshake, the other one is refused by us.
+    const strict = await h2cGet(port, 'strict');
+    expect([strict.status, strict.flags]).toEqual([503, 'UF']);
+    expect(JSON.parse(strict.body).error).toContain('no application protocol');
+    const strict2 = await h2cGet(port, 'strict2');
+    expect([strict2.status, strict2.flags]).toEqual([503, 'UF']);
+    expect(JSON.parse(strict2.body).error).toContain('did not negotiate HTTP/2 (ALPN h2)');
+    // An HTTP/1.1 client to the h2 server stays HTTP/1.1, as downstream says.
+    expect((await request(port, { headers: { host: 'h2' } })).text).toBe('h2:1.1');
   });
 });
 

@@ -10,7 +10,11 @@
  * its streams in flight finish. An idle session (no stream) closes after `idleTimeoutMs`. The
  * connect is ours (`net.connect`), bounded by `connectTimeoutMs` like every engine's; with TLS
  * origination (the upstream's `tls`) it is the one TLS connect path of every engine
- * (tls-connect.ts), offering ALPN `h2` — a server that does not choose it fails the connect (UF).
+ * (tls-connect.ts). An explicit `protocol: http2` offers ALPN `h2` only — a server that does not
+ * choose it fails the connect (UF). A `downstream` upstream offers `h2` then `http/1.1`: the
+ * endpoint's first connection learns which it speaks (`negotiate`), and one that chose `http/1.1`
+ * (or no ALPN at all) is remembered as such — its HTTP/2 clients' requests go over HTTP/1.1
+ * (protocol-engine.ts), as Envoy's `auto_config` does.
  */
 import http2, { type ClientHttp2Session } from 'node:http2';
 import net from 'node:net';
@@ -31,12 +35,22 @@ export interface Session {
   gone: boolean;
 }
 
-/** A TLS upstream that would not speak HTTP/2: a connect failure, with the reason. */
-function noH2(): Error {
-  const err = new Error('the upstream did not negotiate HTTP/2 (ALPN h2) over TLS') as NodeJS.ErrnoException;
+const H2_ONLY = ['h2'];
+const H2_OR_H1 = ['h2', 'http/1.1'];
+
+/**
+ * A TLS upstream that would not speak HTTP/2: for `protocol: http2` a connect failure, with the
+ * reason; for `downstream`, the end of this session (the endpoint is spoken to in HTTP/1.1).
+ */
+function noH2(fallback: boolean): Error {
+  const err = new Error(fallback
+    ? 'the upstream chose HTTP/1.1 by ALPN: its requests go over HTTP/1.1'
+    : 'the upstream did not negotiate HTTP/2 (ALPN h2) over TLS; protocol: http2 offers only h2 (protocol: downstream falls back to HTTP/1.1)') as NodeJS.ErrnoException;
   err.code = TLS_FAILURE;
   return err;
 }
+
+function noop(): void {}
 
 /** The connect timeout error, classified as a connect failure (UF) like every engine's. */
 function connectTimeout(ms: number): Error {
@@ -45,9 +59,19 @@ function connectTimeout(ms: number): Error {
   return err;
 }
 
+/** What an endpoint of a TLS upstream chose by ALPN. */
+export type Negotiated = 'h2' | 'http/1.1';
+
 export class EndpointSessions {
   private readonly sessions: Session[] = [];
   private disposed = false;
+  /**
+   * A `downstream` TLS upstream's endpoint: the protocol it chose by ALPN once one connection has
+   * told (kept while the upstream's connections live); undefined before. Else always undefined.
+   */
+  negotiated: Negotiated | undefined;
+  /** The first connection's handshake, while it runs (`negotiate`). */
+  private probing: Promise<Negotiated> | undefined;
   /**
    * The endpoint's last announced SETTINGS_MAX_CONCURRENT_STREAMS: what a session still connecting
    * is assumed to allow (a burst would otherwise pile onto it before its SETTINGS arrive). Before
@@ -67,6 +91,17 @@ export class EndpointSessions {
     const max = best?.session.remoteSettings.maxConcurrentStreams ?? this.peerMaxStreams;
     if (best !== undefined && (best.active < max || this.open() >= (this.options.maxConnections ?? 1024))) return best;
     return this.connect();
+  }
+
+  /**
+   * A `downstream` TLS endpoint's protocol: resolves once a connection's handshake has said it
+   * (connecting one if none is under way), rejects with that connection's failure. A session that
+   * chose `h2` stays in the pool for the request that asked; one that chose `http/1.1` is closed.
+   */
+  negotiate(): Promise<Negotiated> {
+    if (this.negotiated !== undefined) return Promise.resolve(this.negotiated);
+    if (this.probing === undefined) this.connect();
+    return this.probing!;
   }
 
   release(s: Session): void {
@@ -115,10 +150,28 @@ export class EndpointSessions {
     const port = Number(target.port) || 80;
     const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
     let failed: ((err: Error) => void) | undefined;
-    const socket = options.tls === undefined ? this.plainSocket(host, port) : connectTls(options.tls, this.tlsSessions!, { host, port, alpn: ['h2'] }, options.connectTimeoutMs, (err, s) => {
+    const fallback = options.tls !== undefined && (options.protocol ?? 'downstream') === 'downstream';
+    let settle: ((err: Error | null, p: Negotiated) => void) | undefined;
+    if (fallback && this.negotiated === undefined && this.probing === undefined) {
+      const probing = (this.probing = new Promise<Negotiated>((resolve, reject) => {
+        settle = (err, p) => {
+          this.probing = undefined;
+          if (err !== null) { reject(err); return; }
+          this.negotiated = p;
+          resolve(p);
+        };
+      }));
+      probing.catch(noop); // the caller of negotiate() sees it; a session connected by acquire() may not have one
+    }
+    const socket = options.tls === undefined ? this.plainSocket(host, port) : connectTls(options.tls, this.tlsSessions!, { host, port, alpn: fallback ? H2_OR_H1 : H2_ONLY }, options.connectTimeoutMs, (err, s) => {
       // The TLS connect path says when the server accepted us (or why not): a refusal fails the
       // session with its reason, so its waiting streams fail as connect failures (UF) that say why.
-      if (err === null && s !== null && s.alpnProtocol !== 'h2') err = noH2();
+      // No ALPN at all (a server that never heard of it) is HTTP/1.1 too.
+      if (err === null && s !== null && s.alpnProtocol !== 'h2') {
+        if (fallback) this.negotiated = 'http/1.1'; // also when an endpoint that spoke h2 no longer does
+        settle?.(null, 'http/1.1');
+        err = noH2(fallback);
+      } else settle?.(err, 'h2');
       if (err !== null) failed?.(err);
     });
     const session = http2.connect(`${options.tls === undefined ? 'http' : 'https'}://${target.host}`, { createConnection: () => socket as Duplex });
