@@ -9,7 +9,8 @@ import { createLogger } from '../src/log.js';
 import { Sidecar } from '../src/sidecar.js';
 import { Telemetry } from '../src/telemetry/index.js';
 import { request, waitFor } from './helpers/http.js';
-import { TEST_ENGINE, testListeners, writePolicy } from './helpers/sidecar.js';
+import { readFile } from 'node:fs/promises';
+import { spawnSidecar, TEST_ENGINE, testListeners, writePolicy } from './helpers/sidecar.js';
 import { deadAddress } from './helpers/upstream.js';
 import { echoClient, grpc, startEchoServer, unary, type EchoClient, type EchoServer, type Msg } from './helpers/grpc.js';
 
@@ -168,6 +169,50 @@ describe('gRPC calls through the sidecar', () => {
     // against 80 MB if the sidecar (or anyone) buffered the answer. Measured here: ~60 messages;
     // with the sidecar ignoring back-pressure, ~4,000.
     expect(maxGap).toBeLessThan(500);
+  });
+
+  it('server streaming to a reader that stops: the pilotfish run process\'s RSS stays bounded (the stream is not buffered)', async () => {
+    const p = await spawnSidecar(`version: 1\n${testListeners()}\nupstreams:\n  main: { protocol: http2, endpoints: [{ address: "${main.address}" }] }\nroutes:\n  - { name: main, match: { host: main.svc }, to: [{ upstream: main }] }\n`, ['--engine', TEST_ENGINE, '--no-access-log']);
+    const c = echoClient(p.ports.outbound, 'main.svc');
+    try {
+      const rssMiB = async (): Promise<number> => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${p.child.pid}/status`, 'utf8'))![1]) / 1024;
+      // Warm up (sessions open, code compiled), then the baseline.
+      for (let i = 0; i < 20; i++) expect((await unary(c, { text: 'warm' })).err).toBeNull();
+      const baseline = await rssMiB();
+      // 10,000 messages of 32 KiB: 320 MiB, were the sidecar to hold what the reader does not take.
+      const size = 32 * 1024;
+      const call = c.ServerStream({ count: 10_000, size });
+      call.on('error', () => {}); // cancelled below
+      let received = 0;
+      await new Promise<void>((resolve) => {
+        call.on('data', () => { if (++received === 500) { call.pause(); resolve(); } });
+      });
+      // The reader stands still: sample the sidecar's RSS until the writer has stalled (no progress for 500 ms).
+      let peak = await rssMiB();
+      let last = -1;
+      let still = 0;
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        peak = Math.max(peak, await rssMiB());
+        if (main.streamed === last) { if (++still >= 10) break; } else { still = 0; last = main.streamed; }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      call.cancel();
+      const held = main.streamed - received;
+      // What the sidecar holds for the stopped stream: its two HTTP/2 windows (1 MiB to the client,
+      // the upstream's) and socket buffers — a few MiB — against 320 MiB had it buffered the answer.
+      // Measured here: +18 MiB (16 MiB flowed through before the stop); with the sidecar reading the
+      // upstream into an unbounded buffer, +230 MiB before the writer even finished. 64 MiB of growth
+      // leaves room for GC slack on a busy machine.
+      expect(peak - baseline, `RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MiB`).toBeLessThan(64);
+      // And the writer is held back: a few windows' worth beyond what the reader took, not the stream.
+      expect(main.streamed).toBeGreaterThanOrEqual(received); // (`streamed` counts this call's writes)
+      expect(held, 'messages written but not read').toBeLessThan(1000);
+    } finally {
+      c.close();
+      p.child.kill('SIGKILL');
+      await p.exited;
+    }
   });
 
   it('a hanging method ends DEADLINE_EXCEEDED at the client deadline', async () => {
