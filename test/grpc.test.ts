@@ -169,7 +169,7 @@ describe('gRPC calls through the sidecar', () => {
     // against 80 MB if the sidecar (or anyone) buffered the answer. Measured here: ~60 messages;
     // with the sidecar ignoring back-pressure, ~4,000.
     expect(maxGap).toBeLessThan(500);
-  });
+  }, 60_000); // 80 MB through two proxies' HTTP/2 stacks: ~6 s on a quiet machine, over 20 s on a loaded one
 
   it('server streaming to a reader that stops: the pilotfish run process\'s RSS stays bounded (the stream is not buffered)', async () => {
     const p = await spawnSidecar(`version: 1\n${testListeners()}\nupstreams:\n  main: { protocol: http2, endpoints: [{ address: "${main.address}" }] }\nroutes:\n  - { name: main, match: { host: main.svc }, to: [{ upstream: main }] }\n`, ['--engine', TEST_ENGINE, '--no-access-log']);
@@ -213,7 +213,7 @@ describe('gRPC calls through the sidecar', () => {
       p.child.kill('SIGKILL');
       await p.exited;
     }
-  });
+  }, 60_000); // a process to start and 16 MB to stream: seconds, many more on a loaded machine
 
   it('a hanging method ends DEADLINE_EXCEEDED at the client deadline', async () => {
     const t0 = performance.now();
