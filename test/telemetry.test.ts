@@ -119,10 +119,10 @@ describe('spans of gRPC calls', () => {
   it('the SERVER span and each try\'s CLIENT span carry rpc.system, rpc.service, rpc.method and rpc.grpc.status_code', async () => {
     const collector = await FakeCollector.start();
     cleanup.push(() => collector.close());
-    const [good, failing] = await Promise.all([startEchoServer('good'), startEchoServer('failing')]);
+    const [good, failing, shadow] = await Promise.all([startEchoServer('good'), startEchoServer('failing'), startEchoServer('shadow')]);
     failing.mode = grpc.status.INTERNAL;
-    cleanup.push(() => Promise.all([good.close(), failing.close()]).then(() => {}));
-    const p = await proc(`version: 1\n${testListeners()}\nupstreams:\n  good: { protocol: http2, endpoints: [{ address: "${good.address}" }] }\n  failing: { protocol: http2, endpoints: [{ address: "${failing.address}" }] }\nroutes:\n  - { name: good, match: { host: good.svc }, to: [{ upstream: good }] }\n  - { name: failing, match: { host: failing.svc }, to: [{ upstream: failing }] }\n`, {
+    cleanup.push(() => Promise.all([good.close(), failing.close(), shadow.close()]).then(() => {}));
+    const p = await proc(`version: 1\n${testListeners()}\nupstreams:\n  good: { protocol: http2, endpoints: [{ address: "${good.address}" }] }\n  failing: { protocol: http2, endpoints: [{ address: "${failing.address}" }] }\n  shadow: { protocol: http2, endpoints: [{ address: "${shadow.address}" }] }\nroutes:\n  - { name: good, match: { host: good.svc }, to: [{ upstream: good }], mirror: { upstream: shadow, percent: 100 } }\n  - { name: failing, match: { host: failing.svc }, to: [{ upstream: failing }] }\n`, {
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '50',
     });
     const ok = echoClient(p.ports.outbound, 'good.svc');
@@ -137,8 +137,8 @@ describe('spans of gRPC calls', () => {
     expect((await unary(bad, { text: 'x' })).err?.code).toBe(grpc.status.INTERNAL);
     const spans = await waitFor(() => {
       const s = collector.spans().filter((x) => x.attributes['rpc.system'] === 'grpc');
-      return s.length >= 6 ? s : undefined;
-    }, { what: 'the SERVER and CLIENT spans of three gRPC calls' });
+      return s.length >= 8 ? s : undefined;
+    }, { what: 'the SERVER and CLIENT spans of three gRPC calls, and the two mirrored calls\' CLIENT spans' });
     const find = (kind: number, upstream: string, method: string) => spans.find((s) => s.kind === kind && s.attributes['rpc.method'] === method && (kind === 2 || s.attributes['pilotfish.upstream'] === upstream));
     for (const kind of [2, 3]) { // SERVER, CLIENT
       const unaryOk = find(kind, 'good', 'Unary');
@@ -151,5 +151,8 @@ describe('spans of gRPC calls', () => {
     // INTERNAL is an error on both sides (OpenTelemetry's gRPC conventions), though the HTTP status is 200.
     for (const s of failed) expect(s.status.code).toBe(2);
     expect(failed.find((s) => s.kind === 3)?.attributes['pilotfish.upstream']).toBe('failing');
+    // The mirrored calls' CLIENT spans: the same attributes, the shadow's own status.
+    const mirrored = spans.filter((s) => s.attributes['pilotfish.mirror'] === true).map((s) => [s.attributes['pilotfish.upstream'], s.attributes['rpc.method'], s.attributes['rpc.grpc.status_code']]);
+    expect(mirrored.sort()).toEqual([['shadow', 'ServerStream', 0], ['shadow', 'Unary', 0]]);
   });
 });

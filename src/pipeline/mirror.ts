@@ -23,7 +23,7 @@ import type { ForwardingEngine } from '../proxy/engine.js';
 import type { UpstreamState } from '../upstreams/index.js';
 import { bufferBody, type BodyCopy, hasBody, RecordedBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
 import { TRAILERS, trailersOf, type WithTrailers } from '../proxy/trailers.js';
-import { isGrpc } from '../core/grpc.js';
+import { grpcStatusForHttp, grpcStatusOf, isGrpc, rpcAttributes } from '../core/grpc.js';
 
 export const MAX_IN_FLIGHT = 256;
 
@@ -92,10 +92,18 @@ function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec, engine: Fo
   shadow.bodyStream = copy;
   shadow.protocol = req.protocol;
   const started = performance.now();
+  let answer: ProxyResponse | undefined;
   const seen = engine.forward(shadow, { target, connections: spec.upstream.connections, timeoutMs: spec.timeoutMs })
-    .then((resp) => readDigest(resp, spec.timeoutMs - (performance.now() - started)));
-  seen.then((s) => span.end(s.status), (err: Error) => span.end(err));
+    .then((resp) => { answer = resp; return readDigest(resp, spec.timeoutMs - (performance.now() - started)); });
+  const grpc = isGrpc(req.headers['content-type']);
+  // A gRPC shadow's span has the RPC attributes of any try's: its status from the trailers (read to the end by now).
+  seen.then((s) => span.end(s.status, grpc && answer ? rpcAttributes(shadow.path, grpcStatusOfAnswer(answer)) : undefined), (err: Error) => span.end(err));
   return seen;
+}
+
+function grpcStatusOfAnswer(resp: ProxyResponse): number {
+  const body = resp.body;
+  return grpcStatusOf(Buffer.isBuffer(body) ? resp.headers : trailersOf(body)) ?? grpcStatusOf(resp.headers) ?? grpcStatusForHttp(resp.status);
 }
 
 /**
