@@ -167,4 +167,32 @@ describe('parsePolicy on broken input', () => {
     const text = 'version: 1\nroutes:\n  - name: r\n    to: [{ upstream: a }]\n    headers: { request: { set: { prod } } }\nupstreams: { a: { endpoints: [{ address: "a:1" }] } }\n';
     expect(errors(text)).toEqual(['p.yaml:5:34 routes[0].headers.request.set.prod: Invalid input: expected string, received null']);
   });
+
+  describe('with the value already parsed (a fleet generation\'s data)', () => {
+    const good = `version: 1
+upstreams: { a: { endpoints: [{ address: "a:80" }] } }
+routes: [{ name: r, match: { host: a }, to: [{ upstream: a }], timeout: 2s }]
+`;
+    const valueOf = (text: string): unknown => { const r = parsePolicy(text, 'p.yaml'); if (!r.ok) throw new Error('invalid'); return r.value; };
+
+    it('checks the value instead of the text and gives the same policy', () => {
+      const fromText = parsePolicy(good, 'p.yaml', { fleet: true });
+      const fromValue = parsePolicy(good, 'p.yaml', { fleet: true }, JSON.parse(JSON.stringify(valueOf(good))));
+      expect(fromValue).toEqual(fromText);
+      // What is applied is the value, checked: a value that says something else (valid) is what runs.
+      const other = parsePolicy(good, 'p.yaml', { fleet: true }, { version: 1, upstreams: { b: { endpoints: [{ address: 'b:80' }] } }, routes: [] });
+      expect(other.ok && Object.keys(other.policy.upstreams)).toContain('b');
+    });
+
+    it('anything to report goes through the text, so diagnostics keep their file:line:col', () => {
+      const bad = good.replace('to: [{ upstream: a }]', 'to: [{ upstream: nope }]');
+      const value = { ...(valueOf(good) as object), routes: [{ name: 'r', match: { host: 'a' }, to: [{ upstream: 'nope' }] }] };
+      const r = parsePolicy(bad, 'p.yaml', { fleet: true }, value);
+      expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual(errorsOf(bad));
+      expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual([expect.stringMatching(/^p\.yaml:3:\d+ routes\[0\]\.to\[0\]\.upstream: unknown upstream "nope"/)]);
+      // A value with only a warning: the warning is reported as the text gives it, with its place.
+      const warned = 'version: 1\nupstreams: { a: { endpoints: [{ address: "a:80" }], subsets: { v2: { version: v2 } } } }\n';
+      expect(parsePolicy(warned, 'p.yaml', {}, valueOf(warned)).warnings.map(formatDiagnostic)).toEqual(['p.yaml:2:68 upstreams.a.subsets.v2: warning: subset "v2" selects no endpoint']);
+    });
+  });
 });

@@ -22,7 +22,8 @@ export interface Diagnostic {
 }
 
 export type LoadResult =
-  | { ok: true; policy: Policy; warnings: Diagnostic[]; source: string }
+  /** `value`: the document the text parses to, before the schema (what a fleet generation carries as `data`). */
+  | { ok: true; policy: Policy; warnings: Diagnostic[]; source: string; value: unknown }
   | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] };
 
 export function formatDiagnostic(d: Diagnostic): string {
@@ -50,8 +51,20 @@ export async function loadPolicyFile(file: string, context: PolicyContext = {}):
   return parsePolicy(text, file, context);
 }
 
-/** Parses policy text; `file` only names the source in diagnostics. */
-export function parsePolicy(text: string, file: string, context: PolicyContext = {}): LoadResult {
+/**
+ * Parses policy text; `file` only names the source in diagnostics.
+ *
+ * `value`, when given, is what `text` parses to, parsed already by whoever sent it (a fleet
+ * generation's `data`, written by `publish` from the same text): it is checked as it is — schema and
+ * cross-references, everything `validate` checks — and the YAML parse, most of a reload's CPU, is
+ * skipped. Positions are only needed to report a problem, so any error or warning sends the whole
+ * text through the full path, whose diagnostics name the place (file:line:col) as always.
+ */
+export function parsePolicy(text: string, file: string, context: PolicyContext = {}, value?: unknown): LoadResult {
+  if (value !== undefined && value !== null) {
+    const checked = policySchema.safeParse(value);
+    if (checked.success && validateRefs(checked.data, context).length === 0) return { ok: true, policy: checked.data, warnings: [], source: text, value };
+  }
   const read = readYaml(text, MAX_SYNTAX_ERRORS);
   if (!read.ok) {
     const errors = read.errors.map((e) => ({ file, line: e.position.line, col: e.position.col, path: '(syntax)', message: e.message, severity: 'error' as const }));
@@ -72,7 +85,7 @@ export function parsePolicy(text: string, file: string, context: PolicyContext =
   const errors = problems.filter((p) => p.severity === 'error').map((p) => at(p.path, p.message, 'error', p.atKey));
   const warnings = problems.filter((p) => p.severity === 'warning').map((p) => at(p.path, p.message, 'warning', p.atKey));
   if (errors.length > 0) return { ok: false, errors, warnings };
-  return { ok: true, policy: parsed.data, warnings, source: text };
+  return { ok: true, policy: parsed.data, warnings, source: text, value: raw };
 }
 
 type At = (path: KeyPath, message: string, severity: Diagnostic['severity'], atKey?: boolean) => Diagnostic;
