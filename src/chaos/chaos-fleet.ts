@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisLink } from '../fleet/redis.js';
 import { rollback } from '../fleet/rollback.js';
-import { FleetStore, policyHash, type Generation } from '../fleet/store.js';
+import { publishable } from '../fleet/publishable.js';
+import { FleetStore, type Generation } from '../fleet/store.js';
 import type { AdminClient } from './admin-client.js';
 import { RedisServer } from './redis-server.js';
 import type { FleetSpec } from './suite-schema.js';
@@ -31,7 +32,7 @@ export class ChaosFleet {
 
   /** Publishes the policy text as the next generation; resolves once Redis has it (not once the sidecars do). */
   async publish(text: string, message: string): Promise<Generation> {
-    const r = await this.store.publish({ policy: text, hash: policyHash(text), publishedBy: 'pilotfish chaos', message, rollbackOf: null });
+    const r = await this.store.publish({ ...publishable(text), publishedBy: 'pilotfish chaos', message, rollbackOf: null });
     if (!r.ok) throw new Error('publish conflict'); // no expectGeneration: cannot happen
     return r.generation;
   }

@@ -20,6 +20,11 @@ export interface PolicyOffer {
   readonly name: string;
   /** The fleet generation this text is, for reports and `lastError`. */
   readonly generation?: number | undefined;
+  /**
+   * What `text` parses to, when the source has it already (a fleet generation's `data`): checked
+   * as it is instead of parsing the text again (see `parsePolicy`).
+   */
+  readonly data?: unknown;
   /** The source could not read a policy at all (a corrupt fleet document): why. Refused as invalid. */
   readonly unreadable?: string | undefined;
 }

@@ -240,7 +240,7 @@ export class DataPlane {
    */
   private async evaluate(o: PolicyOffer, trigger: ReloadTrigger): Promise<ReloadResult> {
     if (o.unreadable !== undefined) return this.fail(trigger, [{ file: o.name, line: 1, col: 1, path: '(document)', message: o.unreadable, severity: 'error' }], o);
-    const loaded = parsePolicy(o.text, o.name, { fleet: this.options.fleet !== undefined });
+    const loaded = parsePolicy(o.text, o.name, { fleet: this.options.fleet !== undefined }, o.data);
     if (!loaded.ok) return this.fail(trigger, loaded.errors, o);
     const hash = hashOf(o.text);
     if (o.origin === 'file') {

@@ -6,6 +6,7 @@
  * `pilotfish rollback` and the chaos runner's `rollback` action both come through here.
  */
 import { formatDiagnostic, parsePolicy } from '../config/index.js';
+import { publishable } from './publishable.js';
 import type { FleetStore, Generation } from './store.js';
 
 export type RollbackOutcome =
@@ -25,7 +26,7 @@ export async function rollback(store: FleetStore, to: number | undefined, publis
   const checked = parsePolicy(chosen.policy, `fleet:${store.fleet}@${chosen.generation}`, { fleet: true });
   if (!checked.ok) return refused(...checked.errors.map(formatDiagnostic), `generation ${chosen.generation} no longer validates: nothing published`);
   const r = await store.publish({
-    policy: chosen.policy, hash: chosen.hash, publishedBy, message: `rollback to generation ${chosen.generation}`,
+    ...publishable(chosen.policy, checked), hash: chosen.hash, publishedBy, message: `rollback to generation ${chosen.generation}`,
     rollbackOf: chosen.generation, expectGeneration: current.generation,
   });
   return r.ok ? { kind: 'published', generation: r.generation } : { kind: 'conflict', from: current.generation, now: r.current.generation };

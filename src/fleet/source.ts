@@ -43,7 +43,7 @@ export class FleetSource implements PolicySource {
     this.sink = sink;
     const offer = (g: Generation | UnreadableGeneration) => sink.offer({
       origin: 'fleet', name: `fleet:${store.fleet}@${g.generation}`, generation: g.generation,
-      ...('unreadable' in g ? { text: '', unreadable: g.unreadable } : { text: g.policy }),
+      ...('unreadable' in g ? { text: '', unreadable: g.unreadable } : { text: g.policy, ...(g.data === undefined ? {} : { data: g.data }) }),
     });
     this.reporter = new Reporter(store, this.id, () => this.report(), log);
     this.watcher = new FleetWatcher({

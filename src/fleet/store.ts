@@ -17,6 +17,12 @@ export interface Generation {
   readonly hash: string;
   /** The policy text exactly as published (YAML or JSON). */
   readonly policy: string;
+  /**
+   * The document `policy` parses to, written by the publisher that validated it (`publishable`):
+   * what a sidecar checks and applies without parsing YAML. Absent from older or hand-written
+   * documents, and for a text JSON cannot carry exactly: sidecars then parse `policy`.
+   */
+  readonly data?: unknown;
   readonly publishedBy: string;
   /** ISO 8601. */
   readonly publishedAt: string;
@@ -25,8 +31,8 @@ export interface Generation {
   readonly rollbackOf: number | null;
 }
 
-/** A generation without its policy text (history listings, `fleet status`). */
-export type GenerationMeta = Omit<Generation, 'policy'>;
+/** A generation without its policy text and document (history listings, `fleet status`). */
+export type GenerationMeta = Omit<Generation, 'policy' | 'data'>;
 
 /** The store's position: what a sidecar compares with what it serves. 0 and no epoch: never published. */
 export interface StoreHead {
@@ -34,7 +40,7 @@ export interface StoreHead {
   readonly epoch: string | undefined;
 }
 
-export type PublishInput = Pick<Generation, 'hash' | 'policy' | 'publishedBy' | 'message' | 'rollbackOf'> & {
+export type PublishInput = Pick<Generation, 'hash' | 'policy' | 'data' | 'publishedBy' | 'message' | 'rollbackOf'> & {
   /** Compare-and-set: publish only if the store is at exactly this generation (0: empty). */
   readonly expectGeneration?: number | undefined;
 };
@@ -45,7 +51,8 @@ export type PublishResult =
 
 // GET generation, compare, SET, LPUSH + LTRIM, PUBLISH — one step on the server. The document is
 // the client's JSON object with `generation` and `epoch` spliced in front, so the policy text is
-// never decoded and re-encoded by Lua.
+// never decoded and re-encoded by Lua. The channel carries the document itself up to ARGV[6] bytes
+// (sidecars apply it without reading the store: no round trip per flip), else `<epoch>:<generation>`.
 const PUBLISH = `
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 local epoch = redis.call('GET', KEYS[2])
@@ -57,7 +64,7 @@ redis.call('SET', KEYS[1], n)
 redis.call('SET', KEYS[3], doc)
 redis.call('LPUSH', KEYS[4], doc)
 redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
-redis.call('PUBLISH', ARGV[4], epoch .. ':' .. n)
+if #doc <= tonumber(ARGV[6]) then redis.call('PUBLISH', ARGV[4], doc) else redis.call('PUBLISH', ARGV[4], epoch .. ':' .. n) end
 return {1, n, epoch}
 `;
 
@@ -99,6 +106,14 @@ export interface LiveReport<R> {
   readonly report: R;
 }
 
+/**
+ * The largest document the fleet's channel carries whole (bytes; Lua's `#` counts bytes). A larger
+ * one is announced as `<epoch>:<generation>` and read from the store: a pub/sub client's output
+ * buffer is bounded (`client-output-buffer-limit pubsub`, 8 MB over 60 s by default), and a burst
+ * of large publishes to a slow subscriber must not get it disconnected.
+ */
+export const PUSHED_DOCUMENT_BYTES = 256 * 1024;
+
 export class FleetStore {
   readonly keys: FleetKeys;
   private readonly publishScript: ScriptCall;
@@ -120,11 +135,11 @@ export class FleetStore {
   async publish(input: PublishInput): Promise<PublishResult> {
     const body = JSON.stringify({
       hash: input.hash, publishedBy: input.publishedBy, publishedAt: new Date().toISOString(),
-      message: input.message, rollbackOf: input.rollbackOf, policy: input.policy,
+      message: input.message, rollbackOf: input.rollbackOf, policy: input.policy, ...(input.data === undefined ? {} : { data: input.data }),
     });
     const k = this.keys;
     const r = await this.publishScript([k.generation, k.epoch, k.current, k.history], [
-      input.expectGeneration === undefined ? '' : String(input.expectGeneration), body, randomBytes(8).toString('hex'), k.events, HISTORY_LENGTH,
+      input.expectGeneration === undefined ? '' : String(input.expectGeneration), body, randomBytes(8).toString('hex'), k.events, HISTORY_LENGTH, PUSHED_DOCUMENT_BYTES,
     ]) as [number, number, string];
     if (r[0] !== 1) return { ok: false, current: { generation: Number(r[1]), epoch: r[2] || undefined } };
     return { ok: true, generation: { ...(JSON.parse(body) as Omit<Generation, 'generation' | 'epoch'>), generation: Number(r[1]), epoch: r[2] } };
@@ -177,12 +192,12 @@ export class FleetStore {
   }
 }
 
-/** A stored document, checked: anything can be written into Redis around `publish`. */
 /** The content hash a generation carries: sha256 of the policy text, hex. */
 export function policyHash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** A stored (or pushed) document, checked: anything can be written into Redis around `publish`. */
 export function parseGeneration(doc: string): Generation {
   let g: Partial<Record<keyof Generation, unknown>>;
   try {
@@ -203,6 +218,6 @@ export class InvalidGenerationError extends Error {
 }
 
 export function metaOf(g: Generation): GenerationMeta {
-  const { policy: _policy, ...meta } = g;
+  const { policy: _policy, data: _data, ...meta } = g;
   return meta;
 }

@@ -6,6 +6,9 @@
  * When it looks (SPEC §9): on the push after each publish; after every (re)connection — messages
  * published while a subscriber was away are lost, so a reconnect re-reads; and on a safety poll,
  * which reads two small values (generation and epoch) and fetches the document only when they moved.
+ * A push carries the document itself (up to `PUSHED_DOCUMENT_BYTES`): it is judged and applied
+ * without reading the store, so a flip costs a sidecar no round trip; a push that is not a readable
+ * document (an announcement `<epoch>:<generation>`, or anything else) makes the sidecar read the store.
  * Checks run one at a time; a request during one makes exactly one more.
  *
  * What it applies: only what `progress.ts` judges newer — never backwards on its own (an empty,
@@ -16,7 +19,7 @@ import type { Logger } from 'pino';
 import type { Diagnostic } from '../config/index.js';
 import { formatDiagnostic } from '../config/index.js';
 import { judge, warningOf, type Position } from './progress.js';
-import { InvalidGenerationError, type FleetStore, type Generation, type StoreHead } from './store.js';
+import { InvalidGenerationError, parseGeneration, type FleetStore, type Generation, type StoreHead } from './store.js';
 
 export interface ApplyOutcome {
   readonly result: 'ok' | 'unchanged' | 'error';
@@ -68,6 +71,8 @@ export class FleetWatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** The latest document pushed on the channel and not looked at yet. */
+  private pushed: Generation | undefined;
   private stopped = false;
   private readonly offs: Array<() => void> = [];
 
@@ -76,7 +81,7 @@ export class FleetWatcher {
   /** Subscribes, starts the safety poll, and applies what the store holds if Redis answers within `startTimeoutMs`. */
   async start(): Promise<void> {
     const { store } = this.o;
-    store.link.subscribe(store.keys.events, () => void this.check());
+    store.link.subscribe(store.keys.events, (message) => this.onPush(message));
     this.offs.push(store.link.onReady(() => void this.check()));
     this.offs.push(store.link.onDown(() => this.o.onChange?.()));
     this.timer = setInterval(() => void this.check(), this.o.pollMs ?? 2000);
@@ -114,15 +119,39 @@ export class FleetWatcher {
     return this.running;
   }
 
+  /** A message on the fleet's channel: a whole document is looked at as it is, anything else means "read the store". */
+  private onPush(message: string): void {
+    if (message.startsWith('{')) {
+      try {
+        this.pushed = parseGeneration(message);
+      } catch {
+        this.pushed = undefined; // not ours to report: the store's copy is what gets judged and refused
+      }
+    }
+    void this.check();
+  }
+
   private async checkOnce(): Promise<void> {
     const { store } = this.o;
     let head: StoreHead;
     let g: Generation | undefined;
+    const pushed = this.pushed;
+    this.pushed = undefined;
     try {
-      head = await store.head();
-      this.head = head;
-      if (!this.judgeAndWarn(head)) return;
-      g = await store.current();
+      if (pushed) {
+        // A push no newer than what a read already applied (the two connections' data can be
+        // handled in either order): nothing to do, and no reason to think the store went back.
+        if (this.served?.epoch === pushed.epoch && pushed.generation <= this.served.generation) return;
+        head = { generation: pushed.generation, epoch: pushed.epoch };
+        this.head = head;
+        if (!this.judgeAndWarn(head)) return;
+        g = pushed;
+      } else {
+        head = await store.head();
+        this.head = head;
+        if (!this.judgeAndWarn(head)) return;
+        g = await store.current();
+      }
     } catch (err) {
       if (err instanceof InvalidGenerationError) { await this.unreadable(this.head!, err); return; }
       // Unreachable or failing Redis: keep serving; reconnection or the next poll tries again.

@@ -1,6 +1,6 @@
 /** The fleet store on a real redis-server: compare-and-set publish, history, epochs, reports. */
 import { describe, expect, it } from 'vitest';
-import { FleetStore, InvalidGenerationError, parseGeneration } from '../../src/fleet/store.js';
+import { FleetStore, InvalidGenerationError, parseGeneration, PUSHED_DOCUMENT_BYTES } from '../../src/fleet/store.js';
 import { RedisLink, RedisLinkError } from '../../src/fleet/redis.js';
 import { FleetUrlError, parseFleetUrl as parseRedisUrl, redactUrl } from '../../src/fleet/url.js';
 import { REDIS_SERVER, needs } from '../helpers/system.js';
@@ -53,15 +53,21 @@ describe.skipIf(!req.ok)(`fleet store${req.label}`, () => {
     expect((await a.head()).generation).toBe(100);
   });
 
-  it('publishes "<epoch>:<generation>" on the fleet channel after each publish', async () => {
+  it('pushes the document itself on the fleet channel after each publish; one too large for the channel as "<epoch>:<generation>"', async () => {
     const s = await store();
     const link = await redisLink(redis.url);
     const got: string[] = [];
     link.subscribe(s.keys.events, (m) => got.push(m));
     await waitFor(() => link.connected);
-    const r = await s.publish(input(1));
+    const data = { version: 1, routes: [] };
+    const r = await s.publish({ ...input(1), data });
     await waitFor(() => got.length === 1);
-    expect(got).toEqual([`${r.ok && r.generation.epoch}:1`]);
+    expect(got[0]).toBe(await s.link.command('GET', s.keys.current)); // exactly the stored document
+    expect(parseGeneration(got[0]!)).toMatchObject({ generation: 1, epoch: r.ok && r.generation.epoch, policy: input(1).policy, data });
+    const big = await s.publish({ ...input(2), policy: `version: 1\n${'#'.repeat(PUSHED_DOCUMENT_BYTES)}\n` });
+    await waitFor(() => got.length === 2);
+    expect(got[1]).toBe(`${big.ok && big.generation.epoch}:2`);
+    expect((await s.current())?.generation).toBe(2);
   });
 
   it('a store reset gets a new epoch at its next publish', async () => {

@@ -8,7 +8,8 @@
 import { parseArgs } from 'node:util';
 import { formatDiagnostic, loadPolicyFile } from '../../config/index.js';
 import { processIo, type CommandIo } from '../../kube/command-io.js';
-import { metaOf, policyHash, type FleetStore, type Generation, type PublishInput } from '../store.js';
+import { publishable } from '../publishable.js';
+import { metaOf, type FleetStore, type Generation, type PublishInput } from '../store.js';
 import { EXIT, FLEET_OPTIONS, fleetTarget, openStore, publisher, shortHash } from './connect.js';
 
 export const PUBLISH_USAGE = `usage: pilotfish publish FILE --fleet URL [--fleet-key K] [--message M] [--expect-generation N] [--json]
@@ -45,7 +46,7 @@ export async function publishCommand(args: string[], io: CommandIo = processIo, 
   if (!store) return EXIT.failed;
   try {
     return await publishText(store, {
-      policy: loaded.source, hash: policyHash(loaded.source), publishedBy: publisher(env), message: values.message, rollbackOf: null,
+      ...publishable(loaded.source, loaded), publishedBy: publisher(env), message: values.message, rollbackOf: null,
       expectGeneration: expect === undefined ? undefined : Number(expect),
     }, { json: values.json, command: 'publish' }, io);
   } finally {
