@@ -10,6 +10,11 @@ import type { FleetStore } from './store.js';
 
 export const REPORT_EVERY_MS = 2000;
 export const REPORT_TTL_MS = 3 * REPORT_EVERY_MS;
+/**
+ * How long a report waits after a change, ms: the moment a flip is applied belongs to the traffic
+ * (the requests waiting on the new policy are served first), and changes in a burst make one write.
+ */
+export const REPORT_SETTLE_MS = 20;
 
 export interface SidecarReport {
   readonly id: string;
@@ -33,11 +38,12 @@ export interface SidecarReport {
 }
 
 /**
- * Writes `report()` every `REPORT_EVERY_MS`, and soon after `nudge()`. A failed write (Redis
- * down) is simply retried at the next tick: reports are state, not events.
+ * Writes `report()` every `REPORT_EVERY_MS`, and `REPORT_SETTLE_MS` after `nudge()`. A failed
+ * write (Redis down) is simply retried at the next tick: reports are state, not events.
  */
 export class Reporter {
   private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -45,18 +51,25 @@ export class Reporter {
   constructor(private readonly store: FleetStore, private readonly id: string, private readonly report: () => SidecarReport, private readonly log?: Logger) {}
 
   start(): void {
-    this.timer = setInterval(() => this.nudge(), REPORT_EVERY_MS);
+    this.timer = setInterval(() => this.now(), REPORT_EVERY_MS);
     this.timer.unref();
-    this.nudge();
+    this.now();
+  }
+
+  /** Something reported changed: reports shortly (one write for a burst of changes). */
+  nudge(): void {
+    if (this.stopped || this.soon) return;
+    this.soon = setTimeout(() => { this.soon = undefined; this.now(); }, REPORT_SETTLE_MS);
+    this.soon.unref();
   }
 
   /** Reports now (coalesced with a write in progress). */
-  nudge(): void {
+  private now(): void {
     if (this.stopped) return;
     if (this.writing) { this.again = true; return; }
     this.writing = this.write().finally(() => {
       this.writing = undefined;
-      if (this.again) { this.again = false; this.nudge(); }
+      if (this.again) { this.again = false; this.now(); }
     });
   }
 
@@ -64,6 +77,7 @@ export class Reporter {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.soon);
     await this.writing;
     await this.store.leave(this.id).catch(() => {});
   }
