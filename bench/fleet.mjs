@@ -3,19 +3,21 @@
 // publish (or rollback) call returning to every sidecar answering a request on the new policy,
 // polled through each sidecar's outbound port; every poll must succeed — the flip costs the
 // sidecars' traffic nothing. Prints p50/p99/max of the flip (slowest sidecar) and of each sidecar's
-// own catch-up.
+// own catch-up, and the sidecars' CPU per flip, told apart from their idle baseline.
 //   npm run bench:fleet        (BENCH_SIDECARS=20, BENCH_ROUNDS=50)
 import http from 'node:http';
 import os from 'node:os';
 import { cpuMs, LISTENERS, sidecarWithPolicy, stopAll } from './lib.mjs';
 import { RedisServer } from '../dist/chaos/redis-server.js';
 import { RedisLink } from '../dist/fleet/redis.js';
-import { FleetStore, policyHash } from '../dist/fleet/store.js';
+import { FleetStore } from '../dist/fleet/store.js';
+import { publishable } from '../dist/fleet/publishable.js';
 import { rollback } from '../dist/fleet/rollback.js';
 
 const SIDECARS = Number(process.env.BENCH_SIDECARS ?? 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 50);
 const KEY = 'bench';
+const IDLE_MS = 3000;
 
 function server(text) {
   const s = http.createServer((req, res) => { req.resume(); res.end(text); });
@@ -64,7 +66,7 @@ try {
   pollers.push(...ports.map(poller));
   const publish = async (color) => {
     const text = policy(color);
-    const r = await store.publish({ policy: text, hash: policyHash(text), publishedBy: 'bench', message: color, rollbackOf: null });
+    const r = await store.publish({ ...publishable(text), publishedBy: 'bench', message: color, rollbackOf: null });
     if (!r.ok) throw new Error('conflict');
   };
   /** Polls every sidecar until it answers `want`; each sidecar's catch-up time, ms after t0. */
@@ -82,7 +84,14 @@ try {
 
   const flips = { publish: [], rollback: [] };
   const cpuOf = () => pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+  // The sidecars' CPU while nothing happens (their timers, the event-loop monitor, GC): part of
+  // what the rounds cost that no flip causes, told apart below.
+  const idle0 = cpuOf();
+  const idleT0 = performance.now();
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const idlePerMs = (cpuOf() - idle0) / (performance.now() - idleT0);
   const cpu0 = cpuOf();
+  const rounds0 = performance.now();
   const perSidecar = [];
   for (let round = 0; round < ROUNDS; round++) {
     await publish('green');
@@ -99,6 +108,7 @@ try {
   }
   // The sidecars' CPU over the rounds: applying each flip, serving the polls, their timers.
   const cpuPerFlip = (cpuOf() - cpu0) / (2 * ROUNDS * SIDECARS);
+  const idlePerFlip = (idlePerMs * (performance.now() - rounds0)) / (2 * ROUNDS * SIDECARS);
   const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
   const line = (name, xs) => `${name.padEnd(30)} p50 ${q(xs, 50).toFixed(1).padStart(6)} ms   p99 ${q(xs, 99).toFixed(1).padStart(6)} ms   max ${Math.max(...xs).toFixed(1).padStart(6)} ms   (${xs.length})`;
   const all = [...flips.publish, ...flips.rollback];
@@ -107,7 +117,7 @@ try {
   console.log(line('  after a publish', flips.publish));
   console.log(line('  after a rollback', flips.rollback));
   console.log(line('one sidecar on the new policy', perSidecar));
-  console.log(`CPU per sidecar per flip: ${cpuPerFlip.toFixed(1)} ms (${(cpuPerFlip * SIDECARS).toFixed(0)} ms across the fleet, ${os.cpus().length} cores)`);
+  console.log(`CPU per sidecar per flip: ${cpuPerFlip.toFixed(1)} ms (${(cpuPerFlip * SIDECARS).toFixed(0)} ms across the fleet, ${os.cpus().length} cores), of which ${idlePerFlip.toFixed(1)} ms its idle baseline (${(idlePerMs * 1000 / SIDECARS).toFixed(1)} ms per second per sidecar, measured over ${IDLE_MS / 1000} s before the rounds) and ${(cpuPerFlip - idlePerFlip).toFixed(1)} ms the flip and the polls`);
   console.log(`traffic during the flips: ${stats.requests} requests through the sidecars, ${stats.failures.length} failed${stats.failures.length ? ` (${[...new Set(stats.failures)].slice(0, 5).join(', ')})` : ''}`);
   console.log(`target: p99 < 100 ms for 20 sidecars: ${q(all, 99) < 100 ? 'met' : 'NOT met'} on this run`);
   if (stats.failures.length > 0) process.exitCode = 1;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Instructions per fleet flip of one real sidecar, counted by valgrind's callgrind: deterministic,
+# so it compares two builds where CPU-time runs on a shared VM cannot.
+#   bench/fleet-instructions.sh [N]   (after npm run build; needs valgrind and redis-server)
+# A redis-server and one `pilotfish run --fleet` under callgrind; the driver publishes flips
+# (blue ↔ green, the bench:fleet policies) and waits for each in the sidecar's fleet report, sending
+# it no request. Run twice, with 10 and 10 + N (default 100) flips; the difference of the two totals
+# over N is the sidecar's instructions per flip (push, reads, validate → build → swap, log, report).
+set -euo pipefail
+n=${1:-100}
+cd "$(dirname "$0")/.."
+node=node_modules/node/bin/node
+dir=$(mktemp -d)
+trap 'kill $(cat "$dir/redis.pid") 2>/dev/null || true; rm -rf "$dir"' EXIT
+port=$($node -e 'const s=require("net").createServer().listen(0,()=>{console.log(s.address().port);s.close()})')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+url=redis://127.0.0.1:$port
+policy() { # $1: the route's upstream
+  cat <<YAML
+version: 1
+listeners:
+  outbound: { port: 0, address: 127.0.0.1 }
+  inbound: { port: 0, address: 127.0.0.1 }
+  admin: { port: 0 }
+  telemetry: { port: 0, address: 127.0.0.1 }
+upstreams:
+  blue: { endpoints: [{ address: "127.0.0.1:1" }] }
+  green: { endpoints: [{ address: "127.0.0.1:2" }] }
+routes:
+  - { name: web, match: { host: web }, to: [{ upstream: $1 }] }
+YAML
+}
+policy blue > "$dir/blue.yaml"; policy green > "$dir/green.yaml"
+total() { # $1: flips; prints callgrind's instruction total
+  local key=k$1
+  PILOTFISH_REEXEC=0 valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$dir/cg.$1" --log-file="$dir/vg.$1.log" \
+    $node --max-semi-space-size=8 dist/cli/main.js run --policy "$dir/blue.yaml" --fleet "$url" --fleet-key "$key" --no-access-log 2> "$dir/sidecar.$1.log" &
+  local pid=$!
+  for _ in $(seq 1 180); do grep -q '"listening"' "$dir/sidecar.$1.log" 2>/dev/null && break; sleep 1; done
+  $node bench/fleet-instructions-driver.mjs "$url" "$key" "$1" "$dir/blue.yaml" "$dir/green.yaml"
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  grep "I   refs" "$dir/vg.$1.log" | awk '{gsub(",", "", $NF); print $NF}'
+}
+a=$(total 10); b=$(total $((10 + n)))
+echo "one sidecar: $(( (b - a) / n )) instructions per fleet flip ($n flips)"
