@@ -5,7 +5,7 @@
 //   node bench/fleet-profile.mjs [FLIPS]   (default 200; PROFILE_DIR=dir writes a .cpuprofile)
 import http from 'node:http';
 import { cpuMs, LISTENERS, start, stopAll } from './lib.mjs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RedisServer } from '../dist/chaos/redis-server.js';
@@ -47,11 +47,12 @@ try {
   while (await get(sc.port) !== 'blue') await sleep(10);
   for (let i = 0; i < 50; i++) await get(sc.port); // warm
   await sleep(1000);
+  const sys = () => Number(readFileSync(`/proc/${sc.pid}/stat`, 'utf8').split(') ')[1].split(' ')[12]) * 10; // kernel time, ms
   const phase = async (name, n, fn) => {
-    const c0 = cpuMs(sc.pid); const t0 = performance.now();
+    const c0 = cpuMs(sc.pid); const s0 = sys(); const t0 = performance.now();
     await fn();
     const ms = performance.now() - t0; const cpu = cpuMs(sc.pid) - c0;
-    console.log(`${name.padEnd(34)} ${String(cpu).padStart(6)} ms CPU over ${(ms / 1000).toFixed(1)} s  → ${(cpu / n).toFixed(2)} ms per ${n > 1 ? 'one' : 'phase'}`);
+    console.log(`${name.padEnd(34)} ${String(cpu).padStart(6)} ms CPU (${sys() - s0} ms of it in the kernel) over ${(ms / 1000).toFixed(1)} s  → ${(cpu / n).toFixed(2)} ms per ${n > 1 ? 'one' : 'phase'}`);
     return { cpu, ms };
   };
   const idle = await phase('idle 10 s', 10, () => sleep(10_000));
