@@ -6,9 +6,9 @@
  * |---|---|---|
  * | `pilotfish:{K}:generation` | string | the current generation number |
  * | `pilotfish:{K}:epoch` | string | the store's epoch: random, written by the first publish into an empty store |
- * | `pilotfish:{K}:current` | string | the current generation's document (JSON, policy text included) |
+ * | `pilotfish:{K}:current` | string | the current generation's document (JSON, policy text and its `data` included) |
  * | `pilotfish:{K}:history` | list | the last 50 documents, newest first |
- * | `pilotfish:{K}:events` | channel | `<epoch>:<generation>` after each publish |
+ * | `pilotfish:{K}:events` | channel | after each publish, the new document (as in `current`); over `PUSHED_DOCUMENT_BYTES`, `<epoch>:<generation>` |
  * | `pilotfish:{K}:sidecars` | sorted set | sidecar id → last report, scored by the server's clock (ms) |
  * | `pilotfish:{K}:report:<id>` | string | that sidecar's last report (JSON), expiring with it |
  * | `pilotfish:{K}:session:<scope>:<key>` | string | shared sticky sessions: session → endpoint, expiring with the cookie's ttl |
