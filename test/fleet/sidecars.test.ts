@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { ToxicProxy } from '../../src/chaos/toxic-proxy.js';
 import { fleetCommand, publishCommand, readStatus, type FleetStatus } from '../../src/fleet/commands/index.js';
 import { FleetStore } from '../../src/fleet/store.js';
@@ -63,15 +64,16 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
     const sidecars = await spawnFleet(2, colorPolicy('blue', up), redis.url, 'invalid');
     await publish(redis.url, 'invalid', colorPolicy('green', up));
     await waitColor(sidecars, 'green');
-    // Around `publish`: generation 2 names an upstream that does not exist; generation 3 is not even JSON.
+    // Around `publish`: generation 2 names an upstream that does not exist (its data too), pushed
+    // whole as publish pushes; generation 3 is not even JSON, announced, so sidecars read it.
     const link = await redisLink(redis.url);
     const k = new FleetStore(link, 'invalid').keys;
     const head = await new FleetStore(link, 'invalid').head();
     const bad = colorPolicy('green', up).replace('to: [{ upstream: green }]', 'to: [{ upstream: purple }]');
-    const doc = JSON.stringify({ generation: 2, epoch: head.epoch, hash: 'x', policy: bad, publishedBy: 'someone', publishedAt: new Date().toISOString(), message: 'hand-written', rollbackOf: null });
+    const doc = JSON.stringify({ generation: 2, epoch: head.epoch, hash: 'x', policy: bad, data: parseYaml(bad), publishedBy: 'someone', publishedAt: new Date().toISOString(), message: 'hand-written', rollbackOf: null });
     await link.command('SET', k.generation, 2);
     await link.command('SET', k.current, doc);
-    await link.command('PUBLISH', k.events, `${head.epoch}:2`);
+    await link.command('PUBLISH', k.events, doc);
     for (const s of sidecars) {
       const dump = await waitFor(async () => { const d = await adminJson(s, '/config_dump'); return d.lastError && d; }, { what: 'lastError' });
       expect(dump.lastError).toMatchObject({ trigger: 'fleet', source: 'fleet', generation: 2 });
