@@ -9,14 +9,14 @@
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# ---- build: compile TypeScript to dist/ ------------------------------------------------------------
+# ---- build: compile TypeScript to dist/ and bundle the CLI (rolldown.config.mjs) --------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /build
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would build before the sources are here, and the `node` devDependency's
 # second runtime is pointless in an image that already is Node 24.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json rolldown.config.mjs ./
 COPY src ./src
 RUN npm run build
 

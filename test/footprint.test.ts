@@ -30,12 +30,14 @@ async function loadedBy(args: string[]): Promise<Loaded> {
 }
 
 const pkg = (files: string[], name: string): string[] => files.filter((f) => f.startsWith(`node_modules/${name}/`));
+/** The bundle's chunk of undici (rolldown.config.mjs): the CLI carries undici's modules in it. */
+const undiciChunk = (files: string[]): string[] => files.filter((f) => /^dist\/bundle\/undici-lib-[\w-]+\.js$/.test(f));
 
 describe('pilotfish run loads what it uses', () => {
-  it('--engine undici: undici\'s Client alone; no http-proxy-3, no tracing SDK, no prom-client index, no bundled undici', async () => {
+  it('--engine undici: undici from the bundle; no http-proxy-3, no tracing SDK, no prom-client index, not Node\'s internal undici', async () => {
     const { builtins, files } = await loadedBy(['--engine', 'undici']);
-    expect(files).toContain('node_modules/undici/lib/dispatcher/client.js');
-    expect(files).not.toContain('node_modules/undici/index.js');
+    expect(undiciChunk(files)).toHaveLength(1);
+    expect(pkg(files, 'undici')).toEqual([]);
     expect(pkg(files, 'http-proxy-3')).toEqual([]);
     expect(pkg(files, '@opentelemetry')).toEqual([]);
     expect(files).not.toContain('node_modules/prom-client/index.js');
@@ -44,9 +46,20 @@ describe('pilotfish run loads what it uses', () => {
     expect(builtins).not.toContain('internal/deps/undici/undici');
   });
 
+  it('runs the CLI bundle: its chunks, not the compiled tree, and the packages it carries not from node_modules', async () => {
+    const { files } = await loadedBy([]);
+    const ours = files.filter((f) => f.startsWith('dist/'));
+    expect(ours).toContain('dist/cli/main.js');
+    expect(ours.filter((f) => f !== 'dist/cli/main.js' && !f.startsWith('dist/bundle/'))).toEqual([]);
+    for (const name of ['zod', 'yaml', 'pino', 'cockatiel']) expect(pkg(files, name), name).toEqual([]);
+    // The lazily loaded parts stay unloaded: chaos, kube, fleet, the tracing SDK, the other engines.
+    expect(ours.filter((f) => /\/(chaos-command|inject-command|iptables-command|fleet|otel-tracing|http-proxy-engine|node-http-engine)-[\w-]{8}\.js$/.test(f))).toEqual([]);
+  });
+
   it('--engine node: no undici at all, and no http-proxy-3 until a WebSocket upgrade needs it', async () => {
     const { files } = await loadedBy(['--engine', 'node']);
     expect(pkg(files, 'undici')).toEqual([]);
+    expect(undiciChunk(files)).toEqual([]);
     expect(pkg(files, 'http-proxy-3')).toEqual([]);
   });
 });

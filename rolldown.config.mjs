@@ -1,0 +1,32 @@
+// The `pilotfish` command as a bundle: `npm run build` compiles src/ with tsc (dist/, with the
+// library's .d.ts), then this bundles the compiled CLI into dist/cli/main.js (replacing tsc's) and
+// its chunks in dist/bundle/. Why: `pilotfish run` used to resolve and evaluate ~440 files (zod's
+// 95 with every locale, yaml's 72, undici's), and that, not compiling them, was most of its start
+// (docs/benchmarks.md, "Start-up"). One file per lazily imported part keeps tracing, chaos, kube,
+// fleet and the other engines unloaded until used.
+//
+// Chunks sit one level under dist/ as every compiled file does, so `new URL('../…', import.meta.url)`
+// in them means what it means in the file it came from. The packages a sidecar loads at start are
+// bundled (tree-shaken: zod without its locales); the ones only a lazily loaded part uses stay
+// external, resolved from node_modules as before. opossum and prom-client are `createRequire`d by
+// the code and stay external too: one copy of each, whichever part loads it.
+import { rmSync } from 'node:fs';
+
+/** undici in a chunk of its own, `bundle/undici-lib-*.js`: loaded by the undici engine only (test/footprint.test.ts). */
+const undiciChunk = (id) => (/[\\/]node_modules[\\/]undici[\\/]/.test(id) ? 'undici-lib' : null);
+
+const EXTERNAL = /^(@opentelemetry\/|ioredis|http-proxy-3|@peculiar\/|reflect-metadata|prom-client|opossum)/;
+
+rmSync(new URL('./dist/bundle', import.meta.url), { recursive: true, force: true });
+
+export default {
+  input: { 'cli/main': 'dist/cli/main.js' },
+  platform: 'node',
+  external: (id) => id.startsWith('node:') || EXTERNAL.test(id),
+  // The compiled files' source maps point at src/; the bundle carries none (stack traces name the
+  // bundle's chunks, which keep their modules' names).
+  output: {
+    dir: 'dist', format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'bundle/[name]-[hash].js', sourcemap: false,
+    codeSplitting: { groups: [{ name: undiciChunk }] },
+  },
+};
