@@ -254,8 +254,10 @@ export function table(results, baselines) {
 }
 
 export async function stopAll() {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
+  // A child killed by a signal keeps exitCode null: signalCode says it has exited.
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of running) c.kill('SIGTERM');
+  await Promise.all(running.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined)));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 
