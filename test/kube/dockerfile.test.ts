@@ -16,7 +16,7 @@ import { importGraph, packageName } from './import-graph.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const df = parseDockerfile(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
 const ignored = dockerignore(readFileSync(path.join(ROOT, '.dockerignore'), 'utf8'));
-const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; scripts: Record<string, string> };
 const buildConfig = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { extends?: string; include: string[]; compilerOptions: { rootDir: string; outDir: string } };
 const sidecar = df.stages.at(-1)!;
 const init = stage(df, 'init');
@@ -100,6 +100,9 @@ describe('Dockerfile', () => {
   it('the build stage has everything the compiler reads: both tsconfigs and every included folder', () => {
     const copied = copies(df, stage(df, 'build')).filter((c) => c.from === undefined).flatMap((c) => c.sources.map((s) => s.replace(/^\.\//, '')));
     expect(copied).toContain('tsconfig.build.json');
+    // `npm run build` bundles the CLI after tsc: the bundler's config must be there too.
+    expect(pkg.scripts.build).toMatch(/rolldown -c rolldown\.config\.mjs/);
+    expect(copied).toContain('rolldown.config.mjs');
     if (buildConfig.extends) expect(copied).toContain(buildConfig.extends.replace(/^\.\//, ''));
     for (const dir of buildConfig.include) {
       expect(copied).toContain(dir);
