@@ -34,11 +34,15 @@ interface Origin { readonly scheme: 'http' | 'https'; readonly host: string }
 /** Origins seen, parsed once: an application calls a handful of them over and over. */
 const ORIGINS = new Map<string, Origin>();
 const MAX_ORIGINS = 1024;
+/** The last origin asked for: most calls repeat it, and a string compare beats hashing it again. */
+let lastKey = '';
+let last: Origin | undefined;
 
 function parseOrigin(origin: string | URL): Origin {
   const key = typeof origin === 'string' ? origin : origin.origin;
+  if (key === lastKey && last !== undefined) return last;
   const known = ORIGINS.get(key);
-  if (known !== undefined) return known;
+  if (known !== undefined) { lastKey = key; last = known; return known; }
   let url: URL;
   try {
     url = typeof origin === 'string' ? new URL(origin) : origin;
@@ -50,6 +54,8 @@ function parseOrigin(origin: string | URL): Origin {
   const parsed: Origin = { scheme, host: url.host.toLowerCase() };
   if (ORIGINS.size >= MAX_ORIGINS) ORIGINS.clear();
   ORIGINS.set(key, parsed);
+  lastKey = key;
+  last = parsed;
   return parsed;
 }
 
@@ -81,15 +87,15 @@ function readHeaders(h: Dispatcher.DispatchOptions['headers']): IncomingHttpHead
   } else {
     for (const k of Object.keys(h)) add(out, k, (h as Record<string, unknown>)[k]);
   }
-  // The URL's authority routes the call (as Host does on the outbound port); the engine sets `host`.
-  delete out.host;
   return out;
 }
 
 function add(out: IncomingHttpHeaders, name: string, value: unknown): void {
   if (value === undefined || value === null) return;
   const key = name.toLowerCase();
-  if (key === '__proto__') return;
+  // The URL's authority routes the call (as Host does on the outbound port); the engine sets `host`.
+  // (Skipped rather than deleted after: a `delete` would turn the object into a slow dictionary.)
+  if (key === '__proto__' || key === 'host') return;
   const values = Array.isArray(value) ? value.map(String) : [String(value)];
   const prior = out[key];
   if (key === 'set-cookie') { out[key] = [...(prior ?? []), ...values]; return; }

@@ -89,8 +89,13 @@ export class MeshDispatcher extends UndiciDispatcher {
   }
 }
 
-/** One call: the request core's answer played back through the handler, with back-pressure and abort. */
-class MeshCall implements Dispatcher.DispatchController {
+/**
+ * One call: the request core's answer played back through the handler, with back-pressure and abort.
+ * It is also the relay sink the undici engine's body writes to (`write` is `onResponseData`, false
+ * while the handler has paused): one object per call, not two. A handler hook that throws aborts
+ * the call: a caller's bug must not leak the upstream.
+ */
+class MeshCall implements Dispatcher.DispatchController, RelaySink {
   aborted = false;
   paused = false;
   reason: Error | null = null;
@@ -99,10 +104,12 @@ class MeshCall implements Dispatcher.DispatchController {
   /** The snapshot current at arrival: the call keeps it to the end. */
   private readonly snapshot: Snapshot;
   private body: Readable | undefined;
-  private sink: HandlerSink | undefined;
+  /** The body writes itself to this call (RELAY), rather than being read as a stream. */
+  private relayed = false;
+  writableNeedDrain = false;
+  private onDrain: (() => void) | undefined;
   private pending: Buffer | undefined;
   private headers: IncomingHttpHeaders | undefined;
-  private raw: Buffer[] | undefined;
   private status = 0;
   private bytesOut = 0;
   private ended = false;
@@ -116,18 +123,13 @@ class MeshCall implements Dispatcher.DispatchController {
     edge.track.begin();
   }
 
-  /** undici's `rawHeaders`: what fetch reads the answer's headers from. Built only when asked. */
-  get rawHeaders(): Buffer[] | null {
-    const h = this.headers;
-    if (h === undefined) return null;
-    if (this.raw !== undefined) return this.raw;
-    const raw: Buffer[] = [];
-    for (const name in h) {
-      const v = h[name];
-      if (v === undefined) continue;
-      for (const one of Array.isArray(v) ? v : [v]) raw.push(Buffer.from(name, 'latin1'), Buffer.from(String(one), 'latin1'));
-    }
-    return (this.raw = raw);
+  /**
+   * undici's `rawHeaders` (documented as `Buffer[] | string[] | object | null`): the answer's header
+   * object itself. undici's `request` reads it on every answer without using it; its `fetch` and
+   * its wrapper for old-style handlers turn an object into pairs themselves, so nothing is built here.
+   */
+  get rawHeaders(): IncomingHttpHeaders | null {
+    return this.headers ?? null;
   }
 
   start(): void {
@@ -172,14 +174,14 @@ class MeshCall implements Dispatcher.DispatchController {
   pause(): void {
     this.paused = true;
     // A direct body learns it from the sink's next write; a stream is paused now.
-    if (this.sink === undefined) this.body?.pause();
+    if (!this.relayed) this.body?.pause();
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
     if (this.pending !== undefined) { const b = this.pending; this.pending = undefined; this.whole(b); return; }
-    if (this.sink !== undefined) this.sink.drained();
+    if (this.relayed) this.drained();
     else this.body?.resume();
   }
 
@@ -194,7 +196,12 @@ class MeshCall implements Dispatcher.DispatchController {
     if (this.ctx.flags.length > 0) headers['x-pilotfish-flags'] = this.ctx.flags.join(',');
     this.headers = headers;
     this.status = resp.status;
-    if (!this.call(() => this.handler.onResponseStart?.(this, resp.status, headers, STATUS_CODES[resp.status] ?? ''))) {
+    try {
+      this.handler.onResponseStart?.(this, resp.status, headers, STATUS_CODES[resp.status] ?? '');
+    } catch (err) {
+      this.abort(err as Error);
+    }
+    if (this.aborted) {
       if (!Buffer.isBuffer(resp.body)) resp.body.destroy();
       return;
     }
@@ -208,8 +215,8 @@ class MeshCall implements Dispatcher.DispatchController {
 
   private whole(body: Buffer): void {
     if (body.length > 0) {
-      this.bytesOut += body.length;
-      if (!this.call(() => this.handler.onResponseData?.(this, body))) return;
+      this.data(body);
+      if (this.aborted) return;
     }
     this.complete();
   }
@@ -220,8 +227,9 @@ class MeshCall implements Dispatcher.DispatchController {
     body.on('close', () => { if (!this.ended && !this.aborted) this.fail(new Error('upstream response closed before its end')); });
     // The undici engine's body writes itself to a sink: each chunk straight to the handler, no stream hop.
     const direct = (body as Readable & Partial<DirectBody>)[RELAY];
-    if (direct !== undefined && direct.call(body, (this.sink = new HandlerSink(this)))) return;
-    this.sink = undefined;
+    this.relayed = true;
+    if (direct !== undefined && direct.call(body, this)) return;
+    this.relayed = false;
     body.on('data', (chunk: Buffer) => this.data(chunk));
     body.on('end', () => this.complete());
     if (this.paused) body.pause();
@@ -231,14 +239,22 @@ class MeshCall implements Dispatcher.DispatchController {
   data(chunk: Buffer): void {
     if (this.aborted) return;
     this.bytesOut += chunk.length;
-    this.call(() => this.handler.onResponseData?.(this, chunk));
+    try {
+      this.handler.onResponseData?.(this, chunk);
+    } catch (err) {
+      this.abort(err as Error);
+    }
   }
 
   complete(): void {
     if (this.ended || this.aborted) return;
     this.ended = true;
     this.req.close();
-    this.call(() => this.handler.onResponseEnd?.(this, {}));
+    try {
+      this.handler.onResponseEnd?.(this, {});
+    } catch (err) {
+      this.abort(err as Error);
+    }
     this.finish();
   }
 
@@ -252,14 +268,29 @@ class MeshCall implements Dispatcher.DispatchController {
     this.finish();
   }
 
-  /** Runs a handler hook; a hook that throws aborts the call (a caller's bug must not leak the upstream). */
-  private call(fn: () => void): boolean {
-    try {
-      fn();
-    } catch (err) {
-      this.abort(err as Error);
-    }
-    return !this.aborted;
+  // --- RelaySink (the undici engine's body writes itself here) ---
+
+  write(chunk: Buffer): boolean {
+    this.data(chunk);
+    if (!this.paused) return true;
+    this.writableNeedDrain = true;
+    return false;
+  }
+
+  end(): void {
+    this.complete();
+  }
+
+  on(_event: 'drain', fn: () => void): this {
+    this.onDrain = fn;
+    return this;
+  }
+
+  /** The handler resumed: a body waiting for 'drain' goes on. */
+  private drained(): void {
+    if (!this.writableNeedDrain) return;
+    this.writableNeedDrain = false;
+    this.onDrain?.();
   }
 
   private finishedOnce = false;
@@ -276,35 +307,3 @@ class MeshCall implements Dispatcher.DispatchController {
     });
   }
 }
-
-/** The handler as a relay sink: `write` is `onResponseData`, false while the handler has paused. */
-class HandlerSink implements RelaySink {
-  writableNeedDrain = false;
-  private onDrain: (() => void) | undefined;
-
-  constructor(private readonly owner: MeshCall) {}
-
-  write(chunk: Buffer): boolean {
-    this.owner.data(chunk);
-    if (!this.owner.paused) return true;
-    this.writableNeedDrain = true;
-    return false;
-  }
-
-  end(): void {
-    this.owner.complete();
-  }
-
-  on(_event: 'drain', fn: () => void): this {
-    this.onDrain = fn;
-    return this;
-  }
-
-  /** The handler resumed: a body waiting for 'drain' goes on. */
-  drained(): void {
-    if (!this.writableNeedDrain) return;
-    this.writableNeedDrain = false;
-    this.onDrain?.();
-  }
-}
-

@@ -55,6 +55,31 @@ describe('the dispatcher', () => {
     expect(r3).toBeInstanceOf(Response); // the runtime's own Response class
   });
 
+  it('hands the answer\'s headers to every client whole: repeated set-cookie, the flags, no hop-by-hop', async () => {
+    const u = await upstream((req, res) => {
+      req.resume();
+      res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; Path=/']);
+      res.setHeader('x-upstream', 'yes');
+      res.end('ok');
+    });
+    const m = await mesh(oneRoute(u));
+    const r1 = await undiciRequest('http://svc/h', { dispatcher: m.dispatcher });
+    await r1.body.text();
+    expect([r1.headers['set-cookie'], r1.headers['x-upstream'], r1.headers.connection, r1.headers['keep-alive']]).toEqual([['a=1; Path=/', 'b=2; Path=/'], 'yes', undefined, undefined]);
+    const raw = await undiciRequest('http://svc/h', { dispatcher: m.dispatcher, responseHeaders: 'raw' } as Parameters<typeof undiciRequest>[1]);
+    await raw.body.text();
+    const pairs = (raw.headers as unknown as string[]).map(String);
+    expect(pairs.filter((_v, i) => i % 2 === 0 && pairs[i] === 'set-cookie').length).toBe(2);
+    expect(pairs[pairs.indexOf('x-upstream') + 1]).toBe('yes');
+    for (const f of [undiciFetch, fetch] as Array<(url: string, init: object) => Promise<Response>>) {
+      const r = await f('http://svc/h', { dispatcher: m.dispatcher });
+      expect(await r.text()).toBe('ok');
+      expect([r.headers.getSetCookie(), r.headers.get('x-upstream'), r.headers.get('keep-alive')]).toEqual([['a=1; Path=/', 'b=2; Path=/'], 'yes', null]);
+    }
+    const flagged = await m.fetch('http://nowhere/');
+    expect([flagged.status, flagged.headers.get('x-pilotfish-flags')]).toEqual([404, 'NR']);
+  });
+
   it('streams a request body in and a response body out', async () => {
     const u = await upstream((req, res) => {
       let n = 0;
