@@ -72,7 +72,8 @@ export function callInput(opts: Dispatcher.DispatchOptions): CallInput {
     if (qs) path += (path.includes('?') ? '&' : '?') + qs;
   }
   const { body, stream } = readBody(opts.body, headers);
-  return { scheme, host, path, method: (opts.method ?? 'GET').toUpperCase(), headers, body, stream };
+  const method = opts.method ?? 'GET';
+  return { scheme, host, path, method: method === 'GET' || method === 'POST' ? method : method.toUpperCase(), headers, body, stream };
 }
 
 /** Object, flat `[name, value, …]` array, or iterable of `[name, value]` pairs → Node's header object. */
@@ -107,8 +108,10 @@ function add(out: IncomingHttpHeaders, name: string, value: unknown): void {
  * A whole body is kept as bytes (every retry can resend it) with its `content-length`; a streamed one
  * without a length is marked `transfer-encoding: chunked`, the framing an HTTP/1 client would send.
  */
+const NO_BODY = Object.freeze({ body: undefined, stream: undefined });
+
 function readBody(b: unknown, headers: IncomingHttpHeaders): { body: Buffer | undefined; stream: Readable | undefined } {
-  if (b === undefined || b === null) return { body: undefined, stream: undefined };
+  if (b === undefined || b === null) return NO_BODY;
   let body: Buffer | undefined;
   if (typeof b === 'string') body = Buffer.from(b);
   else if (Buffer.isBuffer(b)) body = b;

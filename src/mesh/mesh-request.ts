@@ -14,6 +14,8 @@ export class MeshRequest implements ProxyRequest {
   readonly http1 = undefined;
   private gone = false;
   private closed = false;
+  /** Who waits for the caller to leave: one (the attempt) but for a mirror; no array for one. */
+  private listener: (() => void) | undefined;
   private listeners: Array<() => void> | undefined;
 
   constructor(
@@ -35,10 +37,12 @@ export class MeshRequest implements ProxyRequest {
 
   onDownstreamClose(fn: () => void): void {
     if (this.closed) return;
-    (this.listeners ??= []).push(fn);
+    if (this.listener === undefined) this.listener = fn;
+    else (this.listeners ??= []).push(fn);
   }
 
   offDownstreamClose(fn: () => void): void {
+    if (this.listener === fn) { this.listener = undefined; return; }
     const l = this.listeners;
     if (l === undefined) return;
     const i = l.indexOf(fn);
@@ -57,8 +61,11 @@ export class MeshRequest implements ProxyRequest {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const one = this.listener;
     const l = this.listeners;
+    this.listener = undefined;
     this.listeners = undefined;
+    one?.();
     if (l !== undefined) for (const fn of l) fn();
   }
 }
