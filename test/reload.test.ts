@@ -120,6 +120,19 @@ describe('file watch', () => {
     expect(s.lastError).toBeUndefined();
   });
 
+  it('a forced reload that joins a file event\'s run still re-evaluates the file (and reports its error)', async () => {
+    const file = await tempFile(policyFor('blue'));
+    const s = await start(file, false);
+    await writeFile(file, 'version: 1\nroutes:\n  - name: r\n    to: [{ upstream: nowhere }]\n');
+    expect((await s.reload('file')).result).toBe('error'); // the file's content is now "seen"
+    const fileRun = s.reload('file'); // a second event for the same content: a no-op on its own
+    const forced = await s.reload('admin'); // joins that run, as POST /reload would
+    expect(forced.result).toBe('error');
+    expect(forced.errors?.[0]).toMatchObject({ file, line: 4 });
+    expect((await fileRun).result).toBe('error');
+    expect(await get(s)).toBe('blue');
+  });
+
   it('an unchanged file is a no-op', async () => {
     const file = await tempFile(policyFor('blue'));
     const s = await start(file);

@@ -96,7 +96,8 @@ export class DataPlane {
   private evaluating: Promise<unknown> = Promise.resolve();
   private failure: LastError | undefined;
   private reloading: Promise<ReloadResult> | undefined;
-  private reloadAgain = false;
+  /** The trigger of the one more run a reload asked for while another ran; undefined: none asked. */
+  private reloadAgain: ReloadTrigger | undefined;
   /** The ports the edge bound, for the fleet's reports (none in library mode). */
   private bound: Readonly<Record<string, number>> = {};
   /** Called after each reload attempt (telemetry hooks in here). */
@@ -183,15 +184,19 @@ export class DataPlane {
    */
   reload(trigger: ReloadTrigger): Promise<ReloadResult> {
     if (this.reloading) {
-      this.reloadAgain = true;
+      // A forced reload (SIGHUP, admin, API) that joins a file event's run keeps its own rule: the run
+      // after takes its trigger, so it re-evaluates content the file event had already seen.
+      if (this.reloadAgain === undefined || this.reloadAgain === 'file') this.reloadAgain = trigger;
       return this.reloading;
     }
     const run = async (): Promise<ReloadResult> => {
       let result: ReloadResult;
+      let next: ReloadTrigger | undefined = trigger;
       do {
-        this.reloadAgain = false;
-        result = await this.reloadOnce(trigger);
-      } while (this.reloadAgain);
+        this.reloadAgain = undefined;
+        result = await this.reloadOnce(next);
+        next = this.reloadAgain;
+      } while (next !== undefined);
       return result;
     };
     this.reloading = run().finally(() => { this.reloading = undefined; });
