@@ -1,25 +1,52 @@
 #!/usr/bin/env bash
 # Instructions per request of a real sidecar, counted by valgrind's callgrind: deterministic, so a
 # cost of a few percent shows where CPU-time runs on a shared VM cannot resolve it.
-#   bench/instructions.sh POLICY_FILE [N]   (after npm run build; needs valgrind)
+#   bench/instructions.sh POLICY_FILE [N]            (after npm run build; needs valgrind)
+#   bench/instructions.sh --bare-undici PORT [N]     the yardstick: bench/servers.mjs bare-undici to PORT
 # The sidecar (policy routing Host `bench`) runs under callgrind twice: startup + 3,000 warm-up
 # requests + 1,000, and the same + N (default 8,000); the difference of the two totals over N is its
 # instructions per request in steady state. Compare two policies in the same way; between two runs
-# of one policy the figure moves by ~1.5%.
+# of one policy the figure moves by ~1.5%. The process's environment passes through (OTEL_* turns
+# tracing on). Knobs:
+#   ACCESS_LOG=FILE   leave the access log on, written to FILE (default: --no-access-log)
+#   KEEP=DIR          keep both runs' callgrind files as DIR/a.cg and DIR/b.cg, for
+#                     `callgrind_annotate --inclusive=no DIR/b.cg` (or a function-by-function diff
+#                     of b − a: bench/instructions-diff.mjs DIR N)
+#   PARALLEL=1        run the two at once (half the wall time on two cores; the counts agree)
 set -euo pipefail
+bare=''
+if [ "$1" = --bare-undici ]; then bare=$2; shift; fi
 policy=$1; n=${2:-8000}
 cd "$(dirname "$0")/.."
-total() { # $1: extra requests after the warm-up; prints callgrind's instruction total
+node=node_modules/node/bin/node
+total() { # $1: extra requests after the warm-up, $2: the run's name; prints callgrind's instruction total
   local dir; dir=$(mktemp -d)
-  PILOTFISH_REEXEC=0 valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$dir/cg" --log-file="$dir/vg.log" \
-    node_modules/node/bin/node --max-semi-space-size=8 dist/cli/main.js run --policy "$policy" --no-access-log 2> "$dir/sidecar.log" &
-  local pid=$!
-  for _ in $(seq 1 120); do grep -q '"listening"' "$dir/sidecar.log" 2>/dev/null && break; sleep 1; done
-  local port; port=$(grep '"listening"' "$dir/sidecar.log" | head -1 | sed 's/.*"outbound":\([0-9]*\).*/\1/')
-  node_modules/node/bin/node bench/instructions-client.mjs "$port" $((3000 + $1)) 10
+  if [ -n "$bare" ]; then
+    valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$dir/cg" --log-file="$dir/vg.log" \
+      $node --max-semi-space-size=8 bench/servers.mjs bare-undici "$bare" > "$dir/sidecar.log" 2>&1 &
+  elif [ -n "${ACCESS_LOG:-}" ]; then
+    PILOTFISH_REEXEC=0 valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$dir/cg" --log-file="$dir/vg.log" \
+      $node --max-semi-space-size=8 dist/cli/main.js run --policy "$policy" 2> "$dir/sidecar.log" > "$ACCESS_LOG" &
+  else
+    PILOTFISH_REEXEC=0 valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$dir/cg" --log-file="$dir/vg.log" \
+      $node --max-semi-space-size=8 dist/cli/main.js run --policy "$policy" --no-access-log 2> "$dir/sidecar.log" &
+  fi
+  local pid=$! port=''
+  for _ in $(seq 1 600); do
+    if [ -n "$bare" ]; then port=$(grep -m1 -x '[0-9]*' "$dir/sidecar.log" 2>/dev/null || true)
+    elif grep -q '"listening"' "$dir/sidecar.log" 2>/dev/null; then port=$(grep '"listening"' "$dir/sidecar.log" | head -1 | sed 's/.*"outbound":\([0-9]*\).*/\1/'); fi
+    [ -n "$port" ] && break; sleep 1
+  done
+  $node bench/instructions-client.mjs "$port" $((3000 + $1)) 10
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   grep "I   refs" "$dir/vg.log" | awk '{gsub(",", "", $NF); print $NF}'
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$dir/cg" "$KEEP/$2.cg"; fi
   rm -rf "$dir"
 }
-a=$(total 1000); b=$(total $((1000 + n)))
-echo "$policy: $(( (b - a) / n )) instructions per request"
+if [ -n "${PARALLEL:-}" ]; then
+  out=$(mktemp -d); total 1000 a > "$out/a" & total $((1000 + n)) b > "$out/b"; wait
+  a=$(tail -1 "$out/a"); b=$(tail -1 "$out/b"); rm -rf "$out"
+else
+  a=$(total 1000 a); b=$(total $((1000 + n)) b)
+fi
+echo "${bare:+bare undici → }$policy: $(( (b - a) / n )) instructions per request"
