@@ -31,6 +31,12 @@ export interface TryStart {
 export interface RequestTrace {
   /** '' when tracing is off. */
   readonly traceId: string;
+  /**
+   * False when no span of this request is recorded (tracing off, or the sampler dropped it):
+   * `startClient` then ignores its description, and the caller passes `UNRECORDED_TRY` rather than
+   * building one per try.
+   */
+  readonly recording: boolean;
   startClient(start: TryStart): TryTrace;
 }
 
@@ -77,5 +83,7 @@ export interface RequestObserver {
 }
 
 export const NO_TRY: TryTrace = Object.freeze({ inject: () => {}, end: () => {} });
-export const NO_TRACE: RequestTrace = Object.freeze({ traceId: '', startClient: () => NO_TRY });
+export const NO_TRACE: RequestTrace = Object.freeze({ traceId: '', recording: false, startClient: () => NO_TRY });
+/** The try description handed to a trace that records nothing (`recording` false). */
+export const UNRECORDED_TRY: TryStart = Object.freeze({ method: '', endpoint: '', path: '', upstream: '', subset: '', attempt: 0 });
 export const NO_OBSERVER: RequestObserver = Object.freeze({ traces: false, start: () => NO_TRACE, end: () => {} });

@@ -45,6 +45,8 @@ function sdkRegistered(): boolean {
 /** The application's context at the call: the parent of every try's span. */
 class AppCall implements ServerSpan {
   readonly traceId: string;
+  /** The application's tracer decides per span whether it records: always describe the try. */
+  readonly recording = true;
 
   constructor(private readonly owner: SpanMaker, private readonly parent: Context) {
     this.traceId = trace.getSpanContext(parent)?.traceId ?? '';

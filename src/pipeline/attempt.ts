@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
 import { ProxyError, noHealthyUpstream, upstreamTimeout } from '../core/errors.js';
 import type { ProxyEvents } from '../core/events.js';
-import { NO_TRACE, NO_TRY, type TryTrace } from '../core/observer.js';
+import { UNRECORDED_TRY, type TryTrace } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import { mergeDecisions, NO_FAULT, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
 import type { Endpoint, UpstreamState } from '../upstreams/index.js';
@@ -58,15 +58,17 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
     const breaker = upstream.breaker(subset);
     const start = performance.now();
     upstream.tracker.start(endpoint.address);
-    // Tracing off: no try description to build (the shared no-op trace ignores it anyway).
-    const span = ctx.trace === NO_TRACE ? NO_TRY : ctx.trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: upstream.name, subset: subsetLabel, attempt: ctx.attempts });
+    // Nothing recorded (tracing off, or an unsampled request): no try description to build; the
+    // trace still writes the next hop's traceparent when tracing is on.
+    const trace = ctx.trace;
+    const span = trace.recording ? trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: upstream.name, subset: subsetLabel, attempt: ctx.attempts }) : trace.startClient(UNRECORDED_TRY);
     span.inject(req.headers as Record<string, unknown>);
     let outcome: Outcome | undefined;
     try {
       const send = (): Promise<ProxyResponse> => forwardOrFault(spec, deps, req, ctx, endpoint);
       const resp = breaker ? await breaker.execute(send, isBreakerFailure) : await send();
       outcome = responseOutcome(resp);
-      if (span === NO_TRY || !isGrpc(req.headers['content-type'])) span.end(resp.status);
+      if (!trace.recording || !isGrpc(req.headers['content-type'])) span.end(resp.status);
       else endGrpcSpan(span, req.path, resp);
       holdUntilDone(resp, release);
       return resp;

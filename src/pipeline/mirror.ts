@@ -18,7 +18,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import type { Layer, ProxyRequest, ProxyResponse } from '../core/context.js';
 import { DetachedRequest } from '../core/detached-request.js';
 import type { ProxyEvents } from '../core/events.js';
-import type { TryTrace } from '../core/observer.js';
+import { UNRECORDED_TRY, type TryTrace } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import type { UpstreamState } from '../upstreams/index.js';
 import { bufferBody, type BodyCopy, hasBody, RecordedBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
@@ -61,7 +61,8 @@ export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents, engine: Forwa
       copy = recorded.mirror(RETRY_BUFFER_LIMIT);
     }
     inFlight++;
-    const span = ctx.trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: spec.upstream.name, subset: '', attempt: 1, mirror: true });
+    const trace = ctx.trace;
+    const span = trace.recording ? trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: spec.upstream.name, subset: '', attempt: 1, mirror: true }) : trace.startClient(UNRECORDED_TRY);
     const shadow = sendShadow(req, endpoint.url, spec, engine, span, copy).finally(() => { inFlight--; });
     shadow.catch(() => {}); // counted below; never an unhandled rejection
     // A copy cut off at the body limit was not mirrored, as a buffered body over it is not.

@@ -117,6 +117,7 @@ export class TraceIds {
  */
 export class UnsampledTrace implements ServerSpan, ClientSpan {
   private parentId = '';
+  readonly recording = false;
 
   constructor(readonly traceId: string) {}
 

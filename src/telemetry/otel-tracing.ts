@@ -101,6 +101,7 @@ class OtelTracing implements Tracing {
 
 class OtelServerSpan implements ServerSpan {
   readonly traceId: string;
+  readonly recording = true;
   private ended = false;
 
   constructor(private readonly owner: OtelTracing, private readonly span: Span, private readonly context: Context, private readonly name: string) {

@@ -42,6 +42,8 @@ export interface ClientSpan {
 export interface ServerSpan {
   /** 32 hex digits; '' when tracing is off. For the access log. */
   readonly traceId: string;
+  /** False when nothing of this request is recorded: `startClient` ignores its description. */
+  readonly recording: boolean;
   startClient(start: ClientSpanStart): ClientSpan;
   /** Ends the request's span with the status sent to the client. Idempotent. */
   end(status: number, info: ServerSpanEnd, attrs?: SpanAttributeMap): void;
@@ -62,7 +64,7 @@ export interface Tracing {
 }
 
 const NOOP_CLIENT: ClientSpan = Object.freeze({ inject() {}, end() {} });
-const NOOP_SERVER: ServerSpan = Object.freeze({ traceId: '', startClient: () => NOOP_CLIENT, end() {} });
+const NOOP_SERVER: ServerSpan = Object.freeze({ traceId: '', recording: false, startClient: () => NOOP_CLIENT, end() {} });
 
 /** Tracing off: the same frozen objects for every request. */
 export const NOOP_TRACING: Tracing = Object.freeze({
