@@ -14,6 +14,7 @@ export interface CompiledRoute {
   readonly name: string;
   readonly direction: Direction;
   readonly timeoutMs: number;
+  /** The route's stack. It opens with `rescue`, so its promise never rejects: a failure resolves as the sidecar's answer. */
   readonly handler: Handler;
   /** Where an Upgrade (WebSocket) request on this route goes: a tunnel has no retries or layers. */
   upgradeTarget(host: string): URL | undefined;

@@ -41,27 +41,32 @@ function stripPort(host: string): string {
 /** Routes and runs `req`; never rejects: a failure resolves as the sidecar's own answer. */
 export function serve(snapshot: Snapshot, req: ProxyRequest, input: RouteInput, ctx: RequestContext, log: Logger): Promise<ProxyResponse> {
   const headers = input.headers;
-  let answer: Promise<ProxyResponse>;
   if (snapshot.needsBody(ctx.direction, input) && isJsonContentType(headers['content-type'] as string | undefined) && hasBody(req)) {
     // Some route's jsonBody conditions could decide this request: read up to 64 KiB of it first.
-    answer = bufferBody(req, JSON_BODY_LIMIT).then(() => {
+    return bufferBody(req, JSON_BODY_LIMIT).then(() => {
       if (req.body) input.json = parseJsonBody(req.body, headers['content-type'] as string | undefined);
-      return dispatch(snapshot, req, input, ctx);
-    });
-  } else {
-    answer = dispatch(snapshot, req, input, ctx);
+      return dispatch(snapshot, req, input, ctx, log);
+    }).then(undefined, (err: unknown) => answerFailure(err, input, ctx, log));
   }
-  // A gRPC request's failure is answered in gRPC (SPEC §11).
-  return answer.then(undefined, (err: unknown) => rescue(err, ctx, log, isGrpc(headers['content-type'])));
+  return dispatch(snapshot, req, input, ctx, log);
 }
 
-function dispatch(snapshot: Snapshot, req: ProxyRequest, input: RouteInput, ctx: RequestContext): Promise<ProxyResponse> {
+/**
+ * The route's stack opens with `rescue` (CompiledRoute.handler), so its promise goes back as it is:
+ * no second catch, promise and microtask per request. What fails before a stack runs is answered here.
+ */
+function dispatch(snapshot: Snapshot, req: ProxyRequest, input: RouteInput, ctx: RequestContext, log: Logger): Promise<ProxyResponse> {
   const route = snapshot.route(ctx.direction, input);
-  if (!route) return Promise.reject(noRoute(req.host, input.path));
+  if (!route) return Promise.resolve(answerFailure(noRoute(req.host, input.path), input, ctx, log));
   ctx.route = route.name;
   try {
     return route.handler(req, ctx);
   } catch (err) {
-    return Promise.reject(err); // a layer that throws is a bug: answered 500 by rescue, never a crash of the edge
+    return Promise.resolve(answerFailure(err, input, ctx, log)); // a layer that throws is a bug: answered 500, never a crash of the edge
   }
+}
+
+/** A failure as the sidecar's answer; a gRPC request's in gRPC (SPEC §11). */
+function answerFailure(err: unknown, input: RouteInput, ctx: RequestContext, log: Logger): ProxyResponse {
+  return rescue(err, ctx, log, isGrpc(input.headers['content-type']));
 }
