@@ -277,7 +277,8 @@ class MeshCall implements Dispatcher.DispatchController, RelaySink {
     return false;
   }
 
-  end(): void {
+  end(chunk?: Buffer): void {
+    if (chunk !== undefined) this.data(chunk);
     this.complete();
   }
 

@@ -25,7 +25,8 @@ export interface DirectBody { [RELAY](dst: RelaySink): boolean }
 export interface RelaySink {
   /** false: stop until 'drain'. */
   write(chunk: Buffer): boolean;
-  end(): void;
+  /** Ends the answer, with its last chunk when given. */
+  end(chunk?: Buffer): void;
   on(event: 'drain', fn: () => void): unknown;
   readonly writableNeedDrain: boolean;
 }

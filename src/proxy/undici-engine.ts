@@ -19,6 +19,7 @@
 import type http from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import undiciUtil from 'undici/lib/core/util.js';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import { PooledCall } from './attempt-call.js';
 import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
@@ -65,7 +66,8 @@ class UndiciCall extends PooledCall implements Dispatcher.DispatchHandler {
       method: req.method as Dispatcher.HttpMethod,
       headers: headers['transfer-encoding'] === undefined ? headers : withoutTransferEncoding(headers),
       body: req.body ?? req.bodyStream ?? (bodiless(req) ? null : req.source),
-    }, this);
+      servername: serverName(req.host), // undici reads it; its types leave it out
+    } as Dispatcher.DispatchOptions, this);
   }
 
   // --- dispatch handler hooks (undici calls them; `this` is the call) ---
@@ -177,11 +179,18 @@ class UpstreamBody extends Readable implements DirectBody {
   [RELAY](dst: RelaySink): boolean {
     if (this.streaming) return false; // already read as a stream: the caller pipes
     this.sink = dst;
-    if (this.waiting !== undefined) {
-      for (const chunk of this.waiting) dst.write(chunk);
-      this.waiting = undefined;
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (this.complete) {
+      // The whole answer is here (a small one arrives with its headers): its last chunk goes with
+      // `end`, which sends it with the head in one write — `write` then `end` would cork the
+      // socket and uncork it a tick later.
+      const last = waiting?.pop();
+      if (waiting !== undefined) for (const chunk of waiting) dst.write(chunk);
+      this.finishSink(dst, last);
+      return true;
     }
-    if (this.complete) { this.finishSink(dst); return true; }
+    if (waiting !== undefined) for (const chunk of waiting) dst.write(chunk);
     dst.on('drain', () => this.controller.resume());
     if (!dst.writableNeedDrain) this.controller.resume();
     return true;
@@ -203,15 +212,35 @@ class UpstreamBody extends Readable implements DirectBody {
     cb(err);
   }
 
-  /** The whole answer is written: end the client's response and close (which frees the pool slot). */
-  private finishSink(dst: RelaySink): void {
-    dst.end();
+  /** The whole answer is written (but `last`): end the client's response and close (which frees the pool slot). */
+  private finishSink(dst: RelaySink, last?: Buffer): void {
+    dst.end(last);
     this.destroy();
   }
 }
 
 /** undici's validation errors: the request was never sent. */
 const REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+
+/** Host → undici's server name for it, so undici does not derive it again on every request. */
+const serverNames = new Map<string, string | null>();
+const SERVER_NAMES_MAX = 1024;
+
+/**
+ * The `servername` undici itself derives from the Host header (its `getServerName`: the host name,
+ * nothing for an IP address), remembered per Host: undici would otherwise run `net.isIP` — a long
+ * IPv6 regex for every host name — on each request. The value is undici's own, so it behaves alike
+ * (our origins are `http:`, where undici uses a request's server name only to sort out a TLS
+ * name-mismatch error). Bounded: a Host is the client's choice.
+ */
+function serverName(host: string): string | null {
+  let name = serverNames.get(host);
+  if (name === undefined) {
+    if (serverNames.size >= SERVER_NAMES_MAX) serverNames.clear();
+    serverNames.set(host, (name = undiciUtil.getServerName(host)));
+  }
+  return name;
+}
 
 /** `host:port` of a target, the key of its endpoint pool. */
 function endpointKey(target: URL): string {

@@ -9,3 +9,9 @@ declare module 'undici/lib/dispatcher/client.js' {
   const ClientClass: typeof Client;
   export default ClientClass;
 }
+
+/** undici's own helpers, loaded with its `Client`; the engine calls the one it would run per request. */
+declare module 'undici/lib/core/util.js' {
+  /** The TLS server name undici derives from a Host: the host name, '' for an IP address, null for none. */
+  export function getServerName(host: string | null): string | null;
+}
