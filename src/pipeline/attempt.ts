@@ -156,7 +156,8 @@ function endGrpcSpan(span: TryTrace, path: string, resp: ProxyResponse): void {
 
 function holdUntilDone(resp: ProxyResponse, release: Release): void {
   if (Buffer.isBuffer(resp.body)) { release(); return; }
-  resp.body.once('close', release);
+  // `on`, not `once`: 'close' comes once anyway, `once` allocates a wrapper, and release is idempotent.
+  resp.body.on('close', release);
 }
 
 /** Upstream failures count against the breaker: 5xx, connect failures, resets, timeouts — not 4xx. */

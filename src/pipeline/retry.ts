@@ -18,6 +18,7 @@ import { clientSignal } from './signal.js';
 type Result = { resp: ProxyResponse; err?: undefined } | { resp?: undefined; err: unknown };
 
 export function retryHandler(loop: RetryLoop, route: string, upstream: string, events: ProxyEvents, once: Try, pressure?: MemoryPressure): Handler {
+  const onRetry = (): void => events.retry(route, upstream); // one per route, not per request
   return async (req, ctx) => {
     // A gRPC body the mirror layer already records as it streams (its copy feeds the shadow).
     let recorded = req.bodyStream instanceof RecordedBody ? req.bodyStream : undefined;
@@ -45,7 +46,7 @@ export function retryHandler(loop: RetryLoop, route: string, upstream: string, e
         if (recorded !== undefined) recorded = replayRecorded(req, recorded);
         return req.bodyStream === undefined;
       },
-      onRetry: () => events.retry(route, upstream),
+      onRetry,
     });
     if (r.skipped !== undefined) events.retrySkipped(route, upstream, r.skipped);
     if (r.exhausted) addFlag(ctx, 'URX');
