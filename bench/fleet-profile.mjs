@@ -4,7 +4,7 @@
 // flip" is made of, without twenty processes sharing two cores. (After npm run build.)
 //   node bench/fleet-profile.mjs [FLIPS]   (default 200; PROFILE_DIR=dir writes a .cpuprofile)
 import http from 'node:http';
-import { cpuMs, LISTENERS, start, stopAll } from './lib.mjs';
+import { blueGreen, cpuMs, start, stopAll } from './lib.mjs';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,16 +16,8 @@ import { SIDECAR_V8_FLAGS } from '../dist/cli/v8-flags.js';
 
 const FLIPS = Number(process.argv[2] ?? 200);
 const KEY = 'bench';
-const server = (text) => { const s = http.createServer((req, res) => { req.resume(); res.end(text); }); return new Promise((r) => s.listen(0, '127.0.0.1', () => r(s))); };
-const blue = await server('blue');
-const green = await server('green');
-const policy = (color) => `version: 1
-${LISTENERS}upstreams:
-  blue: { endpoints: [{ address: "127.0.0.1:${blue.address().port}" }] }
-  green: { endpoints: [{ address: "127.0.0.1:${green.address().port}" }] }
-routes:
-  - { name: web, match: { host: web }, to: [{ upstream: ${color} }] }
-`;
+const flip = await blueGreen();
+const { policy } = flip;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const get = (port) => new Promise((resolve) => {
   http.get({ host: '127.0.0.1', port, headers: { host: 'web' }, agent }, (res) => { let b = ''; res.on('data', (c) => (b += c)); res.on('end', () => resolve(b)); }).on('error', (e) => resolve(String(e)));
@@ -68,5 +60,5 @@ try {
 } finally {
   agent.destroy();
   await stopAll();
-  await link.close(); await redis.stop(); blue.close(); green.close();
+  await link.close(); await redis.stop(); flip.close();
 }

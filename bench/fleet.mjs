@@ -7,7 +7,7 @@
 //   npm run bench:fleet        (BENCH_SIDECARS=20, BENCH_ROUNDS=50)
 import http from 'node:http';
 import os from 'node:os';
-import { cpuMs, LISTENERS, sidecarWithPolicy, stopAll } from './lib.mjs';
+import { blueGreen, cpuMs, sidecarWithPolicy, stopAll } from './lib.mjs';
 import { RedisServer } from '../dist/chaos/redis-server.js';
 import { RedisLink } from '../dist/fleet/redis.js';
 import { FleetStore } from '../dist/fleet/store.js';
@@ -19,20 +19,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 50);
 const KEY = 'bench';
 const IDLE_MS = 3000;
 
-function server(text) {
-  const s = http.createServer((req, res) => { req.resume(); res.end(text); });
-  return new Promise((r) => s.listen(0, '127.0.0.1', () => r(s)));
-}
-
-const blue = await server('blue');
-const green = await server('green');
-const policy = (color) => `version: 1
-${LISTENERS}upstreams:
-  blue: { endpoints: [{ address: "127.0.0.1:${blue.address().port}" }] }
-  green: { endpoints: [{ address: "127.0.0.1:${green.address().port}" }] }
-routes:
-  - { name: web, match: { host: web }, to: [{ upstream: ${color} }] }
-`;
+const flip = await blueGreen();
+const { policy } = flip;
 
 /** One keep-alive connection per sidecar, as an application's pool would hold. */
 function poller(port) {
@@ -126,6 +114,5 @@ try {
   await stopAll();
   await link.close();
   await redis.stop();
-  blue.close();
-  green.close();
+  flip.close();
 }

@@ -263,3 +263,23 @@ export async function stopAll() {
 
 /** A started process as `measure` wants it. */
 export const target = (p) => ({ port: p.port, pid: p.pid });
+
+/**
+ * Two upstreams answering `blue` and `green`, and `policy(color)`: a whole policy text routing Host
+ * `web` to one of them — the flip the fleet benchmarks publish and roll back. `close()` stops both.
+ */
+export async function blueGreen() {
+  const server = (text) => {
+    const s = http.createServer((req, res) => { req.resume(); res.end(text); });
+    return new Promise((r) => s.listen(0, '127.0.0.1', () => r(s)));
+  };
+  const [blue, green] = await Promise.all([server('blue'), server('green')]);
+  const policy = (color) => `version: 1
+${LISTENERS}upstreams:
+  blue: { endpoints: [{ address: "127.0.0.1:${blue.address().port}" }] }
+  green: { endpoints: [{ address: "127.0.0.1:${green.address().port}" }] }
+routes:
+  - { name: web, match: { host: web }, to: [{ upstream: ${color} }] }
+`;
+  return { policy, close: () => { blue.close(); green.close(); } };
+}
