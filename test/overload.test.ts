@@ -91,9 +91,11 @@ routes:
     // One episode, logged once each way.
     expect(p.logs.filter((l) => String(l.msg).startsWith('overload: ')).length).toBe(1);
     expect(p.logs.filter((l) => String(l.msg).startsWith('overload over')).length).toBe(1);
-    // The process never came near its limit, and is still there.
-    expect(peak).toBeGreaterThanOrEqual(60);
-    expect(peak).toBeLessThan(100);
+    // The sample that began the episode was past shedAbove (the log carries it: the 50 ms scrapes
+    // can miss a peak the monitor saw), and the process never came near its limit, and is still there.
+    const began = p.logs.find((l) => String(l.msg).startsWith('overload: '))!;
+    expect(began.percent as number).toBeGreaterThanOrEqual(60);
+    expect(Math.max(peak, began.percent as number)).toBeLessThan(100);
     expect(exited).toBe(false);
   }, 60_000);
 
