@@ -114,7 +114,7 @@ routes:
 `,
 };
 
-const { SIDECAR_V8_FLAGS } = await import(new URL('../dist/cli/v8-flags.js', import.meta.url).href);
+export const { SIDECAR_V8_FLAGS } = await import(new URL('../dist/cli/v8-flags.js', import.meta.url).href);
 
 /**
  * `pilotfish run` on `policy` (a key of POLICIES or a function of the upstream port), pinned to the
@@ -181,17 +181,6 @@ export function cpuMs(pid) {
 }
 
 const cpuOf = (pids) => pids.reduce((sum, p) => sum + cpuMs(p), 0);
-
-/** A sidecar's V8 heap in use (MiB), from its /metrics (prom-client's process metrics). */
-export function heapUsed(telemetryPort) {
-  return new Promise((resolve) => {
-    http.get({ host: '127.0.0.1', port: telemetryPort, path: '/metrics' }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => resolve(Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 1048576));
-    }).on('error', () => resolve(NaN));
-  });
-}
 
 /**
  * Interleaved rounds over `targets` ({ name: { port, pid, pids? } }, `pid` the process serving the

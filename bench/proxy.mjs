@@ -1,15 +1,17 @@
 // The data-plane benchmark: Pilotfish against a direct connection, a bare undici proxy and a bare
 // http-proxy-3 proxy, in one run and by one method (docs/benchmarks.md):
 //   npm run bench     BENCH_ROUNDS=3 BENCH_SECONDS=4 BENCH_FOOTPRINT_SECONDS=10 BENCH_ENGINES=undici,node,http-proxy-3
-// 1. Footprint, on fresh processes: start → ready, RSS idle, after a c50 load and after a c500 load,
-//    and the V8 heap in use after each of several c50 loads (flat = no growth across loads).
+// 1. Footprint, on fresh processes: start → ready, RSS idle, after a c50 load and after a c500 load.
 // 2. Interleaved rounds: throughput (wrk -t1 -c50) with the serving process's CPU per request, then
 //    open-loop latency (bench/open-loop.mjs, measured from the intended send time) at 1,000 req/s
 //    and at half of bare undici's maximum.
+// 3. Sidecars: the V8 heap after a forced full collection (bench/heap.mjs), once after the rounds
+//    and after each of several more c50 loads (flat = nothing accumulates).
 // Every proxy runs pinned to one core; wrk, the generator, the upstream and this script on the other.
 // Ratios are medians of per-round ratios. To add a row, add an entry to ALL_TARGETS.
+import { freePort, heapAfterGc, inspectPortFlag } from './heap.mjs';
 import {
-  heapUsed, measure, median, notOk, pairedRatio, pinnedBench, rss, sidecar, start, stopAll, table, target, wrk, LOAD_CORE, PROXY_CORE, ROUNDS, SECONDS,
+  measure, median, notOk, pairedRatio, pinnedBench, rss, sidecar, start, stopAll, table, target, wrk, LOAD_CORE, PROXY_CORE, ROUNDS, SECONDS, SIDECAR_V8_FLAGS,
 } from './lib.mjs';
 
 pinnedBench();
@@ -22,9 +24,9 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const ALL_TARGETS = [
   { name: 'bare undici', start: (up) => start(['bench/servers.mjs', 'bare-undici', String(up)], { core: PROXY_CORE }) },
   { name: 'bare http-proxy-3', start: (up) => start(['bench/servers.mjs', 'bare', String(up)], { core: PROXY_CORE }) },
-  ...ENGINES.map((engine) => ({ name: `pilotfish full (${engine})`, sidecar: true, start: (up) => sidecar(up, { policy: 'full', args: ['--engine', engine] }) })),
-  { name: `pilotfish one-route (${ENGINES[0]})`, sidecar: true, start: (up) => sidecar(up, { policy: 'one-route', args: ['--engine', ENGINES[0]] }) },
-  { name: `pilotfish one-route + rate limit (${ENGINES[0]})`, sidecar: true, start: (up) => sidecar(up, { policy: 'one-route-ratelimit', args: ['--engine', ENGINES[0]] }) },
+  ...ENGINES.map((engine) => ({ name: `pilotfish full (${engine})`, sidecar: true, start: (up) => inspectable(up, 'full', engine) })),
+  { name: `pilotfish one-route (${ENGINES[0]})`, sidecar: true, start: (up) => inspectable(up, 'one-route', ENGINES[0]) },
+  { name: `pilotfish one-route + rate limit (${ENGINES[0]})`, sidecar: true, start: (up) => inspectable(up, 'one-route-ratelimit', ENGINES[0]) },
 ];
 const BARE_UNDICI = 'bare undici';
 const BARE_HP3 = 'bare http-proxy-3';
@@ -42,13 +44,14 @@ try {
   const footprint = {};
   for (const t of TARGETS) {
     const p = (started[t.name] = await t.start(upstream.port));
-    footprint[t.name] = await measureFootprint(p, t.sidecar === true);
+    footprint[t.name] = await measureFootprint(p);
     process.stderr.write(`footprint ${t.name}: ${JSON.stringify(footprint[t.name])}\n`);
   }
   const targets = { direct: target(upstream), ...Object.fromEntries(TARGETS.map((t) => [t.name, target(started[t.name])])) };
   const halfMax = (results) => median(results[BARE_UNDICI].rps) / 2;
   const rows = await measure(targets, { latency: [1000, halfMax] });
   const half = Math.round(halfMax(rows));
+  for (const t of TARGETS.filter((x) => x.sidecar)) footprint[t.name].heaps = await heapAcrossLoads(started[t.name]);
 
   console.log(`Pilotfish benchmark — ${ROUNDS} rounds × ${SECONDS} s, medians (ratios: median of per-round ratios), Node ${process.version}`);
   console.log('Proxies pinned to one core; wrk, the open-loop generator and the upstream on the other.\n');
@@ -56,7 +59,7 @@ try {
   console.log(table(rows, BARE_BASELINES));
   console.log(`\nLatency, open loop (from the intended send time), ms — at 1,000 req/s and at ${half} req/s (half of bare undici's maximum):\n`);
   console.log(latencyTable(rows, half));
-  console.log(`\nFootprint (fresh processes; loads of ${FOOTPRINT_SECONDS} s; heap after ${REPEATS} more c50 loads of ${FOOTPRINT_SECONDS / 2} s):\n`);
+  console.log(`\nFootprint (fresh processes; loads of ${FOOTPRINT_SECONDS} s; heap after a full GC, after the rounds and after each of ${REPEATS} more c50 loads of ${FOOTPRINT_SECONDS / 2} s):\n`);
   console.log(footprintTable(footprint));
   console.log(`\n${checks(rows, footprint).join('\n')}`);
   for (const t of TARGETS.filter((x) => x.sidecar)) {
@@ -67,33 +70,34 @@ try {
   await stopAll();
 }
 
-/** Start → ready, RSS idle / after c50 / after c500, and (sidecars) the heap in use after each load. */
-async function measureFootprint(p, isSidecar) {
+/** A sidecar started so that its heap can be read after a forced GC (`bench/heap.mjs`). */
+async function inspectable(upstreamPort, policy, engine) {
+  const inspectPort = await freePort();
+  const p = await sidecar(upstreamPort, { policy, args: ['--engine', engine], nodeArgs: [...SIDECAR_V8_FLAGS, inspectPortFlag(inspectPort)] });
+  return { ...p, inspectPort };
+}
+
+/** Start → ready, RSS idle / after c50 / after c500. */
+async function measureFootprint(p) {
   await settle(1000);
   const f = { readyMs: Math.round(p.readyMs), idle: rss(p.pid) };
   await wrk(p.port, { connections: 50, seconds: FOOTPRINT_SECONDS });
   await settle(1000);
   f.c50 = rss(p.pid);
-  if (isSidecar) f.heapC50 = await minHeap(p.telemetryPort);
   await wrk(p.port, { connections: 500, seconds: FOOTPRINT_SECONDS });
   await settle(1000);
   f.c500 = rss(p.pid);
-  if (isSidecar) {
-    f.heapC500 = await minHeap(p.telemetryPort);
-    f.heapRepeats = [];
-    for (let i = 0; i < REPEATS; i++) {
-      await wrk(p.port, { connections: 50, seconds: FOOTPRINT_SECONDS / 2 });
-      f.heapRepeats.push(await minHeap(p.telemetryPort));
-    }
-  }
   return f;
 }
 
-/** The least heap in use over a second of samples: close to what survived the last collection. */
-async function minHeap(port) {
-  let least = Infinity;
-  for (let i = 0; i < 5; i++) { least = Math.min(least, await heapUsed(port)); await settle(200); }
-  return least;
+/** The heap after a full GC now (after the rounds), then after each of REPEATS more c50 loads. */
+async function heapAcrossLoads(p) {
+  const heaps = [await heapAfterGc(p.pid, p.inspectPort)];
+  for (let i = 0; i < REPEATS; i++) {
+    await wrk(p.port, { connections: 50, seconds: FOOTPRINT_SECONDS / 2 });
+    heaps.push(await heapAfterGc(p.pid, p.inspectPort));
+  }
+  return heaps;
 }
 
 function settle(ms) {
@@ -121,11 +125,11 @@ function latencyTable(rows, half) {
 
 function footprintTable(footprint) {
   const lines = [
-    '| target | start → ready ms | RSS idle MiB | RSS after c50 | RSS after c500 | heap after c50 | heap after c500 | heap after each repeat |',
-    '|---|---:|---:|---:|---:|---:|---:|---|',
+    '| target | start → ready ms | RSS idle MiB | RSS after c50 | RSS after c500 | heap after GC MiB: after the rounds, after each repeat |',
+    '|---|---:|---:|---:|---:|---|',
   ];
   for (const [name, f] of Object.entries(footprint)) {
-    lines.push(`| ${name} | ${f.readyMs} | ${mib(f.idle)} | ${mib(f.c50)} | ${mib(f.c500)} | ${mib(f.heapC50)} | ${mib(f.heapC500)} | ${f.heapRepeats ? f.heapRepeats.map((h) => h.toFixed(1)).join(', ') : '–'} |`);
+    lines.push(`| ${name} | ${f.readyMs} | ${mib(f.idle)} | ${mib(f.c50)} | ${mib(f.c500)} | ${f.heaps ? f.heaps.map((h) => h.toFixed(1)).join(', ') : '–'} |`);
   }
   return lines.join('\n');
 }
