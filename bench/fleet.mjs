@@ -5,8 +5,11 @@
 // sidecars' traffic nothing. Prints p50/p99/max of the flip (slowest sidecar) and of each sidecar's
 // own catch-up, and the sidecars' CPU per flip, told apart from their idle baseline.
 //   npm run bench:fleet        (BENCH_SIDECARS=20, BENCH_ROUNDS=50)
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { blueGreen, cpuMs, sidecarWithPolicy, stopAll } from './lib.mjs';
 import { RedisServer } from '../dist/chaos/redis-server.js';
 import { RedisLink } from '../dist/fleet/redis.js';
@@ -18,14 +21,37 @@ const SIDECARS = Number(process.env.BENCH_SIDECARS ?? 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 50);
 const KEY = 'bench';
 const IDLE_MS = 3000;
+/**
+ * How long after the youngest sidecar started the rounds may begin, ms (BENCH_SETTLE_S, default 12).
+ * V8's memory reducer runs two mark-compacts in a new process that goes quiet ~8 s after it started
+ * (about 30 ms of pause and as much of marking steps each, per sidecar): in a fleet started within a
+ * few seconds on the same two cores, twenty sidecars' collections land on the same flips — the
+ * benchmark's p99 was those flips (BENCH_TRACE=1 shows them). The rounds measure sidecars past their
+ * start; BENCH_SETTLE_S=0 measures the start-up collections with them.
+ */
+const SETTLE_MS = 1000 * Number(process.env.BENCH_SETTLE_S ?? 12);
+/**
+ * BENCH_TRACE=1: the sidecars log at debug level, and each slow flip (over 2× the median) is taken
+ * apart per sidecar — when the push arrived, when the policy was applied ('policy reloaded'), when
+ * the poll that saw it was sent and answered — ms after the publish call returned.
+ */
+const TRACE = process.env.BENCH_TRACE === '1';
+/** Wall clock with sub-ms precision, comparable with the sidecars' log times (ms). */
+const wall = () => performance.timeOrigin + performance.now();
+const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
-const flip = await blueGreen();
+/** In trace mode: wall times the upstreams received a request, and the poller process's GC pauses. */
+const arrivals = { blue: [], green: [] };
+const gcs = [];
+if (TRACE) new PerformanceObserver((list) => { for (const e of list.getEntries()) gcs.push({ start: performance.timeOrigin + e.startTime, ms: e.duration, kind: e.detail?.kind }); }).observe({ entryTypes: ['gc'] });
+const flip = await blueGreen(TRACE ? { onRequest: (color) => arrivals[color].push(wall()) } : {});
 const { policy } = flip;
 
 /** One keep-alive connection per sidecar, as an application's pool would hold. */
 function poller(port) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const get = () => new Promise((resolve) => {
+    get.sentAt = wall();
     http.get({ host: '127.0.0.1', port, headers: { host: 'web' }, agent }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
@@ -42,12 +68,35 @@ if (!await link.whenReady(5000)) throw new Error(`redis not reachable: ${link.la
 const store = new FleetStore(link, KEY);
 const stats = { requests: 0, failures: [] };
 const pollers = [];
+/** Per sidecar: fleet generation → { push, applied } (wall ms, from its log). */
+const traces = [];
+/** Per sidecar, in trace mode: its access log's file (each poll's end time and duration inside the sidecar). */
+const accessLogs = [];
+/** Per sidecar, in trace mode: when it was spawned (wall ms), the origin of its --trace-gc times (V8 counts from its start, ±20 ms). */
+const spawnedAt = [];
+function traceLog(i, child) {
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    let e;
+    try { e = JSON.parse(line); } catch { return; }
+    if (e.fleetGeneration === undefined) return;
+    const m = traces[i];
+    const t = m.get(e.fleetGeneration) ?? {};
+    if (e.msg === 'fleet: push received') t.push = Date.parse(e.time);
+    else if (e.msg === 'policy reloaded') t.applied = Date.parse(e.time);
+    m.set(e.fleetGeneration, t);
+  });
+}
 try {
   // Start in batches of 5: twenty processes booting at once on two cores would time out each other.
   const ports = [];
   const pids = [];
+  let youngest = 0;
   for (let i = 0; i < SIDECARS; i += 5) {
-    const batch = await Promise.all(Array.from({ length: Math.min(5, SIDECARS - i) }, () => sidecarWithPolicy(policy('blue'), ['--fleet', redis.url, '--fleet-key', KEY, '--no-access-log'])));
+    const spawned = wall();
+    youngest = performance.now();
+    const batch = await Promise.all(Array.from({ length: Math.min(5, SIDECARS - i) }, () => sidecarWithPolicy(policy('blue'), ['--fleet', redis.url, '--fleet-key', KEY, ...(TRACE ? ['--log-level', 'debug'] : ['--no-access-log'])], {}, TRACE ? ['--trace-gc'] : [])));
+    if (TRACE) spawnedAt.push(...batch.map(() => spawned));
+    if (TRACE) for (const s of batch) traceLog(traces.length, s.child), traces.push(new Map()), accessLogs.push(s.accessLog);
     ports.push(...batch.map((s) => s.port));
     pids.push(...batch.map((s) => s.pid));
   }
@@ -56,19 +105,21 @@ try {
     const text = policy(color);
     const r = await store.publish({ ...publishable(text), publishedBy: 'bench', message: color, rollbackOf: null });
     if (!r.ok) throw new Error('conflict');
+    return r.generation.generation;
   };
   /** Polls every sidecar until it answers `want`; each sidecar's catch-up time, ms after t0. */
   const converge = (want, t0) => Promise.all(pollers.map(async (p) => {
     for (;;) {
       const body = await p.get();
       stats.requests++;
-      if (body === want) return performance.now() - t0;
+      if (body === want) { p.seen = { sent: p.get.sentAt, at: wall() }; return performance.now() - t0; }
       if (body !== 'blue' && body !== 'green') stats.failures.push(body);
       if (performance.now() - t0 > 10_000) throw new Error(`a sidecar did not serve ${want} within 10 s`);
     }
   }));
   await publish('blue');
   await converge('blue', performance.now());
+  await new Promise((r) => setTimeout(r, Math.max(0, youngest + SETTLE_MS - performance.now())));
 
   const flips = { publish: [], rollback: [] };
   const cpuOf = () => pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
@@ -81,23 +132,33 @@ try {
   const cpu0 = cpuOf();
   const rounds0 = performance.now();
   const perSidecar = [];
+  /** Per flip: its kind, generation, wall time the call returned, and what each poller saw. */
+  const log = [];
+  const flipTo = async (kind, color, call) => {
+    const c0 = wall();
+    const generation = await call();
+    const t0 = performance.now();
+    const w0 = wall();
+    const elu0 = performance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage();
+    const times = await converge(color, t0);
+    const elu = performance.eventLoopUtilization(elu0).utilization;
+    const cpu = process.cpuUsage(cpu0);
+    flips[kind].push(Math.max(...times));
+    perSidecar.push(...times);
+    if (TRACE) log.push({ index: log.length, kind, generation, callMs: w0 - c0, w0, total: Math.max(...times), elu, benchCpu: (cpu.user + cpu.system) / 1000, seen: pollers.map((p) => p.seen) });
+  };
   for (let round = 0; round < ROUNDS; round++) {
-    await publish('green');
-    let t0 = performance.now();
-    let times = await converge('green', t0);
-    flips.publish.push(Math.max(...times));
-    perSidecar.push(...times);
-    const r = await rollback(store, undefined, 'bench');
-    if (r.kind !== 'published') throw new Error(`rollback: ${JSON.stringify(r)}`);
-    t0 = performance.now();
-    times = await converge('blue', t0);
-    flips.rollback.push(Math.max(...times));
-    perSidecar.push(...times);
+    await flipTo('publish', 'green', () => publish('green'));
+    await flipTo('rollback', 'blue', async () => {
+      const r = await rollback(store, undefined, 'bench');
+      if (r.kind !== 'published') throw new Error(`rollback: ${JSON.stringify(r)}`);
+      return r.generation.generation;
+    });
   }
   // The sidecars' CPU over the rounds: applying each flip, serving the polls, their timers.
   const cpuPerFlip = (cpuOf() - cpu0) / (2 * ROUNDS * SIDECARS);
   const idlePerFlip = (idlePerMs * (performance.now() - rounds0)) / (2 * ROUNDS * SIDECARS);
-  const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
   const line = (name, xs) => `${name.padEnd(30)} p50 ${q(xs, 50).toFixed(1).padStart(6)} ms   p99 ${q(xs, 99).toFixed(1).padStart(6)} ms   max ${Math.max(...xs).toFixed(1).padStart(6)} ms   (${xs.length})`;
   const all = [...flips.publish, ...flips.rollback];
   console.log(`fleet propagation: ${SIDECARS} sidecars, ${ROUNDS} publishes + ${ROUNDS} rollbacks (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.cpus().length} cores)`);
@@ -108,6 +169,7 @@ try {
   console.log(`CPU per sidecar per flip: ${cpuPerFlip.toFixed(1)} ms (${(cpuPerFlip * SIDECARS).toFixed(0)} ms across the fleet, ${os.cpus().length} cores), of which ${idlePerFlip.toFixed(1)} ms its idle baseline (${(idlePerMs * 1000 / SIDECARS).toFixed(1)} ms per second per sidecar, measured over ${IDLE_MS / 1000} s before the rounds) and ${(cpuPerFlip - idlePerFlip).toFixed(1)} ms the flip and the polls`);
   console.log(`traffic during the flips: ${stats.requests} requests through the sidecars, ${stats.failures.length} failed${stats.failures.length ? ` (${[...new Set(stats.failures)].slice(0, 5).join(', ')})` : ''}`);
   console.log(`target: p99 < 100 ms for 20 sidecars: ${q(all, 99) < 100 ? 'met' : 'NOT met'} on this run`);
+  if (TRACE) traceSlow(log, q(all, 50));
   if (stats.failures.length > 0) process.exitCode = 1;
 } finally {
   for (const p of pollers) p.close();
@@ -115,4 +177,55 @@ try {
   await link.close();
   await redis.stop();
   flip.close();
+}
+
+/** The flips over 2× the median, each with its three latest sidecars taken apart (ms after the call returned). */
+function traceSlow(log, median) {
+  // A sidecar's stdout (its file) has its access log and, from --trace-gc, its GC pauses.
+  const sidecarGcs = [];
+  const access = accessLogs.map((file, i) => {
+    const polls = [];
+    const pauses = [];
+    for (const l of readFileSync(file, 'utf8').split('\n')) {
+      if (l.startsWith('{')) {
+        const e = JSON.parse(l);
+        const end = Date.parse(e.time);
+        polls.push({ start: end - e.duration, end, upstream: e.upstream, status: e.status });
+      } else {
+        const m = /^\[\d+:[^\]]*\]\s+(\d+) ms: (\S+(?: \(reduce\))?)[^,]*, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ ([\d.]+) ms/.exec(l);
+        if (m) pauses.push({ i, start: spawnedAt[i] + Number(m[1]), kind: m[2], ms: Number(m[3]), why: /current mu = [\d.]+\) (.*)$/.exec(l)?.[1] ?? '' });
+      }
+    }
+    sidecarGcs.push(pauses);
+    return polls;
+  });
+  const gcsIn = (from, to) => sidecarGcs.map((ps, i) => ps.filter((g) => g.start + g.ms >= from - 20 && g.start <= to + 20)).flat();
+  const majors = sidecarGcs.flat().filter((g) => g.kind.startsWith('Mark'));
+  const flipAt = (t) => log.findLastIndex((f) => f.w0 - f.callMs <= t);
+  console.log(`trace: the sidecars' Mark-Compacts: ${majors.sort((a, b) => a.start - b.start).map((g) => `#${g.i} ${g.kind} ${g.ms.toFixed(0)} ms in flip ${flipAt(g.start)} (${g.why})`).join(', ')}`);
+  console.log(`trace: the sidecars' GC over the run: ${sidecarGcs.flat().length} pauses, ${majors.length} of them Mark-Compact (${majors.reduce((a, g) => a + g.ms, 0).toFixed(0)} ms); per flip, the pauses within it (±20 ms): median ${q(log.map((f) => gcsIn(f.w0, f.w0 + f.total).length), 50)}`);
+  const slow = log.filter((f) => f.total > 2 * median);
+  const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(`trace: this process (pollers, upstreams) per flip: event loop ${(100 * avg(log.map((f) => f.elu))).toFixed(0)}% busy, ${avg(log.map((f) => f.benchCpu)).toFixed(1)} ms CPU; ${gcs.length} GC pauses over the run, ${gcs.reduce((a, g) => a + g.ms, 0).toFixed(0)} ms`);
+  console.log(`trace: ${slow.length} flips over 2× the median (${(2 * median).toFixed(1)} ms); per sidecar: push received / applied / poll sent / poll answered, ms after the call returned`);
+  const f1 = (x) => (x === undefined ? '   ?' : x.toFixed(0).padStart(4));
+  for (const f of slow) {
+    const rows = f.seen.map((s, i) => ({ i, s, t: traces[i]?.get(f.generation) ?? {} })).sort((a, b) => b.s.at - a.s.at);
+    console.log(`  flip ${f.index} (${f.kind}, g${f.generation}): ${f.total.toFixed(1)} ms (the call took ${f.callMs.toFixed(1)} ms; this process: event loop ${(100 * f.elu).toFixed(0)}% busy, ${f.benchCpu.toFixed(1)} ms CPU)`);
+    for (const r of rows.slice(0, 3)) {
+      console.log(`    sidecar ${String(r.i).padStart(2)}: push ${f1(r.t.push - f.w0)}  applied ${f1(r.t.applied - f.w0)}  poll sent ${f1(r.s.sent - f.w0)}  answered ${f1(r.s.at - f.w0)}`);
+      const polls = access[r.i].filter((a) => a.end >= f.w0 - 5 && a.start <= r.s.at + 1);
+      console.log(`      in the sidecar: ${polls.map((a) => `${a.upstream} ${f1(a.start - f.w0)}→${f1(a.end - f.w0)}`).join(', ')}`);
+    }
+    const end = f.w0 + f.total;
+    const up = [...arrivals.blue, ...arrivals.green].filter((t) => t >= f.w0 && t <= end).sort((a, b) => a - b);
+    const gaps = up.map((t, k) => t - (up[k - 1] ?? f.w0));
+    const widest = gaps.indexOf(Math.max(...gaps));
+    console.log(`    upstreams: ${up.length} requests, widest gap between arrivals ${f1(gaps[widest])} ms ending at ${f1(up[widest] - f.w0)}; poller GC: ${gcs.filter((g) => g.start + g.ms >= f.w0 && g.start <= end).map((g) => `${g.ms.toFixed(1)} ms at ${f1(g.start - f.w0)}`).join(', ') || 'none'}`);
+    const inFlip = gcsIn(f.w0, end);
+    console.log(`    sidecars' GC within it: ${inFlip.length ? inFlip.map((g) => `#${g.i} ${g.kind} ${g.ms.toFixed(1)} ms at ${f1(g.start - f.w0)}`).join(', ') : 'none'}`);
+    const pushes = rows.map((r) => r.t.push - f.w0).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    const applies = rows.map((r) => r.t.applied - f.w0).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    if (pushes.length) console.log(`    all ${rows.length}: push received ${f1(pushes[0])}…${f1(pushes.at(-1))}, applied ${f1(applies[0])}…${f1(applies.at(-1))}`);
+  }
 }

@@ -126,9 +126,12 @@ export function sidecar(upstreamPort, { policy = 'one-route', args = [], env = {
   return runSidecar(`version: 1\n${listeners}${body}`, { args, env, nodeArgs, core: PROXY_CORE });
 }
 
-/** `pilotfish run` on the given policy text (written to a temporary file), unpinned; resolves with its outbound port. */
-export function sidecarWithPolicy(text, args = [], env = {}) {
-  return runSidecar(text, { args, env, nodeArgs: SIDECAR_V8_FLAGS });
+/**
+ * `pilotfish run` on the given policy text (written to a temporary file), unpinned; resolves with its
+ * outbound port. `nodeArgs` come after the sidecar's V8 flags.
+ */
+export function sidecarWithPolicy(text, args = [], env = {}, nodeArgs = []) {
+  return runSidecar(text, { args, env, nodeArgs: [...SIDECAR_V8_FLAGS, ...nodeArgs] });
 }
 
 function runSidecar(text, { args = [], env = {}, nodeArgs = [], core } = {}) {
@@ -256,10 +259,11 @@ export const target = (p) => ({ port: p.port, pid: p.pid });
 /**
  * Two upstreams answering `blue` and `green`, and `policy(color)`: a whole policy text routing Host
  * `web` to one of them — the flip the fleet benchmarks publish and roll back. `close()` stops both.
+ * `onRequest(color)`, if given, is called as each request arrives (bench:fleet's trace).
  */
-export async function blueGreen() {
+export async function blueGreen({ onRequest } = {}) {
   const server = (text) => {
-    const s = http.createServer((req, res) => { req.resume(); res.end(text); });
+    const s = http.createServer((req, res) => { onRequest?.(text); req.resume(); res.end(text); });
     return new Promise((r) => s.listen(0, '127.0.0.1', () => r(s)));
   };
   const [blue, green] = await Promise.all([server('blue'), server('green')]);

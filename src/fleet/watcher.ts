@@ -124,6 +124,9 @@ export class FleetWatcher {
     if (message.startsWith('{')) {
       try {
         this.pushed = parseGeneration(message);
+        // When a push arrived, against when it was applied ('policy reloaded'): bench:fleet's
+        // BENCH_TRACE=1 tells a late push from a late apply with these (debug level: free otherwise).
+        this.o.log.debug({ fleetGeneration: this.pushed.generation }, 'fleet: push received');
       } catch {
         this.pushed = undefined; // not ours to report: the store's copy is what gets judged and refused
       }
