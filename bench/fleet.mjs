@@ -22,14 +22,15 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 50);
 const KEY = 'bench';
 const IDLE_MS = 3000;
 /**
- * How long after the youngest sidecar started the rounds may begin, ms (BENCH_SETTLE_S, default 12).
- * V8's memory reducer runs two mark-compacts in a new process that goes quiet ~8 s after it started
- * (about 30 ms of pause and as much of marking steps each, per sidecar): in a fleet started within a
- * few seconds on the same two cores, twenty sidecars' collections land on the same flips — the
- * benchmark's p99 was those flips (BENCH_TRACE=1 shows them). The rounds measure sidecars past their
- * start; BENCH_SETTLE_S=0 measures the start-up collections with them.
+ * How long after the youngest sidecar started the rounds may begin, ms (BENCH_SETTLE_S, default 20).
+ * V8's memory reducer runs two mark-compacts in a new process once it allocates little, looking
+ * first 8 s after the start and, if the process was busy then, 8 s later (about 30 ms of pause and
+ * as much of marking steps each, per sidecar): in a fleet started within a few seconds on the same
+ * two cores, twenty sidecars' collections land on the same flips — the benchmark's p99 was those
+ * flips (BENCH_TRACE=1 shows them). The rounds measure sidecars past their start; BENCH_SETTLE_S=0
+ * measures the start-up collections with them.
  */
-const SETTLE_MS = 1000 * Number(process.env.BENCH_SETTLE_S ?? 12);
+const SETTLE_MS = 1000 * Number(process.env.BENCH_SETTLE_S ?? 20);
 /**
  * BENCH_TRACE=1: the sidecars log at debug level, and each slow flip (over 2× the median) is taken
  * apart per sidecar — when the push arrived, when the policy was applied ('policy reloaded'), when
@@ -101,9 +102,11 @@ try {
     pids.push(...batch.map((s) => s.pid));
   }
   pollers.push(...ports.map(poller));
+  // Each color's document is validated once (as `pilotfish publish` does before it writes): parsing it
+  // again every round made garbage in this process, whose collections delay every poll.
+  const documents = { blue: publishable(policy('blue')), green: publishable(policy('green')) };
   const publish = async (color) => {
-    const text = policy(color);
-    const r = await store.publish({ ...publishable(text), publishedBy: 'bench', message: color, rollbackOf: null });
+    const r = await store.publish({ ...documents[color], publishedBy: 'bench', message: color, rollbackOf: null });
     if (!r.ok) throw new Error('conflict');
     return r.generation.generation;
   };
