@@ -18,11 +18,42 @@ const undiciChunk = (id) => (/[\\/]node_modules[\\/]undici[\\/]/.test(id) ? 'und
 
 const EXTERNAL = /^(@opentelemetry\/|ioredis|http-proxy-3|@peculiar\/|reflect-metadata|prom-client|opossum)/;
 
+/**
+ * node:util, node:tls and node:crypto taken with `process.getBuiltinModule`, not ES-imported. An ES
+ * import of a built-in builds its module namespace by reading every export, and these three have
+ * lazy getters that load more of Node: node:util's load the assertion differ and worker_threads,
+ * node:crypto's `webcrypto` loads WebCrypto, node:tls's `rootCertificates` reads the CA store — on
+ * the startup path, for nothing `pilotfish run` uses (test/footprint.test.ts). Each
+ * `import … from"node:util"` (tls, crypto) in the rendered chunks becomes
+ * `const … = process.getBuiltinModule("node:util")`, which reads only the names imported: idle RSS
+ * -1.7 MiB, instructions to ready unchanged (docs/benchmarks.md, "Footprint"). Only these three:
+ * doing the same for every built-in (fs, net, stream, …) loaded five fewer modules but cost ~14% more
+ * instructions to ready under callgrind, for a reason not found. (src/core/node-http.ts does this by
+ * hand for node:http, for the tsc-compiled library too.)
+ */
+const BUILTIN_IMPORT = /import(?:\s*([\w$]+)\s*,?)?(?:\s*\*\s*as\s+([\w$]+))?(?:\s*\{([^}]*)\})?\s*from\s*"(node:(?:util|tls|crypto))";/g;
+const builtinsByGetter = {
+  name: 'builtins-by-getter',
+  renderChunk(code, _chunk, _options, meta) {
+    const s = meta.magicString;
+    for (const m of code.matchAll(BUILTIN_IMPORT)) {
+      const [whole, def, ns, named, id] = m;
+      const mod = `process.getBuiltinModule(${JSON.stringify(id)})`;
+      const decls = [def ?? ns ? `${def ?? ns}=${mod}` : ''];
+      if (named !== undefined) decls.push(`{${named.split(',').map((n) => n.trim()).filter(Boolean).map((n) => n.replace(/\s+as\s+/, ':')).join(',')}}=${def ?? ns ?? mod}`);
+      s.overwrite(m.index, m.index + whole.length, `const ${decls.filter(Boolean).join(',')};`);
+    }
+    return { code: s };
+  },
+};
+
 rmSync(new URL('./dist/bundle', import.meta.url), { recursive: true, force: true });
 
 export default {
   input: { 'cli/main': 'src/cli/main.ts' },
   platform: 'node',
+  plugins: [builtinsByGetter],
+  experimental: { nativeMagicString: true },
   external: (id) => id.startsWith('node:') || EXTERNAL.test(id),
   output: {
     dir: 'dist', format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'bundle/[name]-[hash].js',
