@@ -103,6 +103,15 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
   private readonly ownTicker: BucketTicker | undefined;
   private current: BreakerState = 'closed';
   private disposed = false;
+  private classifier: FailureClassifier<unknown> | undefined;
+  private verdicts: readonly [Verdicts, Verdicts] | undefined;
+  /** The sentinels back into what the caller sees: a failed value returned, the action's own error, `CircuitOpenError`. */
+  private readonly unwrap = (err: unknown): unknown => {
+    if (err instanceof CountedValue) return err.value;
+    if (err instanceof CountedError || err instanceof UncountedError) throw err.error;
+    if ((err as { code?: unknown } | null)?.code === 'EOPENBREAKER') throw new CircuitOpenError(this.name);
+    throw err;
+  };
 
   constructor(options: CircuitBreakerOptions, deps: CircuitBreakerDeps = {}) {
     super();
@@ -112,7 +121,7 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
     this.ownTicker = deps.ticker ? undefined : new BucketTicker();
     const ticker = deps.ticker ?? this.ownTicker!;
     this.unsubscribe = ticker.subscribe(window / this.buckets, () => this.rotator.emit('rotate'));
-    this.breaker = new Opossum((fn: () => Promise<unknown>) => fn(), {
+    this.breaker = new Opossum(runWithVerdicts, {
       name: this.name,
       timeout: false,
       resetTimeout: options.resetTimeout,
@@ -141,19 +150,25 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
    * back unchanged — a value classified as a failure is still returned (the caller relays the 503).
    * After `dispose()` the action runs unprotected: a request still in flight on an old snapshot
    * must not fail because its upstream's state was replaced.
+   *
+   * Per call, on the path every request takes: no async frame, no closure, no rest arguments
+   * (opossum's `call` with the verdicts as `this`, rather than `fire(() => …)`), one `.then` inside
+   * opossum for the classification and one outside it for the sentinels.
    */
-  async execute<T>(action: () => Promise<T>, isFailure: FailureClassifier<T>): Promise<T> {
+  execute<T>(action: () => Promise<T>, isFailure: FailureClassifier<T>): Promise<T> {
     if (this.disposed) return action();
     // opossum admits exactly one call while half-open, so a call admitted now is the trial.
-    const trial = this.current === 'half-open';
-    try {
-      return (await this.breaker.fire(() => guarded(action, isFailure, trial))) as T;
-    } catch (err) {
-      if (err instanceof CountedValue) return err.value as T;
-      if (err instanceof CountedError || err instanceof UncountedError) throw err.error;
-      if ((err as { code?: unknown } | null)?.code === 'EOPENBREAKER') throw new CircuitOpenError(this.name);
-      throw err;
+    const verdicts = this.verdictsFor(isFailure as FailureClassifier<unknown>, this.current === 'half-open');
+    return this.breaker.call(verdicts, action).then(undefined, this.unwrap) as Promise<T>;
+  }
+
+  /** The verdicts for this classifier and trial flag, made once (a route's classifier is a constant). */
+  private verdictsFor(isFailure: FailureClassifier<unknown>, trial: boolean): Verdicts {
+    if (this.classifier !== isFailure) {
+      this.classifier = isFailure;
+      this.verdicts = [new Verdicts(isFailure, false), new Verdicts(isFailure, true)];
     }
+    return this.verdicts![trial ? 1 : 0];
   }
 
   get state(): BreakerState {
@@ -194,18 +209,26 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
 }
 
 /**
- * Runs the action inside opossum, translating the caller's verdict into what opossum counts. An
- * error the classifier excuses (say, the client left) would close a half-open breaker as a
- * "success" without any evidence about the upstream; during the trial it counts as a failure
- * instead, so the breaker stays open and tries again after another `resetTimeout`.
+ * What a call's settlement comes to inside opossum: the classifier's verdict turned into what
+ * opossum counts. An error the classifier excuses (say, the client left) would close a half-open
+ * breaker as a "success" without any evidence about the upstream; during the trial it counts as a
+ * failure instead, so the breaker stays open and tries again after another `resetTimeout`. The
+ * handlers are fields, bound once, so a call allocates no closure.
  */
-async function guarded<T>(action: () => Promise<T>, isFailure: FailureClassifier<T>, trial: boolean): Promise<T> {
-  let value: T;
-  try {
-    value = await action();
-  } catch (error) {
-    throw trial || isFailure({ ok: false, error }) ? new CountedError(error) : new UncountedError(error);
-  }
-  if (isFailure({ ok: true, value })) throw new CountedValue(value);
-  return value;
+class Verdicts {
+  constructor(private readonly isFailure: FailureClassifier<unknown>, private readonly trial: boolean) {}
+
+  readonly onValue = (value: unknown): unknown => {
+    if (this.isFailure({ ok: true, value })) throw new CountedValue(value);
+    return value;
+  };
+
+  readonly onError = (error: unknown): never => {
+    throw this.trial || this.isFailure({ ok: false, error }) ? new CountedError(error) : new UncountedError(error);
+  };
+}
+
+/** opossum's action: `this` is the call's `Verdicts` (opossum's `call(context, …)`), the argument the caller's action. */
+function runWithVerdicts(this: Verdicts, action: () => Promise<unknown>): Promise<unknown> {
+  return action().then(this.onValue, this.onError);
 }

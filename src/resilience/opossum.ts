@@ -35,6 +35,8 @@ export interface OpossumStats {
 
 export interface OpossumBreaker extends EventEmitter {
   fire(...args: unknown[]): Promise<unknown>;
+  /** `fire` with `context` as the action's `this` (and without `fire`'s own rest-and-spread). */
+  call(context: unknown, ...args: unknown[]): Promise<unknown>;
   shutdown(): void;
   readonly opened: boolean;
   readonly halfOpen: boolean;
