@@ -9,8 +9,8 @@
 import type { Handler, ProxyRequest, ProxyResponse } from '../core/context.js';
 import { addFlag } from '../core/context.js';
 import type { ProxyEvents } from '../core/events.js';
-import { parseRetryAfter, type RetryLoop, type TryReport } from '../resilience/index.js';
-import { errorOutcome, responseOutcome, type Try } from './attempt.js';
+import { parseRetryAfter, type Outcome, type RetryLoop, type TryReport } from '../resilience/index.js';
+import { errorOutcome, NO_TRIED, responseOutcome, type Try } from './attempt.js';
 import { bufferBody, hasBody, RecordedBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
 import { isGrpc } from '../core/grpc.js';
 import { clientSignal } from './signal.js';
@@ -26,15 +26,28 @@ export function retryHandler(loop: RetryLoop, route: string, upstream: string, e
       if (isGrpc(req.headers['content-type'])) req.bodyStream = recorded = new RecordedBody(req.source, RETRY_BUFFER_LIMIT, pressure);
       else await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
     }
-    let previous: ProxyResponse | undefined;
+    // The first try outside the loop: a request it settles (nearly all) answers with one await and
+    // no report, attempt closure or loop options.
+    loop.begin();
+    let first: TryReport<Result>;
+    try {
+      const resp = await once(req, ctx, NO_TRIED);
+      const outcome = responseOutcome(resp);
+      if (loop.settles(outcome, req.method)) return resp;
+      first = report(resp, outcome, ctx.endpoint);
+    } catch (err) {
+      const outcome = errorOutcome(err);
+      if (outcome === undefined || loop.settles(outcome, req.method)) throw err; // not the upstream's answer, or not retriable
+      first = { outcome, result: { err }, endpoint: ctx.endpoint };
+    }
+    let previous = first.result.resp;
     const attempt = async (_n: number, excluded: ReadonlySet<string>): Promise<TryReport<Result>> => {
       if (previous && !Buffer.isBuffer(previous.body)) previous.body.destroy(); // the answer we are not keeping
       previous = undefined;
       try {
         const resp = await once(req, ctx, excluded);
         previous = resp;
-        const retryAfter = resp.headers['retry-after'];
-        return { outcome: responseOutcome(resp), result: { resp }, endpoint: ctx.endpoint, retryAfterMs: typeof retryAfter === 'string' ? parseRetryAfter(retryAfter) : undefined };
+        return report(resp, responseOutcome(resp), ctx.endpoint);
       } catch (err) {
         const outcome = errorOutcome(err);
         if (outcome === undefined) throw err; // breaker open, overflow, client gone: not the upstream's answer
@@ -47,12 +60,18 @@ export function retryHandler(loop: RetryLoop, route: string, upstream: string, e
         return req.bodyStream === undefined;
       },
       onRetry,
-    });
+    }, first);
     if (r.skipped !== undefined) events.retrySkipped(route, upstream, r.skipped);
     if (r.exhausted) addFlag(ctx, 'URX');
     if (r.result.err !== undefined) throw r.result.err;
     return r.result.resp!;
   };
+}
+
+/** An answer as the loop sees it, with its Retry-After. */
+function report(resp: ProxyResponse, outcome: Outcome, endpoint: string | undefined): TryReport<Result> {
+  const retryAfter = resp.headers['retry-after'];
+  return { outcome, result: { resp }, endpoint, retryAfterMs: typeof retryAfter === 'string' ? parseRetryAfter(retryAfter) : undefined };
 }
 
 /** A recorded body that is complete becomes the buffered body every later try resends. */

@@ -38,6 +38,19 @@ describe('RetryLoop', () => {
     expect(retries[1]!.delayMs).toBeLessThan(50);
   });
 
+  it('takes a first try made by the caller: settles() says when it ends the request, run() carries on from it', async () => {
+    const loop = new RetryLoop(OPTIONS);
+    expect(loop.settles(200, 'GET')).toBe(true);
+    expect(loop.settles(404, 'GET')).toBe(true);
+    expect(loop.settles(503, 'GET')).toBe(false);
+    expect(loop.settles('connect-failure', 'POST')).toBe(false);
+    const attempt = script([503, 200]);
+    const done = loop.run(attempt, runOpts(), { outcome: 503, result: 'first: 503', endpoint: 'e0' });
+    await vi.runAllTimersAsync();
+    await expect(done).resolves.toEqual({ result: 'try 1: 200', outcome: 200, tries: 2, stop: 'done', exhausted: false });
+    expect(attempt.seen).toEqual([{ n: 1, excluded: ['e0'] }]); // the first try is not made again
+  });
+
   it('makes at most 1 + attempts tries and returns the last answer, exhausted', async () => {
     const loop = new RetryLoop(OPTIONS);
     const attempt = script([503, 503, 503, 502, 200]);

@@ -120,8 +120,27 @@ export class RetryLoop {
     return this.budget;
   }
 
-  async run<T>(attempt: Attempt<T>, run: RunOptions): Promise<RetryResult<T>> {
+  /**
+   * Counts the request against the retry budget: once per request, before its first try. `run`
+   * does it itself unless it is handed the first try's report (see `settles`).
+   */
+  begin(): void {
     this.budget?.recordRequest();
+  }
+
+  /**
+   * True when a first try that came to `outcome` ends the request: `run` would stop on it with
+   * `done` (not retriable, so never exhausted or skipped). The caller that makes the first try
+   * itself (after `begin()`) answers with it at once, and only otherwise hands it to `run` as
+   * `first`: a request its first try settles then costs one call, not the loop's promises.
+   */
+  settles(outcome: Outcome, method: string): boolean {
+    return retryVerdict(outcome, this.options, method) === 'no';
+  }
+
+  /** Runs the tries; `first`, when given, is the first try's report (made after `begin()`). */
+  async run<T>(attempt: Attempt<T>, run: RunOptions, first?: TryReport<T>): Promise<RetryResult<T>> {
+    if (first === undefined) this.begin();
     // Made on the way to a second try only: most requests stop after the first.
     let excluded: Set<string> | undefined;
     let delays: ReturnType<RetryBackoff['start']> | undefined;
@@ -129,7 +148,7 @@ export class RetryLoop {
     for (let n = 0; ; n++) {
       if (n > 0 && signal === undefined && typeof run.signal === 'function') signal = run.signal();
       signal?.throwIfAborted();
-      const report = await attempt(n, excluded ?? NO_ENDPOINTS);
+      const report = n === 0 && first !== undefined ? first : await attempt(n, excluded ?? NO_ENDPOINTS);
       const verdict = retryVerdict(report.outcome, this.options, run.method);
       if (verdict === 'no') return stopped(report, n, 'done');
       if (n >= this.options.attempts) return stopped(report, n, 'attempts');
