@@ -2,8 +2,9 @@
  * The access log: one JSON line per request on stdout (SPEC §6), written to a SonicBoom (pino's
  * destination) by a serializer for exactly this record. pino's generic path (level formatter, object
  * walk, `asJson`, per-line ISO time) cost ~13 µs a request in the bench CPU profile, a tenth of the
- * sidecar's whole per-request budget; this one builds the line in one template, escapes only the
- * strings a peer controls, and formats the date and time at most once per second.
+ * sidecar's whole per-request budget; this one encodes the line's bytes field by field straight into
+ * the batch buffer (access-line.ts: no string is built), escapes only the strings that need it, and
+ * formats the date and time at most once per second.
  *
  * Stdout is written asynchronously (SonicBoom, `sync: false`): a synchronous write blocks the event
  * loop — and so every request in flight — whenever the pipe to the container runtime is slow or full.
@@ -21,6 +22,7 @@
 import { writeSync } from 'node:fs';
 import { pino, type DestinationStream } from 'pino';
 import type { RequestDone } from '../core/observer.js';
+import { encodeLine, lineBound } from './access-line.js';
 
 export interface AccessLogOptions {
   /** `false`: `write` returns at once and nothing is opened. Default `true`. */
@@ -116,28 +118,23 @@ export class AccessLog {
   write(ctx: AccessContext, d: RequestDone, traceId: string): void {
     const sink = this.sink;
     if (sink === undefined) return;
-    const q = d.path.indexOf('?');
-    const line = `{"log":"access","time":"${isoNow()}","direction":"${ctx.direction}","method":${str(d.method)},"host":${str(d.host)},`
-      + `"path":${str(q < 0 ? d.path : d.path.slice(0, q))},"status":${d.status},"flags":"${ctx.flags.length === 0 ? '' : ctx.flags.join(',')}",`
-      + `"route":${str(ctx.route)},"upstream":${str(ctx.upstream)},"subset":${str(ctx.subset)},"endpoint":${str(ctx.endpoint)},`
-      + `"attempts":${ctx.attempts},"duration":${millis(d.durationMs)},"bytesIn":${d.bytesIn},"bytesOut":${d.bytesOut},`
-      + `"traceId":"${traceId}","generation":${ctx.generation},"requestId":${str(ctx.requestId)},"peer":${str(ctx.peer)}`
-      + `${ctx.transportFailure === '' ? '' : `,"upstreamTransportFailure":${str(ctx.transportFailure)}`},`
-      + `"protocol":"${d.protocol ?? 'HTTP/1.1'}"${d.grpcStatus === undefined ? '' : `,"grpcStatus":${d.grpcStatus}`}}\n`;
+    const max = lineBound(ctx, d, traceId);
     if (this.owned === undefined) {
-      sink.write(line);
+      const buf = max > BUFFER_BYTES ? Buffer.allocUnsafe(max) : this.batch;
+      sink.write(buf.toString('utf8', 0, encodeLine(buf, 0, ctx, d, traceId)));
       return;
     }
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: a line that might not fit goes after a flush, or
-    // alone when it could never fit (a path of tens of kilobytes).
-    if (this.used + 3 * line.length > BUFFER_BYTES) {
+    // A line that might not fit goes after a flush, or alone when it could never fit (a path of
+    // tens of kilobytes).
+    if (this.used + max > BUFFER_BYTES) {
       this.flushPending();
-      if (3 * line.length > BUFFER_BYTES) {
-        writeBytes(this.owned, Buffer.from(line));
+      if (max > BUFFER_BYTES) {
+        const alone = Buffer.allocUnsafe(max);
+        writeBytes(this.owned, alone.subarray(0, encodeLine(alone, 0, ctx, d, traceId)));
         return;
       }
     }
-    this.used += this.batch.write(line, this.used);
+    this.used = encodeLine(this.batch, this.used, ctx, d, traceId);
     if (this.used >= BATCH_BYTES) this.flushPending();
     else if (this.timer === undefined) this.timer = setTimeout(this.flushPending, BATCH_MS).unref();
   }
@@ -190,34 +187,4 @@ function countLines(data: Buffer): number {
   let n = 0;
   for (let i = data.indexOf('\n'); i >= 0; i = data.indexOf('\n', i + 1)) n++;
   return n;
-}
-
-/** A JSON string literal; the common case (printable ASCII without quote or backslash) skips JSON.stringify. */
-function str(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
-}
-const NEEDS_ESCAPE = /[^\x20-\x21\x23-\x5b\x5d-\x7e]/;
-
-let lastSecond = -1;
-let secondPrefix = '';
-const THOUSANDTHS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
-const MILLIS = THOUSANDTHS.map((t) => `${t}Z`);
-
-/**
- * Milliseconds with three decimals (`12.346`, `5.000`) from integers: a fractional double's shortest
- * decimal form (what `${12.346}` computes) was the costliest part of the line in the bench profile.
- */
-function millis(ms: number): string {
-  const us = Math.round(ms * 1000);
-  return `${Math.floor(us / 1000)}.${THOUSANDTHS[us % 1000]!}`;
-}
-/** `new Date().toISOString()`: the date and time formatted once per second, the milliseconds looked up. */
-function isoNow(): string {
-  const ms = Date.now();
-  const second = Math.floor(ms / 1000);
-  if (second !== lastSecond) {
-    lastSecond = second;
-    secondPrefix = new Date(second * 1000).toISOString().slice(0, 20); // 2026-11-23T11:47:24.
-  }
-  return secondPrefix + MILLIS[ms - second * 1000]!;
 }
