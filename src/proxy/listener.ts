@@ -72,7 +72,7 @@ export function resolveTarget(req: IncomingMessage): Target | undefined {
   const url = req.url ?? '';
   if (url.startsWith('/')) {
     const host = req.headers.host;
-    return host ? { host: host.toLowerCase(), path: url } : undefined;
+    return host ? { host: lowerHost(host), path: url } : undefined;
   }
   if (!/^http:\/\//i.test(url)) return undefined;
   try {
@@ -81,6 +81,20 @@ export function resolveTarget(req: IncomingMessage): Target | undefined {
   } catch {
     return undefined;
   }
+}
+
+let lastHost = '';
+let lastLowerHost = '';
+/**
+ * `host.toLowerCase()`, remembered for the last Host seen: a sidecar's clients name the same few
+ * authorities, and comparing a short string costs less than lower-casing it into a new one.
+ */
+function lowerHost(host: string): string {
+  if (host !== lastHost) {
+    lastHost = host;
+    lastLowerHost = host.toLowerCase();
+  }
+  return lastLowerHost;
 }
 
 export function createListener(deps: ListenerDeps): EdgeServer {

@@ -15,3 +15,11 @@ declare module 'undici/lib/core/util.js' {
   /** The TLS server name undici derives from a Host: the host name, '' for an IP address, null for none. */
   export function getServerName(host: string | null): string | null;
 }
+
+/** undici's constants; the engine adds the sidecar's own request header names to its table of known ones. */
+declare module 'undici/lib/core/constants.js' {
+  /** Known header names (as written and lower-case) → lower-case; a null-prototype object. */
+  export const headerNameLowerCasedRecord: Record<string, string>;
+  const constants: { headerNameLowerCasedRecord: Record<string, string> };
+  export default constants;
+}
