@@ -2,9 +2,8 @@
  * The access log: one JSON line per request on stdout (SPEC §6), written to a SonicBoom (pino's
  * destination) by a serializer for exactly this record. pino's generic path (level formatter, object
  * walk, `asJson`, per-line ISO time) cost ~13 µs a request in the bench CPU profile, a tenth of the
- * sidecar's whole per-request budget; this one encodes the line's bytes field by field straight into
- * the batch buffer (access-line.ts: no string is built), escapes only the strings that need it, and
- * formats the date and time at most once per second.
+ * sidecar's whole per-request budget; this one builds the line in one template (access-line.ts),
+ * escapes only the strings that need it, and formats the date and time at most once per second.
  *
  * Stdout is written asynchronously (SonicBoom, `sync: false`): a synchronous write blocks the event
  * loop — and so every request in flight — whenever the pipe to the container runtime is slow or full.
@@ -22,7 +21,7 @@
 import { writeSync } from 'node:fs';
 import { pino, type DestinationStream } from 'pino';
 import type { RequestDone } from '../core/observer.js';
-import { encodeLine, lineBound } from './access-line.js';
+import { formatLine } from './access-line.js';
 
 export interface AccessLogOptions {
   /** `false`: `write` returns at once and nothing is opened. Default `true`. */
@@ -118,23 +117,21 @@ export class AccessLog {
   write(ctx: AccessContext, d: RequestDone, traceId: string): void {
     const sink = this.sink;
     if (sink === undefined) return;
-    const max = lineBound(ctx, d, traceId);
+    const line = formatLine(ctx, d, traceId);
     if (this.owned === undefined) {
-      const buf = max > BUFFER_BYTES ? Buffer.allocUnsafe(max) : this.batch;
-      sink.write(buf.toString('utf8', 0, encodeLine(buf, 0, ctx, d, traceId)));
+      sink.write(line);
       return;
     }
-    // A line that might not fit goes after a flush, or alone when it could never fit (a path of
-    // tens of kilobytes).
-    if (this.used + max > BUFFER_BYTES) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a line that might not fit goes after a flush, or
+    // alone when it could never fit (a path of tens of kilobytes).
+    if (this.used + 3 * line.length > BUFFER_BYTES) {
       this.flushPending();
-      if (max > BUFFER_BYTES) {
-        const alone = Buffer.allocUnsafe(max);
-        writeBytes(this.owned, alone.subarray(0, encodeLine(alone, 0, ctx, d, traceId)));
+      if (3 * line.length > BUFFER_BYTES) {
+        writeBytes(this.owned, Buffer.from(line));
         return;
       }
     }
-    this.used = encodeLine(this.batch, this.used, ctx, d, traceId);
+    this.used += this.batch.write(line, this.used);
     if (this.used >= BATCH_BYTES) this.flushPending();
     else if (this.timer === undefined) this.timer = setTimeout(this.flushPending, BATCH_MS).unref();
   }
