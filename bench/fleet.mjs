@@ -32,6 +32,14 @@ const IDLE_MS = 3000;
  */
 const SETTLE_MS = 1000 * Number(process.env.BENCH_SETTLE_S ?? 20);
 /**
+ * Requests through every sidecar before the rounds (BENCH_WARM, default 500 each): the rounds measure
+ * sidecars that have served traffic, as a fleet's have. Without it the first ten or so flips were the
+ * slow ones (polls spending 100–180 ms inside sidecars whose request path was still interpreted,
+ * and the polling process's own cold code and GC): BENCH_TRACE=1 showed flips 0–10 at 140–385 ms
+ * and two of the other 89 over 100 ms.
+ */
+const WARM_POLLS = Number(process.env.BENCH_WARM ?? 500);
+/**
  * BENCH_TRACE=1: the sidecars log at debug level, and each slow flip (over 2× the median) is taken
  * apart per sidecar — when the push arrived, when the policy was applied ('policy reloaded'), when
  * the poll that saw it was sent and answered — ms after the publish call returned.
@@ -122,7 +130,12 @@ try {
   }));
   await publish('blue');
   await converge('blue', performance.now());
-  await new Promise((r) => setTimeout(r, Math.max(0, youngest + SETTLE_MS - performance.now())));
+  // Traffic first, as sidecars in a running fleet have served (their request path compiled, not
+  // interpreted); their flip path stays as cold as a fleet's, which flips rarely. The settle then
+  // counts from the end of it: a busy sidecar's memory reducer looks again 8 s later.
+  for (let i = 0; i < WARM_POLLS; i++) await Promise.all(pollers.map((p) => p.get()));
+  const warmed = performance.now();
+  await new Promise((r) => setTimeout(r, Math.max(0, Math.max(youngest, warmed) + SETTLE_MS - performance.now())));
 
   const flips = { publish: [], rollback: [] };
   const cpuOf = () => pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
