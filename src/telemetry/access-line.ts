@@ -1,7 +1,7 @@
 /**
  * The access log's line (access-log.ts writes it): one template string, JSON by construction. Its
  * price is the template's concatenations (V8's `StringAdd`, a rope node per piece), the flattening
- * of the rope when the line is encoded, and one escape test per peer-controlled field. The
+ * of the rope when the line is encoded, and one escape scan per string field. The
  * destination's four fields — route, upstream, subset, endpoint — are the same string objects for
  * every request to one destination (they come from the compiled snapshot), so their part of the line
  * is built once and reused while they stay the same: four identity comparisons instead of eight
@@ -10,8 +10,7 @@
  *
  * Tried and measured slower: encoding the line byte by byte into the batch buffer in JavaScript
  * (each `Buffer` store and `charCodeAt` costs ~25 instructions per byte, more than V8's native
- * concatenation, flattening and UTF-8 encoding together), and a `charCodeAt` scan in place of the
- * escape regex (the same cost as the regex for these short fields).
+ * concatenation, flattening and UTF-8 encoding together).
  */
 import type { RequestDone } from '../core/observer.js';
 import type { AccessContext } from './access-log.js';
