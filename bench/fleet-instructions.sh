@@ -16,13 +16,7 @@ port=$($node -e 'const s=require("net").createServer().listen(0,()=>{console.log
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 url=redis://127.0.0.1:$port
 policy() { # $1: the route's upstream
-  cat <<YAML
-version: 1
-listeners:
-  outbound: { port: 0, address: 127.0.0.1 }
-  inbound: { port: 0, address: 127.0.0.1 }
-  admin: { port: 0 }
-  telemetry: { port: 0, address: 127.0.0.1 }
+  echo 'version: 1'; cat bench/listeners.yaml; cat <<YAML
 upstreams:
   blue: { endpoints: [{ address: "127.0.0.1:1" }] }
   green: { endpoints: [{ address: "127.0.0.1:2" }] }

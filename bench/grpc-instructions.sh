@@ -23,18 +23,13 @@ printf '\x00\x00\x00\x00\x09\x0a\x05bench\x10\x01' > "$work/unary.bin"
 "$here/node_modules/node/bin/node" "$here/bench/grpc-server.mjs" > "$work/server.port" &
 server=$!
 for _ in $(seq 1 100); do [ -s "$work/server.port" ] && break; sleep 0.1; done
-cat > "$work/policy.yaml" <<EOF
-version: 1
-listeners:
-  outbound: { port: 0, address: 127.0.0.1 }
-  inbound: { port: 0, address: 127.0.0.1 }
-  admin: { port: 0 }
-  telemetry: { port: 0, address: 127.0.0.1 }
+{ echo 'version: 1'; cat "$here/bench/listeners.yaml"; cat <<EOF
 upstreams:
   echo: { protocol: http2, endpoints: [{ address: "127.0.0.1:$(cat "$work/server.port")" }] }
 routes:
   - { name: echo, to: [{ upstream: echo }] }
 EOF
+} > "$work/policy.yaml"
 calls() { # $1: calls, $2: port
   local out; out=$(h2load -n "$1" -c 2 -m 5 -d "$work/unary.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
     "http://127.0.0.1:$2/pilotfish.test.Echo/Unary")

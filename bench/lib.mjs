@@ -66,13 +66,8 @@ export function start(args, { sidecar = false, env = {}, stdoutFile, core, nodeA
   });
 }
 
-/** Every listener on 127.0.0.1 port 0: the `listening` log line says which ports were bound. */
-export const LISTENERS = `listeners:
-  outbound: { port: 0, address: 127.0.0.1 }
-  inbound: { port: 0, address: 127.0.0.1 }
-  admin: { port: 0 }
-  telemetry: { port: 0, address: 127.0.0.1 }
-`;
+/** Every listener on 127.0.0.1 port 0 (bench/listeners.yaml, which the shell benchmarks cat too): the `listening` log line says which ports were bound. */
+export const LISTENERS = readFileSync(path.join(ROOT, 'bench/listeners.yaml'), 'utf8');
 
 /** Policies the bench runs the sidecar on; each routes Host `bench` to the upstream. */
 export const POLICIES = {
