@@ -109,24 +109,25 @@ routes:
 `,
 };
 
-export const { SIDECAR_V8_FLAGS } = await import(new URL('../dist/cli/v8-flags.js', import.meta.url).href);
+export const { SIDECAR_ENV, SIDECAR_V8_FLAGS } = await import(new URL('../dist/cli/v8-flags.js', import.meta.url).href);
 
 /**
  * `pilotfish run` on `policy` (a key of POLICIES or a function of the upstream port), pinned to the
  * proxy core and started as the container image starts it: node with the sidecar's V8 flags
- * (`nodeArgs` replaces them). `listeners` replaces the LISTENERS block.
+ * (`nodeArgs` replaces them) and its environment (`SIDECAR_ENV`; `env` adds to it, and a variable
+ * given as undefined there is left out). `listeners` replaces the LISTENERS block.
  */
 export function sidecar(upstreamPort, { policy = 'one-route', args = [], env = {}, nodeArgs = SIDECAR_V8_FLAGS, listeners = LISTENERS } = {}) {
   const body = typeof policy === 'function' ? policy(upstreamPort) : POLICIES[policy](upstreamPort);
-  return runSidecar(`version: 1\n${listeners}${body}`, { args, env, nodeArgs, core: PROXY_CORE });
+  return runSidecar(`version: 1\n${listeners}${body}`, { args, env: { ...SIDECAR_ENV, ...env }, nodeArgs, core: PROXY_CORE });
 }
 
 /**
  * `pilotfish run` on the given policy text (written to a temporary file), unpinned; resolves with its
- * outbound port. `nodeArgs` come after the sidecar's V8 flags.
+ * outbound port. `nodeArgs` come after the sidecar's V8 flags, `env` over its environment.
  */
 export function sidecarWithPolicy(text, args = [], env = {}, nodeArgs = []) {
-  return runSidecar(text, { args, env, nodeArgs: [...SIDECAR_V8_FLAGS, ...nodeArgs] });
+  return runSidecar(text, { args, env: { ...SIDECAR_ENV, ...env }, nodeArgs: [...SIDECAR_V8_FLAGS, ...nodeArgs] });
 }
 
 function runSidecar(text, { args = [], env = {}, nodeArgs = [], core } = {}) {

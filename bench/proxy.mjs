@@ -27,15 +27,15 @@ const ALL_TARGETS = [
   ...ENGINES.map((engine) => ({ name: `pilotfish full (${engine})`, sidecar: true, start: (up) => inspectable(up, 'full', engine) })),
   { name: `pilotfish one-route (${ENGINES[0]})`, sidecar: true, start: (up) => inspectable(up, 'one-route', ENGINES[0]) },
   { name: `pilotfish one-route + rate limit (${ENGINES[0]})`, sidecar: true, start: (up) => inspectable(up, 'one-route-ratelimit', ENGINES[0]) },
-  // An A/B row for an allocator setting (glibc keeps one malloc arena per thread by default).
-  { name: `pilotfish full (${ENGINES[0]}, MALLOC_ARENA_MAX=1)`, sidecar: true, optIn: true, start: (up) => inspectable(up, 'full', ENGINES[0], { MALLOC_ARENA_MAX: '1' }) },
+  // An A/B row for the allocator setting the sidecar runs with (SIDECAR_ENV: MALLOC_ARENA_MAX=1): without it, glibc keeps a malloc arena per thread.
+  { name: `pilotfish full (${ENGINES[0]}, glibc's default arenas)`, sidecar: true, optIn: true, start: (up) => inspectable(up, 'full', ENGINES[0], { MALLOC_ARENA_MAX: undefined }) },
 ];
 const BARE_UNDICI = 'bare undici';
 const BARE_HP3 = 'bare http-proxy-3';
 /**
  * `BENCH_ONLY` (comma-separated substrings of target names) runs a subset, for a focused A/B with
  * more rounds, e.g. `BENCH_ONLY=one-route BENCH_ROUNDS=15`; bare undici is always kept (the baseline).
- * `optIn` rows (A/B experiments) run only when `BENCH_ONLY` names them, e.g. `BENCH_ONLY=full` or `=ARENA`.
+ * `optIn` rows (A/B experiments) run only when `BENCH_ONLY` names them, e.g. `BENCH_ONLY=full` or `=arenas`.
  */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const TARGETS = ALL_TARGETS.filter((t) => (ONLY.length === 0 && !t.optIn) || t.name === BARE_UNDICI || ONLY.some((o) => t.name.includes(o)));

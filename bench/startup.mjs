@@ -1,6 +1,7 @@
 // Start-up: spawn → ready of `pilotfish run` on the full policy, the way the image starts it (the
-// sidecar's V8 flags on node's command line) and the way `npx pilotfish run` does (no flags: it
-// re-executes itself once to get them, src/cli/v8-flags.ts), against the bare undici proxy's start.
+// sidecar's V8 flags on node's command line, its environment set) and the way `npx pilotfish run`
+// does (neither: it re-executes itself once to get them, src/cli/v8-flags.ts), against the bare
+// undici proxy's start.
 //
 //   npm run bench:startup            BENCH_STARTS=10 fresh starts of each, interleaved
 //
@@ -16,7 +17,7 @@ const STARTS = Number(process.env.BENCH_STARTS ?? 10);
 const VARIANTS = [
   { name: 'bare undici proxy', start: (up) => start(['bench/servers.mjs', 'bare-undici', String(up)], { core: PROXY_CORE }) },
   { name: 'pilotfish run, full policy (V8 flags given)', start: (up) => sidecar(up, { policy: 'full' }) },
-  { name: 'pilotfish run, full policy (re-executes)', start: (up) => sidecar(up, { policy: 'full', nodeArgs: [] }) },
+  { name: 'pilotfish run, full policy (re-executes)', start: (up) => sidecar(up, { policy: 'full', nodeArgs: [], env: { MALLOC_ARENA_MAX: undefined } }) },
 ];
 
 try {

@@ -3,11 +3,12 @@
  * request in flight.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request, waitFor } from './helpers/http.js';
-import { SIDECAR_V8_FLAGS } from '../src/cli/v8-flags.js';
+import { SIDECAR_ENV, SIDECAR_V8_FLAGS } from '../src/cli/v8-flags.js';
 import { ENGINES } from '../src/proxy/engine.js';
 import { CLI, ROOT, spawnSidecar, testListeners, writePolicy } from './helpers/sidecar.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
@@ -112,25 +113,41 @@ describe('pilotfish run --engine', () => {
   });
 });
 
-describe('pilotfish run: V8 flags', () => {
+describe('pilotfish run: V8 flags and environment', () => {
   const policy = `version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "127.0.0.1:9" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`;
-  const execArgvOf = async (env: NodeJS.ProcessEnv): Promise<string[]> => {
-    const proc = await spawnSidecar(policy, [], env);
+  /** The ready sidecar's V8 flags (its `listening` log) and the environment its process image was started with (/proc). */
+  const started = async (env: NodeJS.ProcessEnv): Promise<{ execArgv: string[]; environ: Record<string, string> }> => {
+    const proc = await spawnSidecar(policy, [], { MALLOC_ARENA_MAX: undefined, ...env });
     try {
-      return proc.logs.find((l) => l.msg === 'listening')!.execArgv as string[];
+      const environ = Object.fromEntries(readFileSync(`/proc/${proc.child.pid}/environ`, 'utf8').split('\0').filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      return { execArgv: proc.logs.find((l) => l.msg === 'listening')!.execArgv as string[], environ };
     } finally {
       proc.child.kill('SIGKILL');
     }
   };
 
-  it('re-executes itself once with the sidecar\'s young-generation size when started without one', async () => {
-    expect(await execArgvOf({})).toEqual(expect.arrayContaining([...SIDECAR_V8_FLAGS]));
+  it('re-executes itself once with the sidecar\'s young-generation size and environment when started without them', async () => {
+    const { execArgv, environ } = await started({});
+    expect(execArgv).toEqual(expect.arrayContaining([...SIDECAR_V8_FLAGS]));
+    expect(environ).toMatchObject({ ...SIDECAR_ENV, PILOTFISH_REEXECUTED: '1' });
   });
 
-  it('keeps a size the user chose, and does not re-execute with PILOTFISH_REEXEC=0', async () => {
-    const own = await execArgvOf({ NODE_OPTIONS: '--max-semi-space-size=8' });
-    expect(own).not.toEqual(expect.arrayContaining([...SIDECAR_V8_FLAGS]));
-    expect(await execArgvOf({ PILOTFISH_REEXEC: '0' })).toEqual([]);
+  it('keeps a size and an arena count the user chose', async () => {
+    const { execArgv, environ } = await started({ MALLOC_ARENA_MAX: '2' });
+    expect(execArgv).toEqual(expect.arrayContaining([...SIDECAR_V8_FLAGS]));
+    expect(environ.MALLOC_ARENA_MAX).toBe('2');
+    const own = await started({ NODE_OPTIONS: '--max-semi-space-size=8' });
+    expect(own.execArgv).not.toEqual(expect.arrayContaining([...SIDECAR_V8_FLAGS]));
+    // Started with a young-generation size but not the allocator's variable: no re-execution for it.
+    expect(own.environ.PILOTFISH_REEXECUTED).toBeUndefined();
+    expect(own.environ.MALLOC_ARENA_MAX).toBeUndefined();
+  });
+
+  it('does not re-execute with PILOTFISH_REEXEC=0', async () => {
+    const { execArgv, environ } = await started({ PILOTFISH_REEXEC: '0' });
+    expect(execArgv).toEqual([]);
+    expect(environ.MALLOC_ARENA_MAX).toBeUndefined();
   });
 });
 

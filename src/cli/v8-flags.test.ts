@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasHeapSizing } from './v8-flags.js';
+import { hasHeapSizing, reexecEnv } from './v8-flags.js';
 
 describe('hasHeapSizing', () => {
   it.each([
@@ -13,5 +13,12 @@ describe('hasHeapSizing', () => {
     [['--max-semi-space-sizes=4'], '', false],
   ])('%j with NODE_OPTIONS %j: %s', (execArgv, nodeOptions, want) => {
     expect(hasHeapSizing(execArgv, nodeOptions)).toBe(want);
+  });
+});
+
+describe('reexecEnv', () => {
+  it('adds the sidecar\'s environment under what the user set, and marks the re-execution', () => {
+    expect(reexecEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_ARENA_MAX: '1', PILOTFISH_REEXECUTED: '1' });
+    expect(reexecEnv({ MALLOC_ARENA_MAX: '4' })).toMatchObject({ MALLOC_ARENA_MAX: '4' });
   });
 });

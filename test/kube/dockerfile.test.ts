@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SIDECAR_V8_FLAGS } from '../../src/cli/v8-flags.js';
+import { SIDECAR_ENV, SIDECAR_V8_FLAGS } from '../../src/cli/v8-flags.js';
 import { loadPolicyFile } from '../../src/config/index.js';
 import { copies, dockerignore, execForm, last, lineage, origin, parseDockerfile, stage, type Origin } from './dockerfile.js';
 import { importGraph, packageName } from './import-graph.js';
@@ -62,8 +62,17 @@ describe('Dockerfile', () => {
     expect(last(sidecar, 'CMD')).toBeUndefined();
     const env = sidecar.instructions.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
     expect(env).toContain('PILOTFISH_POLICY=/etc/pilotfish/policy.yaml');
+    // The allocator's environment too (glibc reads it when node starts), the same as the re-execution's.
+    for (const [k, v] of Object.entries(SIDECAR_ENV)) expect(env.split(/\s+/)).toContain(`${k}=${v}`);
     const exposed = sidecar.instructions.filter((i) => i.op === 'EXPOSE').flatMap((i) => i.args.split(/\s+/)).sort();
     expect(exposed).toEqual(['15001', '15006', '15020']);
+  });
+
+  it('`npm start` starts the sidecar as the image does: its V8 flags and its environment', () => {
+    const words = pkg.scripts.start!.split(/\s+/);
+    const node = words.indexOf('node');
+    expect(words.slice(0, node).sort()).toEqual(Object.entries(SIDECAR_ENV).map(([k, v]) => `${k}=${v}`).sort());
+    expect(words.slice(node, node + 1 + SIDECAR_V8_FLAGS.length + 2)).toEqual(['node', ...SIDECAR_V8_FLAGS, 'dist/cli/main.js', 'run']);
   });
 
   it('the images carry no build tools or package managers, and their code is not writable by the proxy', () => {
