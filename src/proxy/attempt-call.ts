@@ -8,11 +8,12 @@
 import type http from 'node:http';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import { connectFailure, downstreamDisconnect, isConnectError, upstreamReset, upstreamTimeout, type ProxyError } from '../core/errors.js';
+import { Deadline, tryDeadlines } from '../resilience/index.js';
 import { replayable, STALE_SOCKET, type Attempt } from './engine.js';
 
-export abstract class AttemptCall {
+/** The per-try timer is an entry of the shared deadline queue, not a Node `Timeout` of its own. */
+export abstract class AttemptCall extends Deadline {
   protected settled = false;
-  private readonly timer: NodeJS.Timeout;
 
   constructor(
     readonly req: ProxyRequest,
@@ -21,9 +22,14 @@ export abstract class AttemptCall {
     protected readonly resolve: (r: ProxyResponse) => void,
     protected readonly reject: (e: ProxyError) => void,
   ) {
-    // Whole milliseconds: Node keeps one timer list per distinct duration, and the time left of a
-    // route deadline is fractional — a new list (and a priority-queue insert) for nearly every try.
-    this.timer = setTimeout(onTimeout, Math.max(1, Math.ceil(attempt.timeoutMs)), this);
+    super();
+    // Whole milliseconds: the queue keeps one list per distinct duration, and the time left of a
+    // route deadline is fractional — a new list (and a timer) for nearly every try.
+    tryDeadlines.add(this, Math.max(1, Math.ceil(attempt.timeoutMs)));
+  }
+
+  expire(): void {
+    this.onTimeout();
   }
 
   /** Stops the upstream request (timer fired, client left): its connection is not reused. */
@@ -39,7 +45,7 @@ export abstract class AttemptCall {
   protected settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    clearTimeout(this.timer);
+    tryDeadlines.remove(this);
     this.released();
     return true;
   }
@@ -105,10 +111,6 @@ export abstract class ClientRequestCall extends AttemptCall {
     res.on('error', noop); // the consumer attaches its own; never let one go unhandled
     this.resolve({ status: res.statusCode ?? 502, headers: res.headers, body: res });
   }
-}
-
-function onTimeout(call: AttemptCall): void {
-  call.onTimeout();
 }
 
 function noop(): void {}

@@ -9,6 +9,7 @@ export { ResilienceError, CircuitOpenError, PoolOverflowError } from './errors.j
 export { outcomeFromFlag, isUpstreamFailure, isGatewayError, type Outcome, type ErrorKind } from './outcome.js';
 
 export { BucketTicker } from './bucket-ticker.js';
+export { DeadlineQueue, Deadline, tryDeadlines } from './deadline-queue.js';
 export {
   CircuitBreaker, breakerStateCode,
   type CircuitBreakerOptions, type CircuitBreakerDeps, type CircuitBreakerEvents, type BreakerState,
