@@ -65,8 +65,16 @@ export function makeTry(spec: TrySpec, deps: TryDeps): Try {
     span.inject(req.headers as Record<string, unknown>);
     let outcome: Outcome | undefined;
     try {
-      const send = (): Promise<ProxyResponse> => forwardOrFault(spec, deps, req, ctx, endpoint);
-      const resp = breaker ? await breaker.execute(send, isBreakerFailure) : await send();
+      let resp: ProxyResponse;
+      if (breaker === undefined) resp = await forwardOrFault(spec, deps, req, ctx, endpoint);
+      else {
+        // `attempt` + `recover` rather than `execute`: no `.then` of the breaker's own between this await and opossum's promise.
+        try {
+          resp = await breaker.attempt(() => forwardOrFault(spec, deps, req, ctx, endpoint), isBreakerFailure);
+        } catch (err) {
+          resp = breaker.recover(err);
+        }
+      }
       outcome = responseOutcome(resp);
       if (!trace.recording || !isGrpc(req.headers['content-type'])) span.end(resp.status);
       else endGrpcSpan(span, req.path, resp);

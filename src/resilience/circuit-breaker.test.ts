@@ -235,3 +235,30 @@ describe('CircuitBreaker timers', () => {
     expect(timeouts()).toBe(before);
   });
 });
+
+describe('CircuitBreaker.attempt + recover (execute without its last .then)', () => {
+  beforeEach(() => { vi.useFakeTimers(); });
+  afterEach(() => { vi.useRealTimers(); });
+
+  const settle = async <T>(breaker: CircuitBreaker, action: () => Promise<T>, isFailure: (s: Settled<T>) => boolean): Promise<T> => {
+    try {
+      return await breaker.attempt(action, isFailure);
+    } catch (err) {
+      return breaker.recover<T>(err);
+    }
+  };
+
+  it('comes to what execute comes to, and counts alike', async () => {
+    const { breaker } = make({ volumeThreshold: 4 });
+    await expect(settle(breaker, async () => 200, byStatus)).resolves.toBe(200);
+    await expect(settle(breaker, async () => 503, byStatus)).resolves.toBe(503);
+    const boom = new Error('boom');
+    await expect(settle(breaker, () => Promise.reject(boom), byStatus)).rejects.toBe(boom);
+    await expect(settle(breaker, () => Promise.reject(boom), () => false)).rejects.toBe(boom);
+    expect(breaker.stats()).toMatchObject({ fires: 4, failures: 2, successes: 2 });
+    await settle(breaker, async () => 503, byStatus); // 3 of 5
+    expect(breaker.state).toBe('open');
+    await expect(settle(breaker, async () => 200, byStatus)).rejects.toBeInstanceOf(CircuitOpenError);
+    breaker.dispose();
+  });
+});
