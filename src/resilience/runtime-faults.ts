@@ -119,6 +119,8 @@ export class RuntimeFaults extends EventEmitter<RuntimeFaultsEvents> {
 
   /** The combined decision of every matching fault (`mergeDecisions`); `NO_FAULT` when none. */
   decide(route: string, upstream: string, stage: FaultStage): FaultDecision {
+    // The per-request path: with no runtime faults (the usual case) no array either.
+    if (this.cache.getStats().keys === 0) return NO_FAULT;
     const entries = this.matching(route, upstream, stage);
     if (entries.length === 0) return NO_FAULT;
     return mergeDecisions(entries.map((e) => e.policy.decide()));
