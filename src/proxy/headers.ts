@@ -63,6 +63,40 @@ export function cleanResponseHeaders(headers: IncomingHttpHeaders | OutgoingHttp
   return withoutHopByHop(h, connectionTokens(h.connection), undefined, undefined) as OutgoingHttpHeaders;
 }
 
+/** A response head as `res.writeHead` takes it: name, value, name, value, … */
+export type HeadList = Array<string | number | string[]>;
+
+/**
+ * The head of an HTTP/1.1 answer for `res.writeHead`, as a flat list in one pass over the response's
+ * headers: hop-by-hop ones dropped, `x-pilotfish-flags` set to `flags` when there are any (in the
+ * place of an upstream's, else last), then `connection: close` when `close`. The same pairs in the
+ * same order as the cleaned object with those two set, but node:http walks a list with an index
+ * where it walks an object with `for…in` and a `hasOwn` per name, and the copy is pushes where it was
+ * keyed stores into a new object (megamorphic, a map transition per name). The response's own
+ * object is left as it is.
+ */
+export function responseHead(headers: IncomingHttpHeaders | OutgoingHttpHeaders, flags: string, close: boolean): HeadList {
+  const h = headers as OutgoingHttpHeaders;
+  const named = h.connection === undefined ? NO_TOKENS : connectionTokens(h.connection);
+  const out: HeadList = [];
+  let flagged = flags === '';
+  for (const name in h) {
+    const value = h[name];
+    if (value === undefined || isHopByHop(name) || (named.length > 0 && named.includes(name))) continue;
+    if (name === FLAGS && !flagged) {
+      out.push(name, flags);
+      flagged = true;
+    } else {
+      out.push(name, value);
+    }
+  }
+  if (!flagged) out.push(FLAGS, flags);
+  if (close) out.push('connection', 'close');
+  return out;
+}
+
+const FLAGS = 'x-pilotfish-flags';
+
 function hasHopByHop(h: Record<string, unknown>): boolean {
   return h.connection !== undefined || h['keep-alive'] !== undefined || h['transfer-encoding'] !== undefined
     || h.te !== undefined || h.trailer !== undefined || h.upgrade !== undefined

@@ -11,7 +11,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { addFlag, type ProxyResponse, type RequestContext } from '../core/context.js';
-import { cleanResponseHeaders } from './headers.js';
+import { responseHead } from './headers.js';
 import { relay } from './relay.js';
 import { trailersOf } from './trailers.js';
 
@@ -23,10 +23,7 @@ export function writeResponse(res: ServerResponse, resp: ProxyResponse, ctx: Req
     done();
     return;
   }
-  const headers = cleanResponseHeaders(resp.headers);
-  if (ctx.flags.length > 0) headers['x-pilotfish-flags'] = ctx.flags.join(',');
-  if (closeConnection) headers.connection = 'close';
-  res.writeHead(resp.status, headers);
+  res.writeHead(resp.status, responseHead(resp.headers, ctx.flags.length === 0 ? '' : ctx.flags.join(','), closeConnection));
   if (Buffer.isBuffer(resp.body)) {
     res.end(resp.body);
     done();

@@ -30,6 +30,18 @@ describe('LabelTree', () => {
     expect(again.value).toBe(0);
   });
 
+  it('after a prune, the series it last returned is not handed out again', () => {
+    const tree = new LabelTree(['route', 'upstream'], (l) => new CounterCell(l));
+    const x = tree.get('r1', 'u1');
+    x.inc();
+    expect(tree.get('r1', 'u1')).toBe(x);
+    expect(tree.prune((l) => l.upstream !== 'u1')).toBe(1);
+    const again = tree.get('r1', 'u1');
+    expect(again).not.toBe(x);
+    expect(again.value).toBe(0);
+    expect(tree.size).toBe(1);
+  });
+
   it('rejects depths it cannot key without allocating', () => {
     expect(() => new LabelTree([], (l) => new CounterCell(l))).toThrow(RangeError);
     expect(() => new LabelTree(['a', 'b', 'c', 'd', 'e'], (l) => new CounterCell(l))).toThrow(RangeError);
