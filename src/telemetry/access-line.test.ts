@@ -58,7 +58,7 @@ describe('the access line', () => {
     for (const t of times) {
       vi.setSystemTime(t);
       expect(formatLine(c, d, traceId)).toBe(templateLine(c, d, traceId));
-      expect(formatLine(c, d, traceId)).toBe(templateLine(c, d, traceId)); // the remembered destination
+      expect(formatLine(c, d, traceId)).toBe(templateLine(c, d, traceId)); // the remembered parts
       const other = { ...c, subset: `${c.subset}x` };
       expect(formatLine(other, d, traceId)).toBe(templateLine(other, d, traceId));
     }
