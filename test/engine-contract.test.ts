@@ -3,13 +3,17 @@
  * file once per engine): stale pooled connections are replayed once and only once, back-pressure
  * holds in both directions (a slow reader bounds what the sidecar buffers), a client that leaves
  * cancels the upstream exchange, per-try timers are precise below a second, framing survives
- * (chunked uploads, HEAD, informational answers, repeated Set-Cookie), and the engine's pools are
+ * (chunked uploads, HEAD, informational answers, repeated Set-Cookie), a chunked answer's trailers
+ * reach HTTP/1.1, HTTP/2 and library-mode clients, and the engine's pools are
  * what /clusters reports and what a reload keeps or releases.
  */
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
+import { request as undiciRequest } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createMesh } from '../src/index.js';
 import { createLogger } from '../src/log.js';
 import { Sidecar } from '../src/sidecar.js';
 import { request, waitFor } from './helpers/http.js';
@@ -224,6 +228,95 @@ describe(`engine contract (${TEST_ENGINE})`, () => {
       const r = await request(s.ports.outbound, { headers: { host: 'u' } });
       expect([r.status, r.text]).toEqual([200, 'final']);
       expect(r.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; Path=/']);
+    });
+  });
+
+  describe('trailers of a chunked HTTP/1.1 answer', () => {
+    /** Trailers the upstream sends: two to pass on, and fields no trailer section may carry. */
+    const SENT = { 'x-checksum': 'c0ffee', 'x-rows': '3', 'content-type': 'text/evil', 'keep-alive': 'timeout=1', host: 'evil' };
+    const PASSED = { 'x-checksum': 'c0ffee', 'x-rows': '3' };
+
+    /**
+     * `/whole`: the answer and its trailers in one go. `/streamed`: a first chunk, and the rest with
+     * the trailers only once the client has that chunk (`release`), so they come after the body has
+     * started flowing to the client.
+     */
+    async function trailing(): Promise<{ up: Upstream; release: () => void }> {
+      let held: http.ServerResponse | undefined;
+      let released = false;
+      const finish = (res: http.ServerResponse): void => { res.addTrailers(SENT); res.end('-end'); };
+      const up = await upstream((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum, x-rows' });
+        res.write('start');
+        if (req.url === '/streamed' && !released) held = res;
+        else finish(res);
+      });
+      return { up, release: () => { released = true; if (held !== undefined) finish(held); } };
+    }
+
+    /** An HTTP/1.1 request: the body and the trailers node:http's client parsed; `onData` at the first chunk. */
+    function h1(port: number, path: string, headers: http.OutgoingHttpHeaders, onData = (): void => {}): Promise<{ headers: http.IncomingHttpHeaders; body: string; trailers: NodeJS.Dict<string> }> {
+      return new Promise((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path, headers: { host: 'u', ...headers }, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => { body += c.toString(); onData(); });
+          res.on('end', () => resolve({ headers: res.headers, body, trailers: res.trailers }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    }
+
+    it('reach an HTTP/1.1 client that said TE: trailers — whole or streamed — without the fields a trailer may not carry', async () => {
+      const { up, release } = await trailing();
+      const s = await sidecar(up);
+      const whole = await h1(s.ports.outbound, '/whole', { te: 'trailers' });
+      expect([whole.body, whole.headers['transfer-encoding'], whole.trailers]).toEqual(['start-end', 'chunked', PASSED]);
+      const streamed = await h1(s.ports.outbound, '/streamed', { te: 'trailers' }, release);
+      expect([streamed.body, streamed.trailers]).toEqual(['start-end', PASSED]);
+    });
+
+    it('are dropped for an HTTP/1.1 client that did not say TE: trailers, the answer intact', async () => {
+      const { up, release } = await trailing();
+      const s = await sidecar(up);
+      const whole = await h1(s.ports.outbound, '/whole', {});
+      expect([whole.body, whole.trailers]).toEqual(['start-end', {}]);
+      const streamed = await h1(s.ports.outbound, '/streamed', {}, release);
+      expect([streamed.body, streamed.trailers]).toEqual(['start-end', {}]);
+    });
+
+    it('reach an HTTP/2 client as a trailing HEADERS frame', async () => {
+      const { up, release } = await trailing();
+      const s = await sidecar(up, '', ', protocol: http1');
+      const session = http2.connect(`http://127.0.0.1:${s.ports.outbound}`);
+      session.on('error', () => {});
+      cleanup.push(() => { session.destroy(); });
+      const h2 = (path: string): Promise<{ body: string; trailers: http2.IncomingHttpHeaders | undefined }> => new Promise((resolve, reject) => {
+        const stream = session.request({ ':path': path, ':authority': 'u' });
+        let body = '';
+        let trailers: http2.IncomingHttpHeaders | undefined;
+        stream.on('data', (c: Buffer) => { body += c.toString(); release(); });
+        stream.on('trailers', (t) => { trailers = t; });
+        stream.on('end', () => resolve({ body, trailers: trailers === undefined ? undefined : Object.fromEntries(Object.entries(trailers)) }));
+        stream.on('error', reject);
+      });
+      expect(await h2('/whole')).toEqual({ body: 'start-end', trailers: PASSED });
+      expect(await h2('/streamed')).toEqual({ body: 'start-end', trailers: PASSED });
+    });
+
+    it('reach a library-mode caller in undici\'s onResponseEnd (undici.request\'s `trailers`)', async () => {
+      const { up, release } = await trailing();
+      const m = await createMesh({ policy: `version: 1\nupstreams: { u: { endpoints: [{ address: "${up.address}" }] } }\nroutes:\n  - { name: u, match: { host: u }, to: [{ upstream: u }] }\n`, engine: TEST_ENGINE });
+      cleanup.push(() => m.close());
+      const whole = await undiciRequest('http://u/whole', { dispatcher: m.dispatcher });
+      expect(await whole.body.text()).toBe('start-end');
+      expect({ ...whole.trailers }).toEqual(PASSED);
+      const streamed = await undiciRequest('http://u/streamed', { dispatcher: m.dispatcher });
+      let body = '';
+      for await (const c of streamed.body) { body += (c as Buffer).toString(); release(); }
+      expect([body, { ...streamed.trailers }]).toEqual(['start-end', PASSED]);
     });
   });
 

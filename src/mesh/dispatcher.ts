@@ -21,6 +21,7 @@ import { rescue } from '../pipeline/rescue.js';
 import { newContext, routeInput, serve } from '../pipeline/serve.js';
 import { cleanRequestHeaders, cleanResponseHeaders, setForwardingHeaders } from '../proxy/headers.js';
 import { RELAY, type DirectBody, type RelaySink } from '../proxy/relay.js';
+import { forwardableTrailers, trailersOf } from '../proxy/trailers.js';
 import { callInput, MeshArgumentError, type CallInput } from './call-input.js';
 import { MeshRequest } from './mesh-request.js';
 
@@ -251,7 +252,8 @@ class MeshCall implements Dispatcher.DispatchController, RelaySink {
     this.ended = true;
     this.req.close();
     try {
-      this.handler.onResponseEnd?.(this, {});
+      const trailers = this.body === undefined ? undefined : trailersOf(this.body);
+      this.handler.onResponseEnd?.(this, trailers === undefined ? {} : forwardableTrailers(trailers) as IncomingHttpHeaders);
     } catch (err) {
       this.abort(err as Error);
     }

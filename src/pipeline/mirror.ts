@@ -22,7 +22,7 @@ import { UNRECORDED_TRY, type TryTrace } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import type { UpstreamState } from '../upstreams/index.js';
 import { bufferBody, type BodyCopy, hasBody, RecordedBody, RETRY_BUFFER_LIMIT, type MemoryPressure } from './body.js';
-import { TRAILERS, trailersOf, type WithTrailers } from '../proxy/trailers.js';
+import { trailersArrived, trailersOf } from '../proxy/trailers.js';
 import { grpcStatusForHttp, grpcStatusOf, isGrpc, rpcAttributes } from '../core/grpc.js';
 
 export const MAX_IN_FLIGHT = 256;
@@ -141,7 +141,8 @@ function digestOf(resp: ProxyResponse): { tapped: ProxyResponse; seen: Promise<S
     transform(chunk: Buffer, _enc, cb) { hash.update(chunk); cb(null, chunk); },
     flush(cb) {
       // The upstream's trailers (a gRPC status) arrived before its end: they go on with the tapped body.
-      (tap as WithTrailers)[TRAILERS] = trailersOf(resp.body as Readable);
+      const trailers = trailersOf(resp.body as Readable);
+      if (trailers !== undefined) trailersArrived(tap, trailers);
       settle({ status: resp.status, digest: hash.digest('hex') });
       cb();
     },

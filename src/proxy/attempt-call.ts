@@ -10,6 +10,7 @@ import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import { connectFailure, downstreamDisconnect, isConnectError, upstreamReset, upstreamTimeout, type ProxyError } from '../core/errors.js';
 import { Deadline, tryDeadlines } from '../resilience/index.js';
 import { replayable, STALE_SOCKET, type Attempt } from './engine.js';
+import { trailersArrived } from './trailers.js';
 
 /** The per-try timer is an entry of the shared deadline queue, not a Node `Timeout` of its own. */
 export abstract class AttemptCall extends Deadline {
@@ -109,6 +110,9 @@ export abstract class ClientRequestCall extends AttemptCall {
   onResponse(res: http.IncomingMessage): void {
     if (!this.settle()) { res.destroy(); return; }
     res.on('error', noop); // the consumer attaches its own; never let one go unhandled
+    // Only a chunked answer has a trailer section; node:http has parsed it by 'end' — this listener
+    // comes before any consumer's, so they arrive before a pipe ends the client's response.
+    if (res.headers['transfer-encoding'] !== undefined) res.once('end', () => { if (res.rawTrailers.length > 0) trailersArrived(res, res.trailers); });
     this.resolve({ status: res.statusCode ?? 502, headers: res.headers, body: res });
   }
 }

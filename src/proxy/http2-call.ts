@@ -18,7 +18,7 @@ import { isConnectError } from '../core/errors.js';
 import { PooledCall } from './attempt-call.js';
 import { bodiless } from './engine.js';
 import type { Http2Connections, Session } from './http2-pool.js';
-import { TRAILERS } from './trailers.js';
+import { trailersArrived } from './trailers.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
@@ -56,7 +56,7 @@ export class Http2Call extends PooledCall {
     session.active++;
     req.onDownstreamClose(this.clientGone);
     stream.on('response', (headers, flags) => this.onResponse(stream, headers, flags));
-    stream.on('trailers', (trailers) => { (stream as ClientHttp2Stream & { [TRAILERS]?: Http2Headers })[TRAILERS] = trailers; });
+    stream.on('trailers', (trailers) => trailersArrived(stream, trailers));
     stream.on('error', (err) => this.onStreamError(stream, err));
     stream.once('close', () => this.closed(stream));
     if (Buffer.isBuffer(body)) { if (body.length > 0) stream.end(body); }

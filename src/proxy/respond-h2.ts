@@ -13,7 +13,7 @@ import http2, { type ServerHttp2Stream } from 'node:http2';
 import { addFlag, type ProxyResponse, type RequestContext } from '../core/context.js';
 import { grpcStatusOf } from '../core/grpc.js';
 import { relay } from './relay.js';
-import { trailersOf } from './trailers.js';
+import { forwardableTrailers, trailersOf } from './trailers.js';
 
 const FORBIDDEN = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
@@ -62,7 +62,7 @@ export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, 
   // Node sends empty trailers as an empty DATA frame with END_STREAM: fine when there were none.
   stream.once('wantTrailers', () => {
     const trailers = trailersOf(body);
-    try { stream.sendTrailers(trailers === undefined ? {} : withoutPseudo(trailers)); } catch { stream.close(); }
+    try { stream.sendTrailers(trailers === undefined ? {} : forwardableTrailers(trailers)); } catch { stream.close(); }
   });
   countWrites(stream, sent);
   relay(body, stream, (err) => {
@@ -91,11 +91,5 @@ function responseHeaders(status: number, h: IncomingHttpHeaders | OutgoingHttpHe
     const v = h[name];
     if (v !== undefined) out[name] = v;
   }
-  return out;
-}
-
-function withoutPseudo(h: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const name in h) if (name.charCodeAt(0) !== 58) out[name] = h[name];
   return out;
 }

@@ -4,16 +4,17 @@
  * upstream that dies mid-body destroys the client's socket: a truncated body is never presented as
  * complete (no terminating chunk, or fewer bytes than Content-Length).
  *
- * An upstream's trailers (an HTTP/2 upstream's, riding on the body: trailers.ts) reach an HTTP/1.1
- * client that said `TE: trailers`, in the chunked encoding's trailer section; without it they are
- * dropped (RFC 9110 §6.5: the client did not say it would take them — Envoy drops them too).
+ * An upstream's trailers (an HTTP/2 upstream's, or an HTTP/1.1 upstream's chunked trailer section,
+ * riding on the body: trailers.ts) reach an HTTP/1.1 client that said `TE: trailers`, in the chunked
+ * encoding's trailer section; without it they are dropped (RFC 9110 §6.5: the client did not say it
+ * would take them — Envoy drops them too).
  */
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { addFlag, type ProxyResponse, type RequestContext } from '../core/context.js';
 import { responseHead } from './headers.js';
 import { relay } from './relay.js';
-import { trailersOf } from './trailers.js';
+import { forwardableTrailers, TRAILERS, trailersOf } from './trailers.js';
 
 /** `trailers`: the client said `TE: trailers` (`takesTrailers`), so an upstream's trailers go to it. */
 export function writeResponse(res: ServerResponse, resp: ProxyResponse, ctx: RequestContext, closeConnection: boolean, done: () => void, trailers = false): void {
@@ -42,20 +43,17 @@ export function takesTrailers(te: string | string[] | undefined): boolean {
   return te !== undefined && /(?:^|,)\s*trailers\s*(?:[;,]|$)/i.test(Array.isArray(te) ? te.join(',') : te);
 }
 
-/** Fields no trailer section may carry (framing, routing, hop-by-hop: RFC 9110 §6.5.1). */
-const NOT_TRAILERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'host', 'content-type', 'content-encoding']);
-
 /**
- * The upstream's trailers have arrived by the body's end (the HTTP/2 engine sets them first): they
- * are added before `relay`'s pipe ends the response — its 'end' listener comes after this one. Node
- * writes them only in a chunked response (a `content-length` answer has no trailer section).
+ * The upstream's trailers arrive before the body's end (`trailersArrived`) — already, for an answer
+ * read whole before it is written — so they are added before the response is ended, by `relay`'s
+ * pipe or by a direct body's own `end`. Node writes them only in a chunked response (a
+ * `content-length` answer has no trailer section).
  */
 function forwardTrailers(body: Readable, res: ServerResponse): void {
-  body.once('end', () => {
-    const t = trailersOf(body);
-    if (t === undefined) return;
-    const out: OutgoingHttpHeaders = {};
-    for (const name in t) if (!NOT_TRAILERS.has(name) && name.charCodeAt(0) !== 58 /* : */) out[name] = t[name];
-    try { res.addTrailers(out); } catch { /* a value Node refuses: the answer goes without its trailers */ }
-  });
+  const add = (t: IncomingHttpHeaders): void => {
+    try { res.addTrailers(forwardableTrailers(t)); } catch { /* a value Node refuses: the answer goes without its trailers */ }
+  };
+  const arrived = trailersOf(body);
+  if (arrived !== undefined) add(arrived);
+  else body.once(TRAILERS, add);
 }

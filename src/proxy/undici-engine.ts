@@ -11,6 +11,7 @@
  * - one replay of an idempotent request when a pooled connection that had served before fails
  *   before any answer;
  * - errors classified UF / UC / UT / DC;
+ * - a chunked answer's trailers ride on its body (trailers.ts);
  * - back-pressure both ways: a request body streams with undici's own flow control, and the
  *   response body is a `Readable` whose consumer paces the upstream (`pause()` when the buffer is
  *   full, `resume()` on read).
@@ -25,6 +26,7 @@ import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import { PooledCall } from './attempt-call.js';
 import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
 import { RELAY, type DirectBody, type RelaySink } from './relay.js';
+import { trailersArrived } from './trailers.js';
 import { UndiciConnections, type Connection } from './undici-pool.js';
 import { LazyUpgrader } from './ws-upgrade.js';
 import { XFCC } from '../core/context.js';
@@ -102,10 +104,10 @@ class UndiciCall extends PooledCall implements Dispatcher.DispatchHandler {
     this.body?.data(chunk);
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: http.IncomingHttpHeaders): void {
     this.conn!.served++;
     this.done(false);
-    this.body?.end();
+    this.body?.end(trailers);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
@@ -182,8 +184,10 @@ class UpstreamBody extends Readable implements DirectBody {
     }
   }
 
-  end(): void {
+  /** The upstream's last byte, with its chunked trailer section (undici gives `{}` when there was none). */
+  end(trailers: http.IncomingHttpHeaders): void {
     this.complete = true;
+    for (const _ in trailers) { trailersArrived(this, trailers); break; }
     if (this.sink !== undefined) this.finishSink(this.sink);
     else if (this.streaming) this.push(null);
   }
