@@ -13,16 +13,18 @@ import { grpcAnswer, GrpcStatus, isGrpc } from '../core/grpc.js';
 import { rescue } from '../pipeline/rescue.js';
 import { setForwardingHeaders } from './headers.js';
 import { Http2Request, requestHeaders } from './http2-request.js';
+import { connectWebSocket, isWebSocketConnect } from './http2-websocket.js';
 import type { ListenerDeps } from './listener.js';
 import { newContext, routeInput, serve } from '../pipeline/serve.js';
 import { writeH2Response, type H2Sent } from './respond-h2.js';
 
 /**
  * Settings we announce: enough concurrent streams for a busy client (Envoy's default is 2^31-1;
- * nghttp2's 100 throttles a gRPC channel), and a 1 MiB stream window so one slow stream does not
- * hold a fast one back while memory per stream stays bounded.
+ * nghttp2's 100 throttles a gRPC channel), a 1 MiB stream window so one slow stream does not
+ * hold a fast one back while memory per stream stays bounded, and extended CONNECT (RFC 8441:
+ * WebSockets over HTTP/2, http2-websocket.ts).
  */
-const SETTINGS = { maxConcurrentStreams: 1000, initialWindowSize: 1024 * 1024 };
+const SETTINGS = { maxConcurrentStreams: 1000, initialWindowSize: 1024 * 1024, enableConnectProtocol: true };
 /** A client session with no frame for this long is told to go away (the HTTP/1 edge's keep-alive timeout). */
 const IDLE_SESSION_MS = 65_000;
 
@@ -56,10 +58,13 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
   const sent: H2Sent = { status: 0, grpcStatus: undefined, bytesOut: 0 };
   let preq: Http2Request | undefined;
   let ended = false;
+  let tracked = true;
+  // In flight until answered; a WebSocket tunnel stops counting once open (as an HTTP/1.1 upgrade does).
+  const untrack = (): void => { if (tracked) { tracked = false; deps.track.end(); } };
   const done = (): void => {
     if (ended) return;
     ended = true;
-    deps.track.end();
+    untrack();
     deps.observer.end(ctx, {
       method, host: authority ?? '', path: path ?? '',
       status: sent.status !== 0 && !ctx.flags.includes('DC') ? sent.status : 499,
@@ -67,8 +72,9 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
       protocol: 'HTTP/2', ...(grpc ? { grpcStatus: sent.grpcStatus ?? (ctx.flags.includes('DC') ? GrpcStatus.CANCELLED : GrpcStatus.UNKNOWN) } : {}),
     });
   };
-  if (!authority || !path || !path.startsWith('/') || method === 'CONNECT') {
-    const err = badRequest('malformed request: missing :authority or :path, or CONNECT');
+  const websocket = isWebSocketConnect(headers);
+  if (!authority || !path || !path.startsWith('/') || (method === 'CONNECT' && !websocket)) {
+    const err = badRequest('malformed request: missing :authority or :path, or a CONNECT that is not a WebSocket (RFC 8441)');
     writeH2Response(stream, grpc ? grpcAnswer(GrpcStatus.INTERNAL, err.message) : rescue(err, ctx, deps.log), ctx, sent, done);
     return;
   }
@@ -78,6 +84,7 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
     writeH2Response(stream, rescue(overloaded(deps.overload.percent), ctx, deps.log, grpc), ctx, sent, done);
     return;
   }
+  if (websocket) { connectWebSocket(stream, headers, authority, path, ctx, sent, deps, untrack, done); return; }
   const clean = requestHeaders(headers, authority);
   // A body of unknown length, as the edge-neutral request says it (the HTTP/1 engines frame it chunked).
   if (!stream.endAfterHeaders && clean['content-length'] === undefined) clean['transfer-encoding'] = 'chunked';

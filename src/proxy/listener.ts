@@ -12,7 +12,7 @@
  * chose; a request's `peer` then carries the verified identity of a TLS peer.
  */
 import http from '../core/node-http.js';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -214,16 +214,25 @@ function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deps: Liste
     deps.events.overloadShed(deps.direction);
     return fail(503, 'Service Unavailable');
   }
-  const input = routeInput(target.host, target.path, req.method ?? 'GET', req.headers);
-  const snapshot = deps.current();
-  const route = snapshot.route(deps.direction, input);
-  const endpoint = route?.upgradeTarget(target.host);
-  if (!endpoint) return fail(route ? 503 : 404, route ? 'Service Unavailable' : 'Not Found');
+  const to = upgradeEndpoint(deps, target.host, target.path, req.method ?? 'GET', req.headers);
+  if (!('endpoint' in to)) return fail(to.status, to.status === 404 ? 'Not Found' : 'Service Unavailable');
   req.url = target.path;
-  deps.engine.upgrade(req, socket, head, endpoint, (err) => {
-    deps.log.debug({ err, route: route?.name }, 'upgrade failed');
+  deps.engine.upgrade(req, socket, head, to.endpoint, (err) => {
+    deps.log.debug({ err, route: to.route }, 'upgrade failed');
     fail(503, 'Service Unavailable');
   });
+}
+
+/**
+ * Where a WebSocket goes — an HTTP/1.1 Upgrade, or an HTTP/2 extended CONNECT (http2-websocket.ts):
+ * an endpoint of the route it matches on the current snapshot (and the route's timeout), else the
+ * status that refuses it (404 no route, 503 no endpoint).
+ */
+export function upgradeEndpoint(deps: ListenerDeps, host: string, path: string, method: string, headers: IncomingHttpHeaders): { endpoint: URL; route: string; timeoutMs: number } | { status: 404 } | { status: 503; route: string } {
+  const route = deps.current().route(deps.direction, routeInput(host, path, method, headers));
+  if (route === undefined) return { status: 404 };
+  const endpoint = route.upgradeTarget(host);
+  return endpoint === undefined ? { status: 503, route: route.name } : { endpoint, route: route.name, timeoutMs: route.timeoutMs };
 }
 
 function noop(): void {}
