@@ -12,6 +12,7 @@
 // external, resolved from node_modules as before. opossum and prom-client are `createRequire`d by
 // the code and stay external too: one copy of each, whichever part loads it.
 import { rmSync } from 'node:fs';
+import { constants as H2_CONSTANTS } from 'node:http2';
 
 /** undici in a chunk of its own, `bundle/undici-lib-*.js`: loaded by the undici engine only (test/footprint.test.ts). */
 const undiciChunk = (id) => (/[\\/]node_modules[\\/]undici[\\/]/.test(id) ? 'undici-lib' : null);
@@ -47,12 +48,45 @@ const builtinsByGetter = {
   },
 };
 
+/**
+ * undici's HTTP/2 client (`lib/dispatcher/client-h2.js`, which its `Client` requires at load)
+ * requires node:http2 when it is evaluated, only to read ten of its constants and, for a session,
+ * `http2.connect`; and node:http2 loads node:tls, which starts Node's CA-store thread: ~85 M
+ * instructions and 8.6 MiB of RSS at start (docs/benchmarks.md, "Start-up") for a sidecar that
+ * may never speak HTTP/2 or TLS to anything (undici's `allowH2` is off here; our HTTP/2 upstreams go
+ * through http2-pool.ts, our TLS through src/core/lazy-builtins.ts). So in the bundle the
+ * constants are written in as the values node:http2 has here (RFC 9113's header names and error
+ * codes), and `http2.connect` loads node:http2 on its first call. The build fails if undici's code
+ * no longer has that shape; test/footprint.test.ts checks that a sidecar loads neither module.
+ */
+const UNDICI_H2 = /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/;
+const UNDICI_H2_LOAD = /let http2\s+try \{\s+http2 = require\('node:http2'\)\s+\} catch \{[\s\S]*?\n\}\s+const \{\s+constants: \{([\w\s,]+)\}\s+\} = http2\n/;
+const undiciLazyHttp2 = {
+  name: 'undici-lazy-http2',
+  transform(code, id) {
+    if (!UNDICI_H2.test(id)) return null;
+    const m = UNDICI_H2_LOAD.exec(code);
+    if (m === null) this.error(`${id}: undici no longer loads node:http2 as rolldown.config.mjs expects; update undiciLazyHttp2`);
+    const uses = code.slice(m.index + m[0].length).match(/\bhttp2\.\w+/g) ?? [];
+    if (uses.some((u) => u !== 'http2.connect')) this.error(`${id}: undici uses ${[...new Set(uses)].join(', ')} of node:http2; undiciLazyHttp2 makes only http2.connect lazy`);
+    const names = m[1].split(',').map((n) => n.trim()).filter(Boolean);
+    const consts = names.map((n) => {
+      if (!(n in H2_CONSTANTS)) this.error(`${id}: http2.constants.${n} is not in this Node's node:http2`);
+      return `${n} = ${JSON.stringify(H2_CONSTANTS[n])}`;
+    });
+    // As many lines as it replaces, so the lines after it keep their numbers (and the source map, `map: null`, holds).
+    const lazy = `const http2 = { connect: (...args) => require('node:http2').connect(...args) }; const ${consts.join(', ')}`;
+    const pad = '\n'.repeat(m[0].split('\n').length - 1);
+    return { code: code.slice(0, m.index) + lazy + pad + code.slice(m.index + m[0].length), map: null };
+  },
+};
+
 rmSync(new URL('./dist/bundle', import.meta.url), { recursive: true, force: true });
 
 export default {
   input: { 'cli/main': 'src/cli/main.ts' },
   platform: 'node',
-  plugins: [builtinsByGetter],
+  plugins: [undiciLazyHttp2, builtinsByGetter],
   experimental: { nativeMagicString: true },
   external: (id) => id.startsWith('node:') || EXTERNAL.test(id),
   output: {

@@ -2,6 +2,7 @@
  * What `pilotfish run` loads: only the chosen engine and what the policy uses. Each package kept out
  * here costs megabytes of RSS in every pod (docs/benchmarks.md has the figures).
  */
+import http2 from 'node:http2';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from './helpers/http.js';
@@ -14,14 +15,18 @@ afterEach(async () => { await up?.close(); });
 
 interface Loaded { builtins: string[]; files: string[] }
 
-/** Runs the sidecar with `args`, sends one request through it, stops it and returns what it loaded. */
-async function loadedBy(args: string[]): Promise<Loaded> {
+/**
+ * Runs the sidecar with `args` on a plain HTTP/1 policy (no TLS, no HTTP/2 upstream), sends one
+ * HTTP/1.1 request through it (and `then`'s, if given), stops it and returns what it loaded.
+ */
+async function loadedBy(args: string[], then?: (outbound: number) => Promise<void>): Promise<Loaded> {
   up = await startUpstream();
   const proc: SidecarProcess = await spawnSidecar(
-    `version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "${up.address}" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`,
+    `version: 1\n${testListeners()}\nupstreams: { u: { protocol: http1, endpoints: [{ address: "${up.address}" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`,
     args, { NODE_OPTIONS: `--import=${REPORT}`, OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' },
   );
   expect((await request(proc.ports.outbound, { headers: { host: 'u' } })).status).toBe(200);
+  await then?.(proc.ports.outbound);
   proc.child.kill('SIGTERM');
   expect(await proc.exited).toBe(0);
   const line = proc.logs.find((l) => l.msg === 'loaded modules') as unknown as Loaded | undefined;
@@ -29,11 +34,42 @@ async function loadedBy(args: string[]): Promise<Loaded> {
   return { builtins: line!.builtins, files: line!.files.map((f) => path.relative(ROOT, f)) };
 }
 
+/** One h2c request (prior knowledge) to `port`: its status. */
+async function h2cStatus(port: number): Promise<number> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      session.on('error', reject);
+      const req = session.request({ ':path': '/', ':authority': 'u' });
+      req.on('response', (h) => resolve(Number(h[':status'])));
+      req.on('error', reject);
+      req.resume();
+    });
+  } finally { session.close(); }
+}
+
+/** What node:http2 and node:tls load (node:http2 requires node:tls; node:tls starts the CA-store thread). */
+const H2_TLS = ['http2', 'internal/http2/core', 'tls', 'internal/tls/wrap'];
+
 const pkg = (files: string[], name: string): string[] => files.filter((f) => f.startsWith(`node_modules/${name}/`));
 /** The bundle's chunk of undici (rolldown.config.mjs): the CLI carries undici's modules in it. */
 const undiciChunk = (files: string[]): string[] => files.filter((f) => /^dist\/bundle\/undici-lib-[\w-]+\.js$/.test(f));
 
 describe('pilotfish run loads what it uses', () => {
+  for (const args of [[], ['--engine', 'node']]) {
+    it(`a plain HTTP/1 policy${args.length === 0 ? '' : ` (${args.join(' ')})`}: neither node:http2 nor node:tls`, async () => {
+      const { builtins } = await loadedBy(args);
+      expect(builtins).toContain('http');
+      for (const m of H2_TLS) expect(builtins, m).not.toContain(m);
+    });
+  }
+
+  it('the first h2c connection loads node:http2 (and node:tls) and is served', async () => {
+    // The report sees them once they are loaded: the same policy, one h2c request after the HTTP/1.1 one.
+    const { builtins } = await loadedBy([], async (outbound) => { expect(await h2cStatus(outbound)).toBe(200); });
+    for (const m of H2_TLS) expect(builtins, m).toContain(m);
+  });
+
   it('--engine undici: undici from the bundle; no http-proxy-3, no tracing SDK, no prom-client index, not Node\'s internal undici', async () => {
     const { builtins, files } = await loadedBy(['--engine', 'undici']);
     expect(undiciChunk(files)).toHaveLength(1);

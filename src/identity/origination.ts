@@ -9,8 +9,9 @@
  *   against SNI (or the endpoint's name) — or, when `subjectAltNames` is given, that list instead.
  */
 import { readFile } from 'node:fs/promises';
-import tls, { type PeerCertificate, type SecureContext } from 'node:tls';
+import type { PeerCertificate, SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import { tls } from '../core/lazy-builtins.js';
 import type { UpstreamTls } from '../proxy/tls-connect.js';
 import { sanEntries, parseSpiffeId } from './spiffe.js';
 import type { WorkloadIdentity } from './workload-identity.js';
@@ -47,14 +48,14 @@ export async function upstreamTls(upstream: string, policy: UpstreamTlsPolicy, d
   }
   let context: SecureContext;
   try {
-    context = policy.caFile === undefined ? tls.createSecureContext() : tls.createSecureContext({ ca: await readFile(policy.caFile, 'utf8') });
+    context = policy.caFile === undefined ? tls().createSecureContext() : tls().createSecureContext({ ca: await readFile(policy.caFile, 'utf8') });
   } catch (err) {
     throw new Error(`upstream ${upstream}: tls.caFile ${policy.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const listed = policy.subjectAltNames;
   return {
     mode: 'simple', sni: policy.sni, secureContext: () => context,
-    checkServerIdentity: (host, cert) => (listed === undefined ? tls.checkServerIdentity(host, cert) : listedSan(cert, listed)),
+    checkServerIdentity: (host, cert) => (listed === undefined ? tls().checkServerIdentity(host, cert) : listedSan(cert, listed)),
     epoch: () => 0, onFailure,
   };
 }

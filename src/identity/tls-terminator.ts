@@ -16,10 +16,11 @@
  * `SecureContext`, which would break every handshake) — new handshakes present the new
  * certificate, open connections keep theirs.
  */
-import tls, { type TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PeerIdentity } from '../core/context.js';
+import { tls } from '../core/lazy-builtins.js';
 import { parseSpiffeId, uriSans } from './spiffe.js';
 import { formatXfcc } from './xfcc.js';
 import type { WorkloadIdentity } from './workload-identity.js';
@@ -44,11 +45,11 @@ export interface TerminatorOptions {
 type IdentifiedSocket = TLSSocket & { peerIdentity?: PeerIdentity };
 
 export class TlsTerminator {
-  readonly server: tls.Server;
+  readonly server: TlsServer;
 
   constructor(private readonly options: TerminatorOptions, accept: (socket: TLSSocket) => void) {
     const { identity } = options;
-    this.server = tls.createServer({
+    this.server = tls().createServer({
       ...identity.credentials(),
       requestCert: true,
       rejectUnauthorized: false, // checked in `admit`, which knows why

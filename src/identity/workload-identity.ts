@@ -10,8 +10,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import { tls } from '../core/lazy-builtins.js';
 import { PolicyWatcher } from '../reload/index.js';
 import { checkMaterial, type IdentityMaterial } from './material.js';
 
@@ -67,7 +68,7 @@ export class WorkloadIdentity {
   private constructor(readonly config: IdentityConfig, private readonly deps: IdentityDeps, first: IdentityMaterial) {
     this.now = deps.now ?? Date.now;
     this.material = first;
-    this.context = createSecureContext(credentials(first));
+    this.context = tls().createSecureContext(credentials(first));
   }
 
   /** Reads and checks the files once; throws `IdentityLoadError` when they are not usable. */
@@ -146,7 +147,7 @@ export class WorkloadIdentity {
       return 'error';
     }
     const previous = this.material;
-    this.context = createSecureContext(credentials(r.material));
+    this.context = tls().createSecureContext(credentials(r.material));
     this.material = r.material;
     this.rotated++;
     this.loadedAt = new Date();

@@ -11,17 +11,16 @@
  * - otherwise the body is the stream itself: HTTP/2 flow control paces the upstream by what the
  *   client reads, and the upstream's trailers ride on it (`TRAILERS`) to the edge that writes them.
  */
-import http2, { type ClientHttp2Stream, type IncomingHttpHeaders as Http2Headers, type OutgoingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Stream, IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders } from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProxyRequest } from '../core/context.js';
 import { isConnectError } from '../core/errors.js';
+import { H2 } from '../core/lazy-builtins.js';
 import { PooledCall } from './attempt-call.js';
 import { bodiless } from './engine.js';
 import type { Http2Connections, Session } from './http2-pool.js';
 import { trailersArrived } from './trailers.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
-const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
 const EMPTY = Buffer.alloc(0);
 /** node:http2's errors for a stream made on a session that had gone away: nothing was sent. */
 const NOT_SENT = new Set(['ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_GOAWAY_SESSION']);
@@ -61,18 +60,18 @@ export class Http2Call extends PooledCall {
     stream.once('close', () => this.closed(stream));
     if (Buffer.isBuffer(body)) { if (body.length > 0) stream.end(body); }
     else if (body !== undefined) {
-      body.on('error', () => stream.close(NGHTTP2_CANCEL));
+      body.on('error', () => stream.close(H2.CANCEL));
       body.pipe(stream);
     }
   }
 
   private onResponse(stream: ClientHttp2Stream, headers: Http2Headers, flags: number): void {
-    if (!this.settle()) { stream.close(NGHTTP2_CANCEL); return; }
+    if (!this.settle()) { stream.close(H2.CANCEL); return; }
     this.answered = true;
     const status = Number(headers[':status']) || 502;
     const out = responseHeaders(headers);
     // Trailers-only (END_STREAM on the headers): nothing follows; the edge answers it as such.
-    if ((flags & END_STREAM) !== 0) { this.resolve({ status, headers: out, body: EMPTY }); return; }
+    if ((flags & H2.FLAG_END_STREAM) !== 0) { this.resolve({ status, headers: out, body: EMPTY }); return; }
     this.resolve({ status, headers: out, body: stream });
   }
 
@@ -90,7 +89,7 @@ export class Http2Call extends PooledCall {
       }
     }
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if ((stream.rstCode === NGHTTP2_REFUSED_STREAM || NOT_SENT.has(code)) && !this.replay) {
+    if ((stream.rstCode === H2.REFUSED_STREAM || NOT_SENT.has(code)) && !this.replay) {
       // Refused (or past GOAWAY), or made on a session already gone: never processed. Send it
       // again once, on another session.
       if (this.session) this.session.pool.retire(this.session);
@@ -109,7 +108,7 @@ export class Http2Call extends PooledCall {
       session.pool.release(session);
     }
     if (this.settled) return;
-    if (stream.rstCode === NGHTTP2_REFUSED_STREAM) { this.onStreamError(stream, new Error('stream refused')); return; }
+    if (stream.rstCode === H2.REFUSED_STREAM) { this.onStreamError(stream, new Error('stream refused')); return; }
     const err = new Error(`stream closed before the response (code ${stream.rstCode ?? 0})`) as NodeJS.ErrnoException;
     err.code = 'ECONNRESET';
     this.onError(err);
@@ -119,7 +118,7 @@ export class Http2Call extends PooledCall {
 
   protected cancel(): void {
     const stream = this.stream;
-    if (stream !== undefined && !stream.closed) stream.close(NGHTTP2_CANCEL);
+    if (stream !== undefined && !stream.closed) stream.close(H2.CANCEL);
   }
 
   protected again(): void {

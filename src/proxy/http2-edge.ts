@@ -5,11 +5,12 @@
  * current at its arrival, through the same rescue as the HTTP/1 edge (a gRPC request's errors come
  * back in gRPC form). A stream's error, a session's error, a client's RST: each is handled here.
  */
-import http2, { type Http2Server, type IncomingHttpHeaders as Http2Headers, type ServerHttp2Stream } from 'node:http2';
+import type { Http2Server, IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Peer } from '../core/context.js';
 import { badRequest, overloaded } from '../core/errors.js';
 import { grpcAnswer, GrpcStatus, isGrpc } from '../core/grpc.js';
+import { http2 } from '../core/lazy-builtins.js';
 import { rescue } from '../pipeline/rescue.js';
 import { setForwardingHeaders } from './headers.js';
 import { Http2Request, requestHeaders } from './http2-request.js';
@@ -28,8 +29,9 @@ const SETTINGS = { maxConcurrentStreams: 1000, initialWindowSize: 1024 * 1024, e
 /** A client session with no frame for this long is told to go away (the HTTP/1 edge's keep-alive timeout). */
 const IDLE_SESSION_MS = 65_000;
 
+/** The listener's node:http2 server: made (and node:http2 loaded) by the edge front on the first h2c or ALPN h2 connection. */
 export function createHttp2Server(deps: ListenerDeps): Http2Server {
-  const server = http2.createServer({
+  const server = http2().createServer({
     // The listener's head limits, as HTTP/2 says them: node:http2 refuses a stream past them itself.
     settings: { ...SETTINGS, maxHeaderListSize: deps.limits.maxRequestHeadersKb * 1024 },
     maxHeaderListPairs: deps.limits.maxHeadersCount + 4, // + the four request pseudo-headers

@@ -16,10 +16,11 @@
  * (or no ALPN at all) is remembered as such — its HTTP/2 clients' requests go over HTTP/1.1
  * (protocol-engine.ts), as Envoy's `auto_config` does.
  */
-import http2, { type ClientHttp2Session } from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLS_FAILURE } from '../core/errors.js';
+import { http2 } from '../core/lazy-builtins.js';
 import type { ConnectionOptions, UpstreamConnections } from './engine.js';
 import { connectTls, SessionCache } from './tls-connect.js';
 
@@ -174,7 +175,7 @@ export class EndpointSessions {
       } else settle?.(err, 'h2');
       if (err !== null) failed?.(err);
     });
-    const session = http2.connect(`${options.tls === undefined ? 'http' : 'https'}://${target.host}`, { createConnection: () => socket as Duplex });
+    const session = http2().connect(`${options.tls === undefined ? 'http' : 'https'}://${target.host}`, { createConnection: () => socket as Duplex });
     failed = (err) => { session.destroy(err); if (!socket.destroyed) socket.destroy(); };
     const entry: Session = { session, pool: this, active: 0, served: 0, gone: false };
     session.on('error', () => this.retire(entry)); // each stream sees the error too

@@ -9,9 +9,10 @@
  * The status and `grpc-status` sent are reported through `sent`, for telemetry.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import http2, { type ServerHttp2Stream } from 'node:http2';
+import type { ServerHttp2Stream } from 'node:http2';
 import { addFlag, type ProxyResponse, type RequestContext } from '../core/context.js';
 import { grpcStatusOf } from '../core/grpc.js';
+import { H2 } from '../core/lazy-builtins.js';
 import { relay } from './relay.js';
 import { forwardableTrailers, trailersOf } from './trailers.js';
 
@@ -19,7 +20,6 @@ const FORBIDDEN = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
   'host', 'proxy-authenticate', 'proxy-authorization', 'http2-settings',
 ]);
-const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
 /** What was sent, for the access log and metrics. */
 export interface H2Sent {
@@ -54,7 +54,7 @@ export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, 
   } catch (err) {
     // A header node:http2 refuses that we did not foresee: the answer cannot be written.
     if (!Buffer.isBuffer(body)) body.destroy();
-    stream.close(NGHTTP2_INTERNAL_ERROR);
+    stream.close(H2.INTERNAL_ERROR);
     addFlag(ctx, 'UC');
     done();
     return;

@@ -22,8 +22,9 @@
  *   a reason in words (`isConnectError` knows it: the request never left).
  */
 import net from 'node:net';
-import tls, { type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import type { PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 import { TLS_FAILURE } from '../core/errors.js';
+import { tls } from '../core/lazy-builtins.js';
 
 /** How an upstream's connections are secured: built by the identity module from the policy's `tls`. */
 export interface UpstreamTls {
@@ -80,7 +81,7 @@ export function connectTls(config: UpstreamTls, sessions: SessionCache, target: 
   const epoch = config.epoch();
   const servername = config.sni ?? (net.isIP(target.host) === 0 ? target.host : undefined);
   const session = sessions.get(key, epoch);
-  const socket = tls.connect({
+  const socket = tls().connect({
     host: target.host, port: target.port,
     secureContext: config.secureContext(),
     ...(servername === undefined ? {} : { servername }),

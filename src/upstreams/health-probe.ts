@@ -8,7 +8,8 @@
  *   Kubernetes' gRPC probes alike. The two messages are tiny, so they are framed by hand here
  *   rather than loading a protobuf library into the sidecar.
  */
-import http2 from 'node:http2';
+import type { IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders as Http2OutgoingHeaders } from 'node:http2';
+import { http2 } from '../core/lazy-builtins.js';
 import http from '../core/node-http.js';
 import type { Probe } from '../resilience/index.js';
 import type { UpstreamProtocol } from '../proxy/engine.js';
@@ -58,12 +59,12 @@ export function grpcProbe(service: string): Probe {
   });
 }
 
-type Verdict = (headers: http2.IncomingHttpHeaders, body: Buffer, trailers: http2.IncomingHttpHeaders | undefined) => boolean;
+type Verdict = (headers: Http2Headers, body: Buffer, trailers: Http2Headers | undefined) => boolean;
 
 /** One request on a session of its own, closed after; false on any error, the timeout or the signal. */
-function h2Exchange(endpoint: string, timeoutMs: number, signal: AbortSignal | undefined, headers: http2.OutgoingHttpHeaders, body: Buffer | undefined, verdict: Verdict): Promise<boolean> {
+function h2Exchange(endpoint: string, timeoutMs: number, signal: AbortSignal | undefined, headers: Http2OutgoingHeaders, body: Buffer | undefined, verdict: Verdict): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    const session = http2.connect(`http://${endpoint}`);
+    const session = http2().connect(`http://${endpoint}`);
     let settled = false;
     const finish = (ok: boolean): void => {
       if (settled) return;
@@ -78,8 +79,8 @@ function h2Exchange(endpoint: string, timeoutMs: number, signal: AbortSignal | u
     signal?.addEventListener('abort', abort);
     session.on('error', abort);
     const req = session.request({ ...headers, 'user-agent': 'pilotfish-health-check' }, { endStream: body === undefined });
-    let head: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders | undefined;
+    let head: Http2Headers = {};
+    let trailers: Http2Headers | undefined;
     const chunks: Buffer[] = [];
     req.on('response', (h) => { head = h; });
     req.on('trailers', (t) => { trailers = t; });
