@@ -81,12 +81,29 @@ const undiciLazyHttp2 = {
   },
 };
 
+/**
+ * undici's HTTP/1 parsers as WebAssembly, base64 in JS modules (llhttp with and without SIMD, and the
+ * experimental milo's two builds: ~310 kB of undici's 546 kB chunk): undici requires one of them on
+ * its first HTTP/1 connection, but bundled, every one is parsed with the chunk at start and its
+ * source held in memory for the life of the process. Left external, they are read from
+ * node_modules/undici (a runtime dependency) only when undici asks for one.
+ */
+const UNDICI_WASM = /^\.\.\/(llhttp\/llhttp(?:_simd)?-wasm|milo\/(?:no-)?simd)\.js$/;
+const undiciWasmExternal = {
+  name: 'undici-wasm-external',
+  resolveId(source, importer) {
+    const m = UNDICI_WASM.exec(source);
+    if (m === null || importer === undefined || !/[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]/.test(importer)) return null;
+    return { id: `undici/lib/${m[1]}.js`, external: true };
+  },
+};
+
 rmSync(new URL('./dist/bundle', import.meta.url), { recursive: true, force: true });
 
 export default {
   input: { 'cli/main': 'src/cli/main.ts' },
   platform: 'node',
-  plugins: [undiciLazyHttp2, builtinsByGetter],
+  plugins: [undiciLazyHttp2, undiciWasmExternal, builtinsByGetter],
   experimental: { nativeMagicString: true },
   external: (id) => id.startsWith('node:') || EXTERNAL.test(id),
   output: {
