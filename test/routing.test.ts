@@ -115,11 +115,13 @@ routes:
   svc:
     endpoints: [{ address: "${flaky.address}", labels: { version: v1 } }, { address: "${ups.b1!.address}", labels: { version: v2 } }]
     subsets: { v1: { version: v1 }, v2: { version: v2 } }
-    healthCheck: { path: /healthz, interval: 30ms, timeout: 200ms, unhealthyThreshold: 1, healthyThreshold: 1 }
+    healthCheck: { path: /healthz, interval: 30ms, timeout: 5s, unhealthyThreshold: 1, healthyThreshold: 1 }
 routes:
   - { name: split, match: { host: svc }, to: [{ upstream: svc, subset: v1, weight: 90 }, { upstream: svc, subset: v2, weight: 10 }] }
 `);
       // b1 answers /healthz with 200 (named handler), flaky with 503: v1 leaves, v2 takes everything.
+      // The timeout is generous: flaky fails by its answer, and one slow probe of b1 on a loaded
+      // machine must not take v2 out too (that is the 503 UH case, answered with no x-served-by).
       await waitFor(async () => ((await request(s.ports.admin, { path: '/clusters' })).json().upstreams[0].endpoints.filter((e: { healthy: boolean }) => !e.healthy).length === 1), { what: 'v1 unhealthy' });
       const rs = await many(s, 100, { headers: { host: 'svc' } });
       expect(new Set(rs.map((r) => r.headers['x-served-by']))).toEqual(new Set(['b1']));
