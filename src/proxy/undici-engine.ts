@@ -14,7 +14,8 @@
  * - a chunked answer's trailers ride on its body (trailers.ts);
  * - back-pressure both ways: a request body streams with undici's own flow control, and the
  *   response body is a `Readable` whose consumer paces the upstream (`pause()` when the buffer is
- *   full, `resume()` on read).
+ *   full, `resume()` on read) — or a Buffer, when the whole answer (with no trailers) came in the read that brought
+ *   its head.
  * WebSocket upgrades go through http-proxy-3 (loaded on the first one).
  */
 import type http from 'node:http';
@@ -66,6 +67,16 @@ class UndiciCall extends PooledCall implements Dispatcher.DispatchHandler {
   private conn: Connection | undefined;
   private controller: Dispatcher.DispatchController | null = null;
   private body: UpstreamBody | undefined;
+  /**
+   * Between the answer's head and its delivery (a microtask later): the head, the chunks so far,
+   * and whether the upstream already sent all of it. See `onResponseStart`.
+   */
+  private head: { status: number; headers: http.IncomingHttpHeaders } | undefined;
+  private chunks: Buffer[] | undefined;
+  private chunkBytes = 0;
+  private complete = false;
+  /** A complete answer's trailer section, when it had one: it then goes on as a stream that carries them. */
+  private trailers: http.IncomingHttpHeaders | undefined;
 
   send(): void {
     const { req, attempt } = this;
@@ -96,25 +107,52 @@ class UndiciCall extends PooledCall implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: http.IncomingHttpHeaders): void {
     if (status < 200) return; // 1xx (103 Early Hints): the final answer follows
     if (!this.settle()) { controller.abort(new Error('attempt already over')); return; }
-    const body = (this.body = new UpstreamBody(controller));
-    this.resolve({ status, headers, body });
+    // Delivered a microtask later, once undici has parsed what this read brought: a small answer
+    // arrives whole with its head (data and end in the same parse), and then goes on as a Buffer —
+    // no stream object made, destroyed and closed a tick later per answer. Anything longer goes on
+    // as an `UpstreamBody` holding the chunks so far.
+    this.head = { status, headers };
+    void RESOLVED.then(() => this.deliver());
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.body?.data(chunk);
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.head === undefined) { this.body?.data(chunk); return; }
+    (this.chunks ??= []).push(chunk);
+    this.chunkBytes += chunk.length;
+    if (this.chunkBytes >= WAITING_BYTES) controller.pause(); // the body resumes it when read or relayed
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: http.IncomingHttpHeaders): void {
     this.conn!.served++;
     this.done(false);
-    this.body?.end(trailers);
+    if (this.head === undefined) { this.body?.end(trailers); return; }
+    this.complete = true;
+    for (const _ in trailers) { this.trailers = trailers; break; }
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
     this.done(true);
+    if (this.head !== undefined) this.deliver();
     if (this.body !== undefined) this.body.destroy(err);
     else if (REFUSED.has((err as NodeJS.ErrnoException).code ?? '')) this.refused(err);
     else this.onError(err);
+  }
+
+  /** The answer goes to the caller: a Buffer when the upstream sent all of it, else a stream of it. */
+  private deliver(): void {
+    const head = this.head;
+    if (head === undefined) return; // delivered already (an error came first)
+    this.head = undefined;
+    const chunks = this.chunks;
+    this.chunks = undefined;
+    if (this.complete && this.trailers === undefined) {
+      const body = chunks === undefined ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.chunkBytes);
+      this.resolve({ status: head.status, headers: head.headers, body });
+      return;
+    }
+    const body = (this.body = new UpstreamBody(this.controller!, chunks, this.chunkBytes));
+    if (this.complete) body.end(this.trailers!);
+    this.resolve({ status: head.status, headers: head.headers, body });
   }
 
   /** undici refused the request itself (a header or method it will not send): a bug of ours, not the upstream's. */
@@ -149,9 +187,8 @@ class UndiciCall extends PooledCall implements Dispatcher.DispatchHandler {
 }
 
 /**
- * The upstream response body. undici hands it each chunk as it reads it; until someone consumes the
- * body the chunks wait here (a small answer usually arrives whole, with its headers, before the
- * pipeline has decided what to do with it). Relayed to the client (`RELAY`, what `writeResponse`
+ * The upstream response body of an answer not complete when delivered. undici hands it each chunk
+ * as it reads it; until someone consumes the body the chunks wait here. Relayed to the client (`RELAY`, what `writeResponse`
  * does) each chunk goes straight to `res.write` — no stream buffer, no ticks: a `false` pauses the
  * upstream (`controller.pause()`), the client's 'drain' resumes it. Read as a stream by anyone else
  * (the mirror's digest, tests) it is a plain `Readable`: a full buffer pauses the upstream, reading
@@ -168,8 +205,10 @@ class UpstreamBody extends Readable implements DirectBody {
   /** The upstream sent all of it. */
   private complete = false;
 
-  constructor(private readonly controller: Dispatcher.DispatchController) {
+  constructor(private readonly controller: Dispatcher.DispatchController, waiting: Buffer[] | undefined, waitingBytes: number) {
     super();
+    this.waiting = waiting;
+    this.waitingBytes = waitingBytes;
   }
 
   data(chunk: Buffer): void {
@@ -234,6 +273,11 @@ class UpstreamBody extends Readable implements DirectBody {
     this.destroy();
   }
 }
+
+const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
+/** Chunks held before delivery past which the upstream is paused (a `Readable`'s default high-water mark). */
+const WAITING_BYTES = 64 * 1024;
 
 /** undici's validation errors: the request was never sent. */
 const REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
