@@ -13,16 +13,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from '../core/node-http.js';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import http2, { type IncomingHttpHeaders as Http2Headers, type ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { RequestContext } from '../core/context.js';
 import { connectFailure, isConnectError, noHealthyUpstream, noRoute, upstreamReset, upstreamTimeout, type ProxyError } from '../core/errors.js';
+import { H2 } from '../core/lazy-builtins.js';
 import { rescue } from '../pipeline/rescue.js';
 import { requestHeaders } from './http2-request.js';
 import { upgradeEndpoint, type ListenerDeps } from './listener.js';
 import { writeH2Response, type H2Sent } from './respond-h2.js';
 
-const { NGHTTP2_CANCEL } = http2.constants;
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Headers of the upstream's 101 that the client's 200 carries on (RFC 8441 §5: the rest are HTTP/1.1's own). */
 const PASSED_ON = ['sec-websocket-protocol', 'sec-websocket-extensions'];
@@ -124,7 +124,7 @@ function tunnel(stream: ServerHttp2Stream, socket: Socket, head: Buffer, sent: H
   stream.pipe(socket);
   socket.once('close', (hadError) => {
     if (stream.destroyed || stream.closed) return;
-    if (hadError) stream.close(NGHTTP2_CANCEL);
+    if (hadError) stream.close(H2.CANCEL);
     else stream.end();
   });
   stream.once('close', () => {
