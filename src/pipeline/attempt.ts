@@ -47,53 +47,103 @@ export interface TryDeps {
 const NONE: ReadonlySet<string> = new Set();
 
 export function makeTry(spec: TrySpec, deps: TryDeps): Try {
-  const { upstream, subset } = spec;
-  const subsetLabel = subset ?? '';
-  return async (req, ctx, tried) => {
-    const endpoint = spec.shared && spec.affinity && ctx.hashKey !== undefined ? await sharedEndpoint(spec, spec.shared, spec.affinity.ttlMs, ctx.hashKey, tried) : endpointFor(spec, ctx, tried);
-    ctx.endpoint = endpoint.address;
-    ctx.attempts++;
-    // The pool's fast path hands a slot over synchronously: no promise, no microtask, when one is free.
-    const release = upstream.pool.tryAcquire() ?? await upstream.pool.acquire(clientSignal(req));
-    const breaker = upstream.breaker(subset);
-    const start = performance.now();
-    upstream.tracker.start(endpoint.address);
+  return (req, ctx, tried) => {
+    if (spec.shared && spec.affinity && ctx.hashKey !== undefined) return sharedTry(spec, deps, spec.shared, spec.affinity.ttlMs, req, ctx, tried);
+    let endpoint: Endpoint;
+    try {
+      endpoint = endpointFor(spec, ctx, tried);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return admitted(spec, deps, req, ctx, endpoint);
+  };
+}
+
+async function sharedTry(spec: TrySpec, deps: TryDeps, store: SharedSessionStore, ttlMs: number, req: ProxyRequest, ctx: RequestContext, tried: ReadonlySet<string>): Promise<ProxyResponse> {
+  return admitted(spec, deps, req, ctx, await sharedEndpoint(spec, store, ttlMs, ctx.hashKey!, tried));
+}
+
+/**
+ * The try on its endpoint, once the pool admits it. A function, not an `async` one: the common
+ * case — a free slot (handed over synchronously), no breaker — makes no async frame and awaits
+ * nothing; the engine's own promise gets one `.then` that does the try's bookkeeping (TryRun).
+ */
+function admitted(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint): Promise<ProxyResponse> {
+  ctx.endpoint = endpoint.address;
+  ctx.attempts++;
+  const release = spec.upstream.pool.tryAcquire();
+  if (release !== undefined) return run(spec, deps, req, ctx, endpoint, release);
+  return spec.upstream.pool.acquire(clientSignal(req)).then((r) => run(spec, deps, req, ctx, endpoint, r));
+}
+
+function run(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint, release: Release): Promise<ProxyResponse> {
+  const breaker = spec.upstream.breaker(spec.subset);
+  const t = new TryRun(spec, deps, req, ctx, endpoint, release);
+  let answer: Promise<ProxyResponse>;
+  try {
+    if (breaker === undefined) answer = forwardOrFault(spec, deps, req, ctx, endpoint);
+    else {
+      // `attempt` + `recover` rather than `execute`: no `.then` of the breaker's own before opossum's promise.
+      answer = breaker.attempt(() => forwardOrFault(spec, deps, req, ctx, endpoint), isBreakerFailure)
+        .then(undefined, (err: unknown) => breaker.recover<ProxyResponse>(err));
+    }
+  } catch (err) {
+    answer = Promise.reject(err);
+  }
+  return answer.then((resp) => t.answered(resp), (err: unknown) => t.failed(err));
+}
+
+/** One try's measurements from its start: span, load tracker, outlier detection, the `attempt` event. */
+class TryRun {
+  private readonly start = performance.now();
+  private readonly span: TryTrace;
+  private readonly recording: boolean;
+
+  constructor(private readonly spec: TrySpec, private readonly deps: TryDeps, private readonly req: ProxyRequest,
+    ctx: RequestContext, private readonly endpoint: Endpoint, private readonly release: Release) {
+    spec.upstream.tracker.start(endpoint.address);
     // Nothing recorded (tracing off, or an unsampled request): no try description to build; the
     // trace still writes the next hop's traceparent when tracing is on.
     const trace = ctx.trace;
-    const span = trace.recording ? trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: upstream.name, subset: subsetLabel, attempt: ctx.attempts }) : trace.startClient(UNRECORDED_TRY);
-    span.inject(req.headers as Record<string, unknown>);
-    let outcome: Outcome | undefined;
+    this.span = trace.recording
+      ? trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: spec.upstream.name, subset: spec.subset ?? '', attempt: ctx.attempts })
+      : trace.startClient(UNRECORDED_TRY);
+    this.recording = trace.recording;
+    this.span.inject(req.headers as Record<string, unknown>);
+  }
+
+  answered(resp: ProxyResponse): ProxyResponse {
+    let outcome: Outcome;
     try {
-      let resp: ProxyResponse;
-      if (breaker === undefined) resp = await forwardOrFault(spec, deps, req, ctx, endpoint);
-      else {
-        // `attempt` + `recover` rather than `execute`: no `.then` of the breaker's own between this await and opossum's promise.
-        try {
-          resp = await breaker.attempt(() => forwardOrFault(spec, deps, req, ctx, endpoint), isBreakerFailure);
-        } catch (err) {
-          resp = breaker.recover(err);
-        }
-      }
       outcome = responseOutcome(resp);
-      if (!trace.recording || !isGrpc(req.headers['content-type'])) span.end(resp.status);
-      else endGrpcSpan(span, req.path, resp);
-      holdUntilDone(resp, release);
-      return resp;
+      if (!this.recording || !isGrpc(this.req.headers['content-type'])) this.span.end(resp.status);
+      else endGrpcSpan(this.span, this.req.path, resp);
+      holdUntilDone(resp, this.release);
     } catch (err) {
-      release();
-      outcome = errorOutcome(err);
-      span.end(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    } finally {
-      const ok = typeof outcome === 'number' && outcome < 500; // a gRPC failure is a string: not ok
-      upstream.tracker.end(endpoint.address, performance.now() - start, ok);
-      if (outcome !== undefined) {
-        upstream.outlier?.record(endpoint.address, outcome);
-        deps.events.attempt(upstream.name, subsetLabel, outcome);
-      }
+      return this.failed(err);
     }
-  };
+    this.done(outcome);
+    return resp;
+  }
+
+  failed(err: unknown): never {
+    this.release();
+    const outcome = errorOutcome(err);
+    this.span.end(err instanceof Error ? err : new Error(String(err)));
+    this.done(outcome);
+    throw err;
+  }
+
+  private done(outcome: Outcome | undefined): void {
+    const { upstream } = this.spec;
+    const address = this.endpoint.address;
+    const ok = typeof outcome === 'number' && outcome < 500; // a gRPC failure is a string: not ok
+    upstream.tracker.end(address, performance.now() - this.start, ok);
+    if (outcome !== undefined) {
+      upstream.outlier?.record(address, outcome);
+      this.deps.events.attempt(upstream.name, this.spec.subset ?? '', outcome);
+    }
+  }
 }
 
 function endpointFor(spec: TrySpec, ctx: RequestContext, tried: ReadonlySet<string>): Endpoint {
