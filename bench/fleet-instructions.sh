@@ -6,6 +6,8 @@
 # (blue ↔ green, the bench:fleet policies) and waits for each in the sidecar's fleet report, sending
 # it no request. Run twice, with 10 and 10 + N (default 100) flips; the difference of the two totals
 # over N is the sidecar's instructions per flip (push, reads, validate → build → swap, log, report).
+#   KEEP=DIR   keep both runs' callgrind files as DIR/a.cg (10 flips) and DIR/b.cg (10 + N), for
+#              a per-function comparison: node bench/instructions-diff.mjs DIR N [ROWS] [BASE_DIR]
 set -euo pipefail
 n=${1:-100}
 cd "$(dirname "$0")/.."
@@ -33,7 +35,8 @@ total() { # $1: flips; prints callgrind's instruction total
   for _ in $(seq 1 180); do grep -q '"listening"' "$dir/sidecar.$1.log" 2>/dev/null && break; sleep 1; done
   $node bench/fleet-instructions-driver.mjs "$url" "$key" "$1" "$dir/blue.yaml" "$dir/green.yaml"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$dir/cg.$1" "$KEEP/$2.cg"; cp "$dir/sidecar.$1.log" "$KEEP/$2.sidecar.log"; fi
   grep "I   refs" "$dir/vg.$1.log" | awk '{gsub(",", "", $NF); print $NF}'
 }
-a=$(total 10); b=$(total $((10 + n)))
+a=$(total 10 a); b=$(total $((10 + n)) b)
 echo "one sidecar: $(( (b - a) / n )) instructions per fleet flip ($n flips)"

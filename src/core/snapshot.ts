@@ -70,6 +70,10 @@ export type RouteInput = MatchInput;
 
 export interface Snapshot {
   readonly generation: number;
+  /**
+   * The policy's content hash (`policyHash`: its canonical JSON's sha256), shown by /config_dump.
+   * Computed on first read: only diagnostics need it, not a reload.
+   */
   readonly hash: string;
   readonly source: string;
   readonly loadedAt: Date;

@@ -148,7 +148,7 @@ export class DataPlane {
     plane.warn(loaded.warnings);
     plane.filePolicy = loaded.policy;
     try {
-      await plane.apply(loaded.policy, loaded.source, 'file');
+      await plane.apply(loaded.policy, loaded.source, hashOf(loaded.source), 'file');
     } catch (err) {
       plane.close();
       throw err;
@@ -205,7 +205,10 @@ export class DataPlane {
 
   private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadResult> {
     const p = this.options.policy;
-    if (!('file' in p)) return this.settle(trigger, hashOf(p.text), () => this.serialized(() => this.evaluate({ origin: 'file', text: p.text, name: p.name }, trigger)));
+    if (!('file' in p)) {
+      const hash = hashOf(p.text);
+      return this.settle(trigger, hash, () => this.serialized(() => this.evaluate({ origin: 'file', text: p.text, name: p.name }, trigger, hash)));
+    }
     const file = p.file;
     let text: string;
     try {
@@ -214,7 +217,8 @@ export class DataPlane {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       return this.settle(trigger, `unreadable:${code}`, async () => this.fail(trigger, [{ file, line: 1, col: 1, path: '(file)', message: `cannot read policy: ${code}`, severity: 'error' }]));
     }
-    return this.settle(trigger, hashOf(text), () => this.serialized(() => this.evaluate({ origin: 'file', text, name: file }, trigger)));
+    const hash = hashOf(text);
+    return this.settle(trigger, hash, () => this.serialized(() => this.evaluate({ origin: 'file', text, name: file }, trigger, hash)));
   }
 
   /** A source's offer of a whole policy (the fleet's); evaluated like a file reload, one at a time. */
@@ -229,7 +233,9 @@ export class DataPlane {
   private sink(): PolicySink {
     return {
       offer: (o) => this.offer(o),
-      serving: () => ({ origin: this.servedFrom, hash: this.current.hash, ports: this.bound }),
+      // The text's sha256 (a fleet generation's own `hash`), not the snapshot's policy hash: what
+      // `fleet status` compares with the generations, known without hashing anything again.
+      serving: () => ({ origin: this.servedFrom, hash: this.lastHash, ports: this.bound }),
     };
   }
 
@@ -241,13 +247,14 @@ export class DataPlane {
 
   /**
    * validate → (precedence) → build → swap. A file offer while the fleet holds a policy is checked
-   * (an invalid file is still reported: it is the fallback) but not applied.
+   * (an invalid file is still reported: it is the fallback) but not applied. `hash`: the text's
+   * sha256, when the caller has it already.
    */
-  private async evaluate(o: PolicyOffer, trigger: ReloadTrigger): Promise<ReloadResult> {
+  private async evaluate(o: PolicyOffer, trigger: ReloadTrigger, hash?: string): Promise<ReloadResult> {
     if (o.unreadable !== undefined) return this.fail(trigger, [{ file: o.name, line: 1, col: 1, path: '(document)', message: o.unreadable, severity: 'error' }], o);
     const loaded = parsePolicy(o.text, o.name, { fleet: this.options.fleet !== undefined }, o.data);
     if (!loaded.ok) return this.fail(trigger, loaded.errors, o);
-    const hash = hashOf(o.text);
+    hash ??= hashOf(o.text);
     if (o.origin === 'file') {
       this.filePolicy = loaded.policy;
       if (this.servedFrom === 'fleet') {
@@ -264,7 +271,7 @@ export class DataPlane {
     const policy = o.origin === 'fleet' ? withLocalSettings(loaded.policy, this.filePolicy) : loaded.policy;
     try {
       this.warn(loaded.warnings);
-      await this.apply(policy, o.text, o.origin);
+      await this.apply(policy, o.text, hash, o.origin);
     } catch (err) {
       return this.fail(trigger, [{ file: o.name, line: 1, col: 1, path: '(build)', message: (err as Error).message, severity: 'error' }], o);
     }
@@ -292,8 +299,11 @@ export class DataPlane {
     return { result: 'error', generation: this.current.generation, errors };
   }
 
-  /** plan → resolve → build → commit → swap. Throws (leaving everything as it was) if the build fails. */
-  private async apply(policy: Policy, source: string, origin: PolicyOrigin): Promise<void> {
+  /**
+   * plan → resolve → build → commit → swap. Throws (leaving everything as it was) if the build fails.
+   * `textHash` is `hashOf(source)`, computed once by the caller.
+   */
+  private async apply(policy: Policy, source: string, textHash: string, origin: PolicyOrigin): Promise<void> {
     const plan = this.registry.plan(policy, await this.originations(policy));
     let snapshot: Snapshot;
     try {
@@ -321,7 +331,7 @@ export class DataPlane {
     this.watchMemory(policy.overload);
     this.current = snapshot;
     this.servedFrom = origin;
-    this.lastHash = hashOf(source);
+    this.lastHash = textHash;
     if (origin === 'file') this.lastSeen = this.lastHash;
     this.failure = undefined;
   }

@@ -28,7 +28,7 @@ export interface SidecarReport {
   /** The fleet generation it serves; null while it serves its file. */
   readonly generation: number | null;
   readonly epoch: string | null;
-  /** sha256 of the policy text it serves. */
+  /** sha256 of the policy text it serves: for a fleet generation, that generation's own `hash`. */
   readonly hash: string;
   /** The last generation it refused, and why (first lines of the diagnostics). */
   readonly lastError: { readonly generation: number | null; readonly at: string; readonly message: string } | null;

@@ -78,9 +78,10 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
     }
     : undefined;
 
+  let hash: string | undefined;
   return Object.freeze({
     generation,
-    hash: policyHash(policy),
+    get hash() { return (hash ??= policyHash(policy)); },
     source,
     loadedAt: new Date(),
     policy,

@@ -51,6 +51,8 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
     }
     const st = await waitFor(async () => { const x = await status(redis.url, 'five'); return x.converged && x.sidecars.length === 5 ? x : undefined; }, { what: 'five sidecars reporting generation 1' });
     expect(st.sidecars.map((s) => s.generation)).toEqual([gen, gen, gen, gen, gen]);
+    // Each report's hash is the served text's sha256: the generation's own hash.
+    expect(st.sidecars.map((s) => s.hash)).toEqual(Array(5).fill(st.published!.hash));
     expect(new Set(st.sidecars.map((s) => s.address)).size).toBe(5);
     // The real command's exit code is what a script waits on.
     let out = '';
