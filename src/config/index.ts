@@ -4,3 +4,4 @@ export type { Policy, UpstreamPolicy, RoutePolicy, StringMatchPolicy, PathMatchP
 export { BUILTIN_UPSTREAMS } from './validate-refs.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { policyHash, canonicalJson } from './policy-hash.js';
+export { PolicyMemory } from './policy-memory.js';

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { policySchema, type Policy } from './schema.js';
 import { formatPath, positionOf, readYaml, type KeyPath } from './positions.js';
 import { validateRefs } from './validate-refs.js';
+import type { PolicyMemory } from './policy-memory.js';
 
 /** Syntax errors listed (the parser's later ones are mostly echoes of the first). */
 const MAX_SYNTAX_ERRORS = 5;
@@ -59,11 +60,15 @@ export async function loadPolicyFile(file: string, context: PolicyContext = {}):
  * cross-references, everything `validate` checks — and the YAML parse, most of a reload's CPU, is
  * skipped. Positions are only needed to report a problem, so any error or warning sends the whole
  * text through the full path, whose diagnostics name the place (file:line:col) as always.
+ *
+ * `memory`, when given, validates part by part and skips the parts unchanged since the last policy
+ * it validated (`policy-memory.ts`); whatever it cannot pass goes through the whole schema, so
+ * every diagnostic is the same as without it.
  */
-export function parsePolicy(text: string, file: string, context: PolicyContext = {}, value?: unknown): LoadResult {
+export function parsePolicy(text: string, file: string, context: PolicyContext = {}, value?: unknown, memory?: PolicyMemory): LoadResult {
   if (value !== undefined && value !== null) {
-    const checked = policySchema.safeParse(value);
-    if (checked.success && validateRefs(checked.data, context).length === 0) return { ok: true, policy: checked.data, warnings: [], source: text, value };
+    const policy = memory ? memory.check(value) : schemaCheck(value);
+    if (policy && validateRefs(policy, context).length === 0) return { ok: true, policy, warnings: [], source: text, value };
   }
   const read = readYaml(text, MAX_SYNTAX_ERRORS);
   if (!read.ok) {
@@ -72,7 +77,8 @@ export function parsePolicy(text: string, file: string, context: PolicyContext =
   }
   const { doc, lines, value: raw } = read;
   if (raw === null || raw === undefined) return fail(file, 1, 1, '(root)', 'policy is empty');
-  const parsed = policySchema.safeParse(raw);
+  const remembered = memory?.check(raw);
+  const parsed = remembered ? { success: true as const, data: remembered } : policySchema.safeParse(raw);
   const at = (path: KeyPath, message: string, severity: Diagnostic['severity'], atKey = false): Diagnostic => {
     const pos = positionOf(doc, lines, path, atKey);
     return { file, line: pos.line, col: pos.col, path: formatPath(path), message, severity };
@@ -86,6 +92,11 @@ export function parsePolicy(text: string, file: string, context: PolicyContext =
   const warnings = problems.filter((p) => p.severity === 'warning').map((p) => at(p.path, p.message, 'warning', p.atKey));
   if (errors.length > 0) return { ok: false, errors, warnings };
   return { ok: true, policy: parsed.data, warnings, source: text, value: raw };
+}
+
+function schemaCheck(value: unknown): Policy | undefined {
+  const checked = policySchema.safeParse(value);
+  return checked.success ? checked.data : undefined;
 }
 
 type At = (path: KeyPath, message: string, severity: Diagnostic['severity'], atKey?: boolean) => Diagnostic;

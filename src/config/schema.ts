@@ -273,7 +273,8 @@ const overload = z.strictObject({
   interval: duration.refine((ms) => ms >= 10, 'interval must be at least 10ms').default(250),
 }).refine((o) => o.resumeBelow < o.shedAbove, { message: 'resumeBelow must be below shedAbove', path: ['resumeBelow'] });
 
-export const policySchema = z.strictObject({
+/** The top-level keys of a policy: each one a part that validates on its own (see `policy-memory.ts`). */
+export const policyShape = {
   version: z.literal(1, { error: 'version must be 1' }),
   listeners: listeners.prefault({}),
   overload: overload.prefault({}),
@@ -286,12 +287,21 @@ export const policySchema = z.strictObject({
   routes: z.array(route).default([]),
   /** Inbound authorization rules: deny first, then allow-if-any (SPEC §12). */
   authorization: z.array(authorizationRule).default([]),
-}).transform((p) => {
+};
+
+/** What the whole policy's schema does after its parts: defaults that depend on more than one part. */
+export function finishPolicy(p: z.output<z.ZodObject<typeof policyShape>>) {
   // The inbound TLS mode's default depends on the identity: permissive with one, else plaintext.
   const inbound = p.listeners.inbound;
   const mode = inbound.tls.mode ?? (p.identity ? 'permissive' : 'disable');
   return { ...p, listeners: { ...p.listeners, inbound: { ...inbound, tls: { mode } } } };
-});
+}
+
+export const policySchema = z.strictObject(policyShape).transform(finishPolicy);
+
+/** One upstream (a map entry: its name is checked with it) and one route, validated apart. */
+export const upstreamEntrySchema = z.record(policyShape.upstreams.unwrap().keyType, upstream);
+export const routeSchema = route;
 
 /** The policy as loaded: every default filled in, every duration in milliseconds. */
 export type Policy = z.output<typeof policySchema>;

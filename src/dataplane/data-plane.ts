@@ -16,7 +16,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { formatDiagnostic, loadPolicyFile, parsePolicy, type Diagnostic, type LoadResult, type Policy } from '../config/index.js';
+import { formatDiagnostic, loadPolicyFile, parsePolicy, PolicyMemory, type Diagnostic, type LoadResult, type Policy } from '../config/index.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { buildSnapshot } from '../pipeline/build.js';
 import { createEngine, DEFAULT_ENGINE, type EngineKind, type ForwardingEngine } from '../proxy/engine.js';
@@ -87,6 +87,8 @@ export class DataPlane {
   readonly overload: OverloadMonitor | undefined;
   private readonly watcher: PolicyWatcher | undefined;
   private lastHash = '';
+  /** The parts of the last policy validated: a reload validates only what changed. */
+  private readonly memory = new PolicyMemory();
   private lastSeen = '';
   /** Where the serving policy came from. */
   private servedFrom: PolicyOrigin = 'file';
@@ -252,7 +254,7 @@ export class DataPlane {
    */
   private async evaluate(o: PolicyOffer, trigger: ReloadTrigger, hash?: string): Promise<ReloadResult> {
     if (o.unreadable !== undefined) return this.fail(trigger, [{ file: o.name, line: 1, col: 1, path: '(document)', message: o.unreadable, severity: 'error' }], o);
-    const loaded = parsePolicy(o.text, o.name, { fleet: this.options.fleet !== undefined }, o.data);
+    const loaded = parsePolicy(o.text, o.name, { fleet: this.options.fleet !== undefined }, o.data, this.memory);
     if (!loaded.ok) return this.fail(trigger, loaded.errors, o);
     hash ??= hashOf(o.text);
     if (o.origin === 'file') {
