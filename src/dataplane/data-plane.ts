@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { formatDiagnostic, loadPolicyFile, parsePolicy, PolicyMemory, type Diagnostic, type LoadResult, type Policy } from '../config/index.js';
 import type { Snapshot } from '../core/snapshot.js';
-import { buildSnapshot } from '../pipeline/build.js';
+import { buildSnapshot, CompiledParts } from '../pipeline/build.js';
 import { createEngine, DEFAULT_ENGINE, type EngineKind, type ForwardingEngine } from '../proxy/engine.js';
 import { PolicyWatcher } from '../reload/index.js';
 import type { Telemetry } from '../telemetry/index.js';
@@ -89,6 +89,8 @@ export class DataPlane {
   private lastHash = '';
   /** The parts of the last policy validated: a reload validates only what changed. */
   private readonly memory = new PolicyMemory();
+  /** The last snapshot's compiled routes: the next build reuses the unchanged ones. */
+  private readonly compiled = new CompiledParts();
   private lastSeen = '';
   /** Where the serving policy came from. */
   private servedFrom: PolicyOrigin = 'file';
@@ -312,7 +314,7 @@ export class DataPlane {
       // New upstreams with DNS-named endpoints learn their addresses before they take traffic.
       await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
       snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, {
-        states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults, rateLimits: this.rateLimits, budgets: this.budgets,
+        states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults, rateLimits: this.rateLimits, budgets: this.budgets, compiled: this.compiled,
         ...(this.overload ? { pressure: this.overload } : {}),
         ...(this.options.fleet ? { sessions: this.options.fleet.sessions } : {}),
       });
@@ -320,10 +322,11 @@ export class DataPlane {
       plan.abort();
       throw err;
     }
-    if (this.options.warnListenerChanges && this.current && JSON.stringify(this.current.policy.listeners) !== JSON.stringify(policy.listeners)) {
+    // A fleet policy carries the file's own listeners and identity (the same objects): compared by reference first.
+    if (this.options.warnListenerChanges && this.current && this.current.policy.listeners !== policy.listeners && JSON.stringify(this.current.policy.listeners) !== JSON.stringify(policy.listeners)) {
       this.options.log.warn('listeners changed: the new addresses take effect on restart');
     }
-    if (this.current && JSON.stringify(this.current.policy.identity) !== JSON.stringify(policy.identity)) {
+    if (this.current && this.current.policy.identity !== policy.identity && JSON.stringify(this.current.policy.identity) !== JSON.stringify(policy.identity)) {
       this.options.log.warn('identity changed: the new certificate files and trust domain take effect on restart');
     }
     warnUnplaced(policy, this.options.locality, this.options.log);

@@ -49,10 +49,36 @@ export interface BuildDeps {
   readonly budgets?: RetryBudgets;
   /** The overload monitor: under pressure bodies stream instead of being buffered, mirrors are dropped. */
   readonly pressure?: MemoryPressure;
+  /** What the last build compiled, for the next one to reuse (the sidecar's); default: compile everything. */
+  readonly compiled?: CompiledParts;
+}
+
+interface HeldRoute {
+  /** The upstream states it was built on (its destinations', then its mirror's). */
+  readonly states: readonly UpstreamState[];
+  readonly authorizer: Authorizer | undefined;
+  readonly value: CompiledRoute;
+}
+
+/**
+ * The compiled parts of the last snapshot built, kept for the next build: a route whose policy is
+ * the same object (`PolicyMemory` hands an unchanged route back as it was) and whose upstreams keep
+ * their state is reused as built, layers and all; so is the authorization compiled from the same
+ * rules. Holds only the last build's parts (everything else the deps carry is the data plane's for
+ * its lifetime: engine, events, faults, limiters, budgets, sessions).
+ */
+export class CompiledParts {
+  routes = new Map<RoutePolicy, HeldRoute>();
+  authorization: { readonly rules: Policy['authorization']; readonly authorizer: Authorizer | undefined } | undefined;
 }
 
 /** Default route timeout (Envoy's): used by the built-in inbound and passthrough routes. */
 const DEFAULT_TIMEOUT_MS = 15_000;
+const APP_DESTINATION: NonNullable<RoutePolicy['to']> = [{ upstream: APP_UPSTREAM }];
+/** The built-in inbound route to the app (one object: reused across builds like a policy's route). */
+const APP_ROUTE: RoutePolicy = deepFreeze({
+  name: 'inbound|app', direction: 'inbound', match: {}, priority: 0, timeout: DEFAULT_TIMEOUT_MS, to: APP_DESTINATION,
+} satisfies RoutePolicy);
 
 export function buildSnapshot(policy: Policy, source: string, generation: number, deps: BuildDeps): Snapshot {
   deepFreeze(policy);
@@ -62,13 +88,24 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
     return s;
   };
   const limiters = deps.rateLimits ?? new RateLimiterRegistry();
-  const authorizer = compileAuthorization(policy.authorization);
-  const build = (route: RoutePolicy): CompiledRoute => buildRoute(route, state, deps, limiters, authorizer);
+  const kept = deps.compiled;
+  const authorizer = kept?.authorization?.rules === policy.authorization ? kept.authorization.authorizer : compileAuthorization(policy.authorization);
+  const held = new Map<RoutePolicy, HeldRoute>();
+  const build = (route: RoutePolicy): CompiledRoute => {
+    const states = [...(route.to ?? APP_DESTINATION).map((d) => state(d.upstream)), ...(route.mirror ? [state(route.mirror.upstream)] : [])];
+    const last = kept?.routes.get(route);
+    const reused = last && last.authorizer === authorizer && last.states.length === states.length && last.states.every((s, i) => s === states[i]);
+    const value = reused ? last.value : buildRoute(route, state, deps, limiters, authorizer);
+    held.set(route, { states, authorizer, value });
+    return value;
+  };
   const compiled = policy.routes.map((route) => ({ policy: route, value: build(route) }));
   const router = compileRouter(compiled);
-  const appRoute = build({
-    name: 'inbound|app', direction: 'inbound', match: {}, priority: 0, timeout: DEFAULT_TIMEOUT_MS, to: [{ upstream: APP_UPSTREAM }],
-  });
+  const appRoute = build(APP_ROUTE);
+  if (kept) {
+    kept.routes = held;
+    kept.authorization = { rules: policy.authorization, authorizer };
+  }
   const passthrough: CompiledRoute | undefined = policy.outboundTrafficPolicy === 'allow-any'
     ? {
       name: 'outbound|passthrough', direction: 'outbound', timeoutMs: DEFAULT_TIMEOUT_MS,
@@ -99,7 +136,7 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
 }
 
 function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, deps: BuildDeps, limiters: RateLimiterRegistry, authorizer: Authorizer | undefined): CompiledRoute {
-  const to = route.to ?? [{ upstream: APP_UPSTREAM }];
+  const to = route.to ?? APP_DESTINATION;
   const loop = route.retries ? new RetryLoop(route.retries, { budget: deps.budgets?.for(route.name, route.retries.budget) }) : undefined;
   const split = compileSplit<DestinationStack>(to.map((d) => {
     const upstream = state(d.upstream);

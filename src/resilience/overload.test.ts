@@ -31,6 +31,8 @@ describe('OverloadMonitor', () => {
     expect(m.shedding).toBe(true);
     m.configure({ shedAbove: 84, resumeBelow: 70, intervalMs: 500 });
     sample.mockClear();
+    m.configure({ shedAbove: 84, resumeBelow: 70, intervalMs: 500 }); // unchanged: no sample, no restart
+    expect(sample).not.toHaveBeenCalled();
     vi.advanceTimersByTime(1000);
     expect(sample).toHaveBeenCalledTimes(2);
     m.stop();

@@ -140,6 +140,9 @@ export class OverloadMonitor extends EventEmitter<OverloadEvents> {
 
   /** New settings (a reload): takes effect at once, the timer restarted if the interval changed. */
   configure(options: OverloadOptions): void {
+    // The same settings (a reload that left `overload` alone): nothing to re-evaluate.
+    const o = this.options;
+    if (options.shedAbove === o.shedAbove && options.resumeBelow === o.resumeBelow && options.intervalMs === o.intervalMs) return;
     const restart = this.timer !== undefined && options.intervalMs !== this.options.intervalMs;
     this.options = options;
     if (restart) {

@@ -28,6 +28,9 @@ export interface TelemetryOptions {
 }
 
 export class Telemetry implements RequestObserver, ProxyEvents {
+  /** The names series were last pruned to. */
+  private pruned: { readonly routes: readonly string[]; readonly upstreams: readonly string[] } | undefined;
+
   private constructor(readonly metrics: Metrics, readonly tracing: Tracing, readonly accessLog: AccessLog) {}
 
   static async create(options: TelemetryOptions = {}): Promise<Telemetry> {
@@ -72,7 +75,11 @@ export class Telemetry implements RequestObserver, ProxyEvents {
     this.metrics.configReload(result);
     if (result !== 'ok') return;
     this.metrics.generation(generation);
-    this.metrics.retainOnly({ routes, upstreams });
+    // Series are pruned when the names they may carry changed (a flip that moves a weight keeps them all).
+    const known = { routes: [...routes], upstreams: [...upstreams] };
+    if (this.pruned && sameList(known.routes, this.pruned.routes) && sameList(known.upstreams, this.pruned.upstreams)) return;
+    this.pruned = known;
+    this.metrics.retainOnly(known);
   }
 
   /** On SIGTERM, after the drain: flush spans (bounded wait) and the access log. */
@@ -80,4 +87,8 @@ export class Telemetry implements RequestObserver, ProxyEvents {
     await this.tracing.shutdown();
     await this.accessLog.close();
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -25,6 +25,11 @@ export interface RegistryPlan {
 
 export class UpstreamRegistry {
   private states = new Map<string, UpstreamState>();
+  /**
+   * Each upstream definition's hash, by the definition object: a policy validated with memory
+   * (`PolicyMemory`) hands an unchanged upstream back as the same object, hashed once.
+   */
+  private hashes = new WeakMap<object, { readonly self: unknown; readonly hash: string }>();
 
   constructor(private readonly deps: UpstreamDeps) {}
 
@@ -39,7 +44,7 @@ export class UpstreamRegistry {
     const self = this.deps.locality ?? policy.locality;
     for (const [name, up] of Object.entries(policy.upstreams)) {
       // A locality-aware upstream's tiers depend on where the sidecar is: a new place is a new definition.
-      const hash = digest(up.locality?.enabled ? { up, self: self ?? null } : up);
+      const hash = this.hashOf(up, up.locality?.enabled ? self ?? null : undefined);
       wanted.set(name, { hash, make: () => UpstreamState.fromPolicy(name, hash, up, this.deps, self, tls.get(name)) });
     }
     if (!policy.upstreams[APP_UPSTREAM]) {
@@ -68,6 +73,15 @@ export class UpstreamRegistry {
       },
       abort: () => { for (const s of created) s.dispose(); },
     };
+  }
+
+  /** The definition hash of `up` (with the sidecar's place `self` when its tiers depend on it). */
+  private hashOf(up: object, self: unknown): string {
+    const held = this.hashes.get(up);
+    if (held && held.self === self) return held.hash;
+    const hash = digest(self === undefined ? up : { up, self });
+    this.hashes.set(up, { self, hash });
+    return hash;
   }
 
   /** Every live upstream, for /clusters. */
