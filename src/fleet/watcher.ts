@@ -153,7 +153,13 @@ export class FleetWatcher {
         head = await store.head();
         this.head = head;
         if (!this.judgeAndWarn(head)) return;
-        g = await store.current();
+        // A push of the very generation the head names arrived during the read (a poll or a
+        // re-read racing a publish): it is applied as pushed, without a second round trip for it.
+        const late = this.pushed as Generation | undefined;
+        if (late && late.epoch === head.epoch && late.generation === head.generation) {
+          this.pushed = undefined;
+          g = late;
+        } else g = await store.current();
       }
     } catch (err) {
       if (err instanceof InvalidGenerationError) { await this.unreadable(this.head!, err); return; }
