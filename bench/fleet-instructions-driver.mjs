@@ -19,7 +19,8 @@ for (let i = 0; i < Number(n); i++) {
   const text = texts[(i + 1) % 2];
   const r = await store.publish({ ...publishable(text), publishedBy: 'bench', message: String(i), rollbackOf: null });
   const deadline = Date.now() + 60_000;
-  while (!(await served()).every((g) => g === r.generation.generation)) {
+  // At least one report: before the sidecar listens it reports nothing, and "all of none" is no flip.
+  for (let g = await served(); !(g.length > 0 && g.every((x) => x === r.generation.generation)); g = await served()) {
     if (Date.now() > deadline) throw new Error(`flip ${i} not applied within 60 s`);
     await sleep(5);
   }

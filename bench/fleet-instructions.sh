@@ -32,7 +32,8 @@ total() { # $1: flips; prints callgrind's instruction total
   PILOTFISH_REEXEC=0 valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$dir/cg.$1" --log-file="$dir/vg.$1.log" \
     $node --max-semi-space-size=8 dist/cli/main.js run --policy "$dir/blue.yaml" --fleet "$url" --fleet-key "$key" --no-access-log 2> "$dir/sidecar.$1.log" &
   local pid=$!
-  for _ in $(seq 1 180); do grep -q '"listening"' "$dir/sidecar.$1.log" 2>/dev/null && break; sleep 1; done
+  for _ in $(seq 1 900); do grep -q '"listening"' "$dir/sidecar.$1.log" 2>/dev/null && break; sleep 1; done
+  grep -q '"listening"' "$dir/sidecar.$1.log" || { echo "the sidecar did not start listening within 900 s" >&2; exit 1; }
   $node bench/fleet-instructions-driver.mjs "$url" "$key" "$1" "$dir/blue.yaml" "$dir/green.yaml"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$dir/cg.$1" "$KEEP/$2.cg"; cp "$dir/sidecar.$1.log" "$KEEP/$2.sidecar.log"; fi
