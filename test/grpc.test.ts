@@ -131,6 +131,17 @@ describe('gRPC calls through the sidecar', () => {
     expect(reply).toMatchObject({ text: 'main:100', n: 5050 });
   });
 
+  it('a client that cancels mid-stream: the upstream call is cancelled too, not left waiting for the end', async () => {
+    const before = main.messages;
+    const cancelled = main.cancelled;
+    const call = client('main.svc').ClientStream(() => {});
+    for (let i = 1; i <= 3; i++) call.write({ text: 'x', n: i });
+    await waitFor(() => main.messages - before >= 3, { what: 'the three messages at the upstream' });
+    call.cancel();
+    await waitFor(() => main.cancelled > cancelled, { what: 'the upstream call cancelled' });
+    expect(main.cancelled).toBe(cancelled + 1);
+  });
+
   it('bidirectional echo, one message at a time (nothing waits for the end of the request)', async () => {
     const call = client('main.svc').Bidi();
     const got: Msg[] = [];

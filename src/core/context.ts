@@ -4,7 +4,7 @@
  * is a chain of layers, built once per snapshot, called once per request.
  */
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Direction } from '../config/index.js';
 import type { ResponseFlag } from './errors.js';
 import type { RequestTrace } from './observer.js';
@@ -69,6 +69,12 @@ export interface ProxyRequest {
    * (`downstreamGone` tells which). While no answer has been written, a close means the client left.
    */
   onDownstreamClose(fn: () => void): void;
+  /**
+   * An edge whose body is a stream the engine can be piped from directly (HTTP/2): pipes the unread
+   * body into `dst` — an upstream stream that never destroys its source — and calls `cancel` if the
+   * client leaves before the body's end. False when the body was already taken as `source`.
+   */
+  pipeBody?(dst: Writable, cancel: () => void): boolean;
   offDownstreamClose(fn: () => void): void;
   /**
    * The node:http pair, only when the request came in over HTTP/1 on a node:http server — for an

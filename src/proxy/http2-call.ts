@@ -13,6 +13,7 @@
  */
 import type { ClientHttp2Stream, IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders } from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { ProxyRequest } from '../core/context.js';
 import { isConnectError } from '../core/errors.js';
 import { H2 } from '../core/lazy-builtins.js';
@@ -39,10 +40,12 @@ export class Http2Call extends PooledCall {
     const pool = (attempt.connections as Http2Connections).endpoint(attempt.target);
     const session = (this.session = pool.acquire());
     this.reused = session.served > 0;
-    const body = req.body ?? req.bodyStream ?? (bodiless(req) ? undefined : req.source);
+    const body = req.body ?? req.bodyStream;
+    // A body not taken by a layer (buffered, recorded): the client's, piped as it arrives.
+    const unread = body === undefined && !bodiless(req);
     let stream: ClientHttp2Stream;
     try {
-      stream = session.session.request(requestHeaders(req), { endStream: body === undefined || (Buffer.isBuffer(body) && body.length === 0) });
+      stream = session.session.request(requestHeaders(req), { endStream: !unread && (body === undefined || (Buffer.isBuffer(body) && body.length === 0)) });
     } catch (err) {
       // The session closed under us (GOAWAY, destroyed): nothing was sent; once more on another.
       pool.retire(session);
@@ -59,10 +62,8 @@ export class Http2Call extends PooledCall {
     stream.on('error', (err) => this.onStreamError(stream, err));
     stream.once('close', () => this.closed(stream));
     if (Buffer.isBuffer(body)) { if (body.length > 0) stream.end(body); }
-    else if (body !== undefined) {
-      body.on('error', () => stream.close(H2.CANCEL));
-      body.pipe(stream);
-    }
+    else if (body !== undefined) pipeInto(body, stream);
+    else if (unread && (req.pipeBody === undefined || !req.pipeBody(stream, () => stream.close(H2.CANCEL)))) pipeInto(req.source, stream);
   }
 
   private onResponse(stream: ClientHttp2Stream, headers: Http2Headers, flags: number): void {
@@ -124,6 +125,12 @@ export class Http2Call extends PooledCall {
   protected again(): void {
     new Http2Call(this.req, this.attempt, true, this.resolve, this.reject).send();
   }
+}
+
+/** A body stream into the upstream stream; the body failing (the client left) cancels the stream. */
+function pipeInto(src: Readable, stream: ClientHttp2Stream): void {
+  src.on('error', () => stream.close(H2.CANCEL));
+  src.pipe(stream);
 }
 
 /** The request as HTTP/2 headers: the pseudo-headers, then every header HTTP/2 allows. */

@@ -7,7 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { NO_PEER, type Peer, type ProxyRequest } from '../core/context.js';
 
 export class Http2Request implements ProxyRequest {
@@ -18,6 +18,9 @@ export class Http2Request implements ProxyRequest {
   readonly protocol = 'http2' as const;
   readonly peer: Peer;
   private body$: Readable | undefined;
+  /** Body bytes counted on the stream itself, when it was piped straight upstream (`pipeBody`). */
+  private piped = -1;
+  private cancelPiped: (() => void) | undefined;
 
   constructor(
     readonly stream: ServerHttp2Stream,
@@ -37,6 +40,7 @@ export class Http2Request implements ProxyRequest {
    */
   get source(): Readable {
     if (this.body$ !== undefined) return this.body$;
+    if (this.piped >= 0) return (this.body$ = Readable.from([])); // sent already, straight upstream
     const s = this.stream;
     if (s.endAfterHeaders) return (this.body$ = Readable.from([]));
     const body = (this.body$ = new CountedBody());
@@ -47,9 +51,29 @@ export class Http2Request implements ProxyRequest {
     return body;
   }
 
+  /**
+   * The HTTP/2 engine's way (its upstream stream never destroys what it sends): the client's stream
+   * piped straight into `dst`, bytes counted by a 'data' listener — no pipe stream between, which
+   * was per call a Transform (a Readable and a Writable state), a second pipe's listeners and a tick
+   * per chunk. A client that resets the stream before the end of its body: `cancel`. False once
+   * the body was taken as `source` (a layer buffers or records it): the caller pipes that.
+   */
+  pipeBody(dst: Writable, cancel: () => void): boolean {
+    if (this.body$ !== undefined) return false;
+    const s = this.stream;
+    this.cancelPiped = cancel; // a replay pipes the rest into its own stream
+    if (this.piped < 0) {
+      this.piped = 0;
+      s.on('data', (chunk: Buffer) => { this.piped += chunk.length; });
+      s.once('close', () => { if (!s.readableEnded) this.cancelPiped!(); });
+    }
+    s.pipe(dst);
+    return true;
+  }
+
   /** Body bytes (DATA payload) read from the client so far: the access log's `bytesIn`. */
   get bytesIn(): number {
-    return this.body$ instanceof CountedBody ? this.body$.bytes : 0;
+    return (this.body$ instanceof CountedBody ? this.body$.bytes : 0) + Math.max(0, this.piped);
   }
 
   get downstreamGone(): boolean {

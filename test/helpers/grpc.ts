@@ -36,12 +36,14 @@ export interface EchoServer {
   serving: boolean;
   /** Health checks received. */
   healthChecks: number;
+  /** ClientStream calls that ended cancelled (the caller's side reset the stream). */
+  cancelled: number;
   close(): Promise<void>;
 }
 
 export async function startEchoServer(name: string): Promise<EchoServer> {
   const server = new grpc.Server();
-  const state = { mode: 'ok' as Mode, calls: 0, lastText: '', messages: 0, streamed: 0, serving: true, healthChecks: 0 };
+  const state = { mode: 'ok' as Mode, calls: 0, lastText: '', messages: 0, streamed: 0, serving: true, healthChecks: 0, cancelled: 0 };
   server.addService(HealthService.service, {
     Check(call: grpc.ServerUnaryCall<{ service: string }, { status: string }>, cb: grpc.sendUnaryData<{ status: string }>) {
       state.healthChecks++;
@@ -85,6 +87,7 @@ export async function startEchoServer(name: string): Promise<EchoServer> {
       let sum = 0;
       let count = 0;
       call.on('data', (m: Msg) => { sum += m.n; count++; state.messages++; });
+      call.on('cancelled', () => { state.cancelled++; });
       call.on('end', () => cb(null, { text: `${name}:${count}`, n: sum }));
     },
     Bidi(call: grpc.ServerDuplexStream<Msg, Msg>) {
@@ -104,6 +107,7 @@ export async function startEchoServer(name: string): Promise<EchoServer> {
     get streamed() { return state.streamed; }, set streamed(n: number) { state.streamed = n; },
     get serving() { return state.serving; }, set serving(v: boolean) { state.serving = v; },
     get healthChecks() { return state.healthChecks; }, set healthChecks(n: number) { state.healthChecks = n; },
+    get cancelled() { return state.cancelled; },
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
   return echo;
