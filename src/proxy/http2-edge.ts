@@ -5,9 +5,9 @@
  * current at its arrival, through the same rescue as the HTTP/1 edge (a gRPC request's errors come
  * back in gRPC form). A stream's error, a session's error, a client's RST: each is handled here.
  */
-import type { Http2Server, IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
+import type { Http2Server, Http2Session, IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 import { performance } from 'node:perf_hooks';
-import type { Peer } from '../core/context.js';
+import { NO_PEER, type Peer } from '../core/context.js';
 import { badRequest, overloaded } from '../core/errors.js';
 import { grpcAnswer, GrpcStatus, isGrpc } from '../core/grpc.js';
 import { http2 } from '../core/lazy-builtins.js';
@@ -52,7 +52,8 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
   stream.on('error', noop);
   const snapshot = deps.current();
   // Over mutual TLS (ALPN h2) the session's socket carries the peer's verified identity.
-  const ctx = newContext(deps.direction, snapshot, (stream.session?.socket as Peer | undefined)?.peerIdentity?.spiffeId ?? '');
+  const peer = peerOf(stream);
+  const ctx = newContext(deps.direction, snapshot, peer.peerIdentity?.spiffeId ?? '');
   const method = headers[':method'] ?? '';
   const authority = (headers[':authority'] ?? headers.host)?.toLowerCase();
   const path = headers[':path'];
@@ -71,7 +72,7 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
       method, host: authority ?? '', path: path ?? '',
       status: sent.status !== 0 && !ctx.flags.includes('DC') ? sent.status : 499,
       durationMs: performance.now() - ctx.start, bytesIn: preq?.bytesIn ?? 0, bytesOut: sent.bytesOut,
-      protocol: 'HTTP/2', ...(grpc ? { grpcStatus: sent.grpcStatus ?? (ctx.flags.includes('DC') ? GrpcStatus.CANCELLED : GrpcStatus.UNKNOWN) } : {}),
+      protocol: 'HTTP/2', grpcStatus: grpc ? sent.grpcStatus ?? (ctx.flags.includes('DC') ? GrpcStatus.CANCELLED : GrpcStatus.UNKNOWN) : undefined,
     });
   };
   const websocket = isWebSocketConnect(headers);
@@ -90,18 +91,35 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
   const clean = requestHeaders(headers, authority);
   // A body of unknown length, as the edge-neutral request says it (the HTTP/1 engines frame it chunked).
   if (!stream.endAfterHeaders && clean['content-length'] === undefined) clean['transfer-encoding'] = 'chunked';
-  const socket = stream.session?.socket;
-  (ctx as { requestId: string }).requestId = setForwardingHeaders(clean, socket?.remoteAddress, authority);
+  (ctx as { requestId: string }).requestId = setForwardingHeaders(clean, peer.remoteAddress, authority);
   if (deps.observer.traces !== false) {
     ctx.trace = deps.observer.start(clean, {
       direction: deps.direction, method, host: authority, path,
-      peerAddress: socket?.remoteAddress, peerPort: socket?.remotePort, requestId: ctx.requestId,
+      peerAddress: peer.remoteAddress, peerPort: peer.remotePort, requestId: ctx.requestId,
     });
   }
   const input = routeInput(authority, path, method, clean);
-  preq = new Http2Request(stream, method, authority, path, clean);
+  preq = new Http2Request(stream, method, authority, path, clean, peer);
   // The request core answers every failure itself (in gRPC form for a gRPC request).
   void serve(snapshot, preq, input, ctx, deps.log).then((resp) => writeH2Response(stream, resp, ctx, sent, done));
+}
+
+const PEER = Symbol('pilotfish.peer');
+
+/**
+ * What a stream's connection says of its peer — address, port, mutual-TLS identity — read once per
+ * session: `session.socket` is node:http2's Proxy over the socket, each property read through it
+ * a trap and a getter, and a connection's peer does not change.
+ */
+function peerOf(stream: ServerHttp2Stream): Peer {
+  const session = stream.session as (Http2Session & { [PEER]?: Peer }) | undefined;
+  if (session === undefined) return NO_PEER;
+  let peer = session[PEER];
+  if (peer === undefined) {
+    const socket = session.socket as Peer;
+    peer = session[PEER] = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, peerIdentity: socket.peerIdentity };
+  }
+  return peer;
 }
 
 function noop(): void {}

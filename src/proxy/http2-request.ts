@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 import { Readable, Transform, type Writable } from 'node:stream';
-import { NO_PEER, type Peer, type ProxyRequest } from '../core/context.js';
+import type { Peer, ProxyRequest } from '../core/context.js';
 
 export class Http2Request implements ProxyRequest {
   body: Buffer | undefined = undefined;
@@ -16,7 +16,6 @@ export class Http2Request implements ProxyRequest {
   signal: AbortSignal | undefined = undefined;
   readonly http1 = undefined;
   readonly protocol = 'http2' as const;
-  readonly peer: Peer;
   private body$: Readable | undefined;
   /** Body bytes counted on the stream itself, when it was piped straight upstream (`pipeBody`). */
   private piped = -1;
@@ -28,9 +27,9 @@ export class Http2Request implements ProxyRequest {
     public host: string,
     public path: string,
     readonly headers: IncomingHttpHeaders,
-  ) {
-    this.peer = stream.session?.socket ?? NO_PEER;
-  }
+    /** The session's peer (the edge reads it once per session). */
+    readonly peer: Peer,
+  ) {}
 
   /**
    * The request body as a readable of its own, piped from the stream (made on first use): an engine
