@@ -223,3 +223,63 @@ describe('upstream sessions', () => {
     expect(goaway.sessions, 'the upstream did send GOAWAY and the sidecar reconnected').toBeGreaterThan(1);
   });
 });
+
+describe('a refused stream (RST_STREAM REFUSED_STREAM)', () => {
+  /**
+   * An HTTP/2 upstream refusing each request's first stream once some of its body has arrived
+   * (the body is then partly consumed from the client), and answering the next with how many body
+   * bytes it got.
+   */
+  async function startRefusing(): Promise<{ address: string; received: number[]; close(): Promise<void> }> {
+    const received: number[] = [];
+    const seen = new Set<string>();
+    const server = http2.createServer();
+    server.on('stream', (stream, headers) => {
+      stream.on('error', () => {});
+      const key = String(headers[':path']);
+      let bytes = 0;
+      if (!seen.has(key)) {
+        seen.add(key);
+        stream.once('data', () => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+        return;
+      }
+      stream.on('data', (c: Buffer) => { bytes += c.length; });
+      stream.on('end', () => { received.push(bytes); stream.respond({ ':status': 200 }); stream.end(String(bytes)); });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+      received,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
+  }
+
+  it('a streamed body is not sent again in part; a buffered one is sent again whole', async () => {
+    const up = await startRefusing();
+    const sc = await startSidecar(`version: 1
+${testListeners()}
+upstreams:
+  refusing: { protocol: http2, endpoints: [{ address: "${up.address}" }] }
+routes:
+  - { name: streamed, match: { host: streamed.svc }, to: [{ upstream: refusing }] }
+  - { name: buffered, match: { host: buffered.svc }, to: [{ upstream: refusing }], retries: { attempts: 2 } }
+`);
+    try {
+      const size = 1024 * 1024;
+      const body = Buffer.alloc(size, 0x61);
+      // Streamed through (no layer buffers it): after the refusal the client's body is partly read.
+      // Chunked, so no content-length tells the upstream that a second stream carries only the rest.
+      const streamed = await request(sc.ports.outbound, { method: 'POST', path: '/s', headers: { host: 'streamed.svc', 'transfer-encoding': 'chunked' }, body });
+      expect(streamed.status, streamed.text).toBeGreaterThanOrEqual(500);
+      // Buffered (the retry layer holds it): the engine sends it again, whole, on a new stream.
+      const buffered = await request(sc.ports.outbound, { method: 'POST', path: '/b', headers: { host: 'buffered.svc' }, body });
+      expect(buffered.status).toBe(200);
+      expect(buffered.text).toBe(String(size));
+      // No stream ever delivered a truncated body to the upstream.
+      expect(up.received).toEqual([size]);
+    } finally {
+      await sc.close();
+      await up.close();
+    }
+  });
+});

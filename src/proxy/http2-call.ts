@@ -33,6 +33,13 @@ export class Http2Call extends PooledCall {
   private stream: ClientHttp2Stream | undefined;
   private session: Session | undefined;
   private answered = false;
+  /**
+   * The request can go out again whole: no body, or a buffered one. A streamed body is consumed as
+   * it is written (a refused or pending stream took some of it), so a second stream would carry
+   * only the rest: such a request is not sent again by the engine (the retry layer, which records
+   * or buffers the body, may still retry it).
+   */
+  private resendable = true;
 
   send(): void {
     const { req, attempt } = this;
@@ -43,6 +50,7 @@ export class Http2Call extends PooledCall {
     const body = req.body ?? req.bodyStream;
     // A body not taken by a layer (buffered, recorded): the client's, piped as it arrives.
     const unread = body === undefined && !bodiless(req);
+    this.resendable = !unread && (body === undefined || Buffer.isBuffer(body));
     let stream: ClientHttp2Stream;
     try {
       stream = session.session.request(requestHeaders(req), { endStream: !unread && (body === undefined || (Buffer.isBuffer(body) && body.length === 0)) });
@@ -83,14 +91,14 @@ export class Http2Call extends PooledCall {
       // nothing was sent. The session's own error is the cause — a refused or timed-out connect.
       const cause = (err as Error & { cause?: Error }).cause;
       if (cause !== undefined && isConnectError(cause)) { this.onError(cause); return; }
-      if (!this.replay) {
+      if (!this.replay && this.resendable) {
         if (this.session) this.session.pool.retire(this.session);
         if (this.settle()) this.again();
         return;
       }
     }
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if ((stream.rstCode === H2.REFUSED_STREAM || NOT_SENT.has(code)) && !this.replay) {
+    if ((stream.rstCode === H2.REFUSED_STREAM || NOT_SENT.has(code)) && !this.replay && this.resendable) {
       // Refused (or past GOAWAY), or made on a session already gone: never processed. Send it
       // again once, on another session.
       if (this.session) this.session.pool.retire(this.session);
