@@ -134,3 +134,8 @@ export const OFFLINE_ENGINE: ForwardingEngine = Object.freeze({
   upgrade: (_req: http.IncomingMessage, _socket: Duplex, _head: Buffer, _target: URL, onError: (err: Error) => void) => onError(new Error('the offline engine sends nothing')),
   close: () => {},
 });
+
+/** `[::1]` → `::1`: a URL's host name as a socket connects to it (a URL brackets an IPv6 address). */
+export function unbracket(host: string): string {
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}

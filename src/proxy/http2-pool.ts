@@ -21,7 +21,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLS_FAILURE } from '../core/errors.js';
 import { http2 } from '../core/lazy-builtins.js';
-import type { ConnectionOptions, UpstreamConnections } from './engine.js';
+import { unbracket, type ConnectionOptions, type UpstreamConnections } from './engine.js';
 import { connectTls, SessionCache } from './tls-connect.js';
 
 /** One client session and what the pool knows of it. */
@@ -149,7 +149,7 @@ export class EndpointSessions {
   private connect(): Session {
     const { target, options } = this;
     const port = Number(target.port) || 80;
-    const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    const host = unbracket(target.hostname);
     let failed: ((err: Error) => void) | undefined;
     const fallback = options.tls !== undefined && (options.protocol ?? 'downstream') === 'downstream';
     let settle: ((err: Error | null, p: Negotiated) => void) | undefined;

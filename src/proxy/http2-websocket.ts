@@ -19,6 +19,7 @@ import type { RequestContext } from '../core/context.js';
 import { connectFailure, isConnectError, noHealthyUpstream, noRoute, upstreamReset, upstreamTimeout, type ProxyError } from '../core/errors.js';
 import { H2 } from '../core/lazy-builtins.js';
 import { rescue } from '../pipeline/rescue.js';
+import { unbracket } from './engine.js';
 import { requestHeaders } from './http2-request.js';
 import { upgradeEndpoint, type ListenerDeps } from './listener.js';
 import { writeH2Response, type H2Sent } from './respond-h2.js';
@@ -52,7 +53,7 @@ export function connectWebSocket(stream: ServerHttp2Stream, headers: Http2Header
   const key = randomBytes(16).toString('base64');
   const target = to.endpoint;
   const upstream = http.request({
-    host: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
+    host: unbracket(target.hostname),
     port: target.port || 80,
     method: 'GET',
     path,

@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { ProxyRequest, ProxyResponse } from '../core/context.js';
 import { AgentConnections } from './agent-connections.js';
 import { ClientRequestCall } from './attempt-call.js';
-import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
+import { bodiless, unbracket, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
 import { LazyUpgrader } from './ws-upgrade.js';
 
 export class NodeHttpEngine implements ForwardingEngine {
@@ -46,7 +46,7 @@ export class NodeCall extends ClientRequestCall {
     const target = attempt.target;
     const connections = attempt.connections as AgentConnections;
     const pr = http.request({
-      host: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
+      host: unbracket(target.hostname),
       port: target.port || 80,
       method: req.method,
       path: req.path,

@@ -15,7 +15,7 @@
 import net from 'node:net';
 import type { Client } from 'undici';
 import ClientClass from 'undici/lib/dispatcher/client.js';
-import type { ConnectionOptions, UpstreamConnections } from './engine.js';
+import { unbracket, type ConnectionOptions, type UpstreamConnections } from './engine.js';
 import { connectTls, SessionCache, type UpstreamTls } from './tls-connect.js';
 
 type Connector = NonNullable<Client.Options['connect']> & ((opts: { hostname: string; port: string }, cb: (err: Error | null, socket: net.Socket | null) => void) => unknown);
@@ -153,11 +153,6 @@ function connector(timeoutMs: number): Connector {
 function tlsConnector(timeoutMs: number, config: UpstreamTls, sessions: SessionCache): Connector {
   return ((opts: { hostname: string; port: string }, cb: (err: Error | null, socket: net.Socket | null) => void) =>
     connectTls(config, sessions, { host: unbracket(opts.hostname), port: Number(opts.port) || 80 }, timeoutMs, cb)) as Connector;
-}
-
-/** `[::1]` → `::1`: undici hands the URL's bracketed host name. */
-function unbracket(host: string): string {
-  return host.startsWith('[') ? host.slice(1, -1) : host;
 }
 
 function noop(): void {}
