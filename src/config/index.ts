@@ -3,5 +3,5 @@ export type { Policy, UpstreamPolicy, RoutePolicy, StringMatchPolicy, PathMatchP
   IdentityPolicy, UpstreamTlsPolicy, AuthorizationRulePolicy, InboundTlsMode } from './schema.js';
 export { BUILTIN_UPSTREAMS } from './validate-refs.js';
 export { parseDuration, formatDuration } from './duration.js';
-export { policyHash, canonicalJson } from './policy-hash.js';
+export { policyHash, textHash, canonicalJson } from './policy-hash.js';
 export { PolicyMemory } from './policy-memory.js';

@@ -12,6 +12,14 @@ export function policyHash(policy: Policy): string {
   return createHash('sha256').update(canonicalJson(policy)).digest('hex');
 }
 
+/**
+ * The hash of a policy's text as served (sha256, hex): what a fleet generation carries, what a
+ * sidecar's fleet report and `/config_dump.textHash` name, and what tells a reload that nothing changed.
+ */
+export function textHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 /** JSON with every object's keys sorted (JSON.stringify's treatment of values otherwise). */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';

@@ -16,7 +16,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { formatDiagnostic, loadPolicyFile, parsePolicy, PolicyMemory, type Diagnostic, type LoadResult, type Policy } from '../config/index.js';
+import { formatDiagnostic, loadPolicyFile, parsePolicy, PolicyMemory, textHash, type Diagnostic, type LoadResult, type Policy } from '../config/index.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { buildSnapshot, CompiledParts } from '../pipeline/build.js';
 import { createEngine, DEFAULT_ENGINE, type EngineKind, type ForwardingEngine } from '../proxy/engine.js';
@@ -34,7 +34,7 @@ import type { UpstreamTls } from '../proxy/tls-connect.js';
 import type { Locality, SharedSessionStore } from '../routing/index.js';
 import { RateLimiterRegistry, type LimiterFactories } from '../ratelimit/index.js';
 import { PolicyLoadError, type LastError, type ReloadResult, type ReloadTrigger } from './reload-result.js';
-import { hashOf, warnUnplaced, withLocalSettings } from './policy-rules.js';
+import { warnUnplaced, withLocalSettings } from './policy-rules.js';
 
 export { PolicyLoadError, type LastError, type ReloadResult, type ReloadTrigger };
 
@@ -152,7 +152,7 @@ export class DataPlane {
     plane.warn(loaded.warnings);
     plane.filePolicy = loaded.policy;
     try {
-      await plane.apply(loaded.policy, loaded.source, hashOf(loaded.source), 'file');
+      await plane.apply(loaded.policy, loaded.source, textHash(loaded.source), 'file');
     } catch (err) {
       plane.close();
       throw err;
@@ -210,7 +210,7 @@ export class DataPlane {
   private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadResult> {
     const p = this.options.policy;
     if (!('file' in p)) {
-      const hash = hashOf(p.text);
+      const hash = textHash(p.text);
       return this.settle(trigger, hash, () => this.serialized(() => this.evaluate({ origin: 'file', text: p.text, name: p.name }, trigger, hash)));
     }
     const file = p.file;
@@ -221,7 +221,7 @@ export class DataPlane {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       return this.settle(trigger, `unreadable:${code}`, async () => this.fail(trigger, [{ file, line: 1, col: 1, path: '(file)', message: `cannot read policy: ${code}`, severity: 'error' }]));
     }
-    const hash = hashOf(text);
+    const hash = textHash(text);
     return this.settle(trigger, hash, () => this.serialized(() => this.evaluate({ origin: 'file', text, name: file }, trigger, hash)));
   }
 
@@ -258,7 +258,7 @@ export class DataPlane {
     if (o.unreadable !== undefined) return this.fail(trigger, [{ file: o.name, line: 1, col: 1, path: '(document)', message: o.unreadable, severity: 'error' }], o);
     const loaded = parsePolicy(o.text, o.name, { fleet: this.options.fleet !== undefined }, o.data, this.memory);
     if (!loaded.ok) return this.fail(trigger, loaded.errors, o);
-    hash ??= hashOf(o.text);
+    hash ??= textHash(o.text);
     if (o.origin === 'file') {
       this.filePolicy = loaded.policy;
       if (this.servedFrom === 'fleet') {
@@ -305,9 +305,9 @@ export class DataPlane {
 
   /**
    * plan → resolve → build → commit → swap. Throws (leaving everything as it was) if the build fails.
-   * `textHash` is `hashOf(source)`, computed once by the caller.
+   * `sourceHash` is `textHash(source)`, computed once by the caller.
    */
-  private async apply(policy: Policy, source: string, textHash: string, origin: PolicyOrigin): Promise<void> {
+  private async apply(policy: Policy, source: string, sourceHash: string, origin: PolicyOrigin): Promise<void> {
     const plan = this.registry.plan(policy, await this.originations(policy));
     let snapshot: Snapshot;
     try {
@@ -336,7 +336,7 @@ export class DataPlane {
     this.watchMemory(policy.overload);
     this.current = snapshot;
     this.servedFrom = origin;
-    this.lastHash = textHash;
+    this.lastHash = sourceHash;
     if (origin === 'file') this.lastSeen = this.lastHash;
     this.failure = undefined;
   }

@@ -5,4 +5,3 @@ export {
   DataPlane, PolicyLoadError,
   type DataPlaneOptions, type FleetAttachment, type LastError, type PolicyInput, type ReloadResult, type ReloadTrigger,
 } from './data-plane.js';
-export { hashOf } from './policy-rules.js';

@@ -1,5 +1,4 @@
 /** The data plane's small policy rules: what stays local under a fleet, the locality warning, content hashes. */
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Policy } from '../config/index.js';
 import type { Locality } from '../routing/index.js';
@@ -24,6 +23,3 @@ export function withLocalSettings(fleet: Policy, file: Policy): Policy {
   };
 }
 
-export function hashOf(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}

@@ -6,8 +6,8 @@
  * `parsePolicy` with the value) and falls back to the text for anything it has to report.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { parsePolicy, type LoadResult } from '../config/index.js';
-import { policyHash, type PublishInput } from './store.js';
+import { parsePolicy, textHash, type LoadResult } from '../config/index.js';
+import type { PublishInput } from './store.js';
 
 export type PolicyPart = Pick<PublishInput, 'policy' | 'hash' | 'data'>;
 
@@ -17,7 +17,7 @@ export type PolicyPart = Pick<PublishInput, 'policy' | 'hash' | 'data'>;
  * number) is left out: the sidecars then parse the text, which is always right.
  */
 export function publishable(text: string, loaded: LoadResult = parsePolicy(text, 'policy', { fleet: true })): PolicyPart {
-  const part = { policy: text, hash: policyHash(text) };
+  const part = { policy: text, hash: textHash(text) };
   if (!loaded.ok || loaded.source !== text) return part;
   const json = JSON.stringify(loaded.value);
   return json !== undefined && isDeepStrictEqual(JSON.parse(json), loaded.value) ? { ...part, data: loaded.value } : part;

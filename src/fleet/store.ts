@@ -4,7 +4,7 @@
  * runs it as one step, so two publishers racing get exactly one winner each round (WATCH/MULTI/EXEC
  * loses updates when two flows share a connection: LIBRARIES.md).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { fleetKeys, HISTORY_LENGTH, type FleetKeys } from './keys.js';
 import type { RedisLink, RedisValue, ScriptCall } from './redis.js';
 
@@ -192,10 +192,6 @@ export class FleetStore {
   }
 }
 
-/** The content hash a generation carries: sha256 of the policy text, hex. */
-export function policyHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
 
 /** A stored (or pushed) document, checked: anything can be written into Redis around `publish`. */
 export function parseGeneration(doc: string): Generation {

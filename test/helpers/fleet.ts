@@ -4,7 +4,8 @@
  */
 import http from 'node:http';
 import { afterAll } from 'vitest';
-import { FleetStore, policyHash } from '../../src/fleet/store.js';
+import { textHash } from '../../src/config/index.js';
+import { FleetStore } from '../../src/fleet/store.js';
 import { request, waitFor } from './http.js';
 import { redisLink } from './redis.js';
 import { spawnSidecar, testListeners, type SidecarProcess } from './sidecar.js';
@@ -83,7 +84,7 @@ export async function stopSidecar(s: SidecarProcess): Promise<void> {
 /** Publishes policy text as the next generation of `key` (what `pilotfish publish` does, minus the file). */
 export async function publish(url: string, key: string, text: string, message = ''): Promise<number> {
   const store = new FleetStore(await redisLink(url), key);
-  const r = await store.publish({ policy: text, hash: policyHash(text), publishedBy: 'test', message, rollbackOf: null });
+  const r = await store.publish({ policy: text, hash: textHash(text), publishedBy: 'test', message, rollbackOf: null });
   if (!r.ok) throw new Error('publish conflict');
   return r.generation.generation;
 }
