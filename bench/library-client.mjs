@@ -5,7 +5,13 @@
 //          mesh-fetch   mesh.fetch (WHATWG fetch through the mesh's dispatcher)
 //          sidecar      undici.request to the sidecar's outbound port (Host: bench)
 //          bare-fetch   the runtime's fetch straight to the upstream (WHATWG fetch's own price)
-// A closed loop of <concurrency> callers for <seconds> after a 1 s warm-up; prints one JSON line:
+// A closed loop of <concurrency> callers for <seconds> after a warm-up of BENCH_WARMUP_CALLS calls
+// (default 20,000): a count, not a time, so every variant enters its timed window in the same JIT
+// state. V8 tiers a call's functions up to TurboFan by how often they ran, and the wave of those
+// compiles comes at ~10,000–12,000 calls (--trace-opt: 53 TurboFan compiles for bare and 85 through
+// the mesh in calls 10,000–15,000, under 10 in each later 5,000); the one-second warm-up this
+// replaces ended at ~11,500 calls for bare and ~9,500 for the slower mesh, so the mesh's larger
+// wave fell inside its timed window and bare's mostly before it. Prints one JSON line:
 // calls, CPU µs per call (this process: user + system), that CPU's user and system parts, the part
 // of it on threads other than the main one (V8's GC and compiler workers, libuv's pool: from
 // /proc/self/task, Linux only, 10 ms ticks), latency p50/p99 (ms).
@@ -40,12 +46,13 @@ if (variant === 'bare') {
   }
 }
 
-async function loop(ms, latencies) {
+/** Runs callers until `ms` have passed, or (when `upTo` is given) until `upTo` calls were made. */
+async function loop(ms, latencies, upTo = Infinity) {
   const end = performance.now() + ms;
   let calls = 0;
   let errors = 0;
   await Promise.all(Array.from({ length: Number(concurrency) }, async () => {
-    while (performance.now() < end) {
+    while (upTo === Infinity ? performance.now() < end : calls < upTo) {
       const t0 = performance.now();
       const status = await call().catch(() => 0);
       if (status !== 200) errors++;
@@ -72,7 +79,8 @@ function offMainUs() {
   }
 }
 
-await loop(1000);
+await loop(Infinity, undefined, Number(process.env.BENCH_WARMUP_CALLS ?? 20_000));
+console.log('warm'); // bench/library.mjs starts the sidecar's CPU window here
 const latencies = [];
 const off0 = offMainUs();
 const cpu0 = process.cpuUsage();

@@ -12,7 +12,10 @@
 // every thread, strace (bench/library-syscalls.sh) the system calls, and these columns say which
 // of the two a CPU gap between variants is in. Rounds interleave the
 // variants (reversed every other round) and ratios are taken within a round, then the median.
-// BENCH_SECONDS (default 4), BENCH_ROUNDS (default 5), BENCH_CONCURRENCY (default 8).
+// BENCH_SECONDS (default 4), BENCH_ROUNDS (default 5), BENCH_CONCURRENCY (default 8), BENCH_WARMUP_CALLS
+// (default 20,000: each client's warm-up is a call count, so every variant is timed in the same JIT
+// state — see bench/library-client.mjs; it was one second, which left the slower mesh's TurboFan
+// wave inside its timed window).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -21,10 +24,15 @@ import { cpuMs, LISTENERS, median, pairedRatio, POLICIES, ROOT, ROUNDS, SECONDS,
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const VARIANTS = ['bare', 'mesh-request', 'bare-fetch', 'mesh-fetch', 'sidecar'];
 
-function client(variant, upstreamPort, sidecarPort) {
+/** One client run; `onWarm` is called when its warm-up is over and its timed window starts. */
+function client(variant, upstreamPort, sidecarPort, onWarm) {
   const child = spawn(process.execPath, [path.join(ROOT, 'bench/library-client.mjs'), variant, String(upstreamPort), String(sidecarPort), String(SECONDS), String(CONCURRENCY)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.on('data', (d) => { out += d; });
+  let warm = false;
+  child.stdout.on('data', (d) => {
+    out += d;
+    if (!warm && /^warm$/m.test(out)) { warm = true; onWarm(); }
+  });
   return once(child, 'exit').then(() => JSON.parse(out.trim().split('\n').at(-1)));
 }
 
@@ -35,9 +43,9 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     const order = round % 2 === 0 ? [...VARIANTS].reverse() : VARIANTS;
     for (const v of order) {
-      const sidecar0 = cpuMs(sc.pid);
-      const r = await client(v, upstream.port, sc.port);
-      // The sidecar's CPU in this window (incl. the client's warm-up second: a slight overestimate, /proc ticks are 10 ms).
+      let sidecar0 = cpuMs(sc.pid);
+      const r = await client(v, upstream.port, sc.port, () => { sidecar0 = cpuMs(sc.pid); });
+      // The sidecar's CPU in the client's timed window (from the end of its warm-up; /proc ticks are 10 ms).
       const extra = v === 'sidecar' ? ((cpuMs(sc.pid) - sidecar0) * 1000) / r.calls : 0;
       const res = results[v];
       res.cpu.push(r.cpuUsPerCall + extra);
