@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { blueGreen, cpuMs, sidecarWithPolicy, stopAll } from './lib.mjs';
 import { RedisServer } from '../dist/chaos/redis-server.js';
@@ -40,9 +40,11 @@ const SETTLE_MS = 1000 * Number(process.env.BENCH_SETTLE_S ?? 20);
  */
 const WARM_POLLS = Number(process.env.BENCH_WARM ?? 500);
 /**
- * BENCH_TRACE=1: the sidecars log at debug level, and each slow flip (over 2× the median) is taken
- * apart per sidecar — when the push arrived, when the policy was applied ('policy reloaded'), when
- * the poll that saw it was sent and answered — ms after the publish call returned.
+ * BENCH_TRACE=1: the sidecars log at debug level — each flip's steps in its `fleet: flip` line (push
+ * received, parsed, validated, built, swapped) and when its report was written — and the benchmark
+ * prints where a flip's wall time goes across the sidecars (each step's spread over all flips, cold
+ * and warm apart, and the median flip sidecar by sidecar), whether the polling process lags, and
+ * each slow flip (over 2× the median) taken apart per sidecar — ms after the publish call returned.
  */
 const TRACE = process.env.BENCH_TRACE === '1';
 /** Wall clock with sub-ms precision, comparable with the sidecars' log times (ms). */
@@ -53,6 +55,9 @@ const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.
 const arrivals = { blue: [], green: [] };
 const gcs = [];
 if (TRACE) new PerformanceObserver((list) => { for (const e of list.getEntries()) gcs.push({ start: performance.timeOrigin + e.startTime, ms: e.duration, kind: e.detail?.kind }); }).observe({ entryTypes: ['gc'] });
+/** In trace mode: this process's event-loop delay within each flip (does the poller itself lag?). */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+if (TRACE) loopDelay.enable();
 const flip = await blueGreen(TRACE ? { onRequest: (color) => arrivals[color].push(wall()) } : {});
 const { policy } = flip;
 
@@ -77,7 +82,7 @@ if (!await link.whenReady(5000)) throw new Error(`redis not reachable: ${link.la
 const store = new FleetStore(link, KEY);
 const stats = { requests: 0, failures: [] };
 const pollers = [];
-/** Per sidecar: fleet generation → { push, applied } (wall ms, from its log). */
+/** Per sidecar: fleet generation → its `fleet: flip` marks (received … swapped) and `reported` (wall ms, from its log). */
 const traces = [];
 /** Per sidecar, in trace mode: its access log's file (each poll's end time and duration inside the sidecar). */
 const accessLogs = [];
@@ -90,8 +95,8 @@ function traceLog(i, child) {
     if (e.fleetGeneration === undefined) return;
     const m = traces[i];
     const t = m.get(e.fleetGeneration) ?? {};
-    if (e.msg === 'fleet: push received') t.push = Date.parse(e.time);
-    else if (e.msg === 'policy reloaded') t.applied = Date.parse(e.time);
+    if (e.msg === 'fleet: flip') Object.assign(t, { received: e.received, parsed: e.parsed, validated: e.validated, built: e.built, swapped: e.swapped });
+    else if (e.msg === 'fleet: reported') t.reported ??= e.at;
     m.set(e.fleetGeneration, t);
   });
 }
@@ -120,10 +125,10 @@ try {
   };
   /** Polls every sidecar until it answers `want`; each sidecar's catch-up time, ms after t0. */
   const converge = (want, t0) => Promise.all(pollers.map(async (p) => {
-    for (;;) {
+    for (let polls = 1; ; polls++) {
       const body = await p.get();
       stats.requests++;
-      if (body === want) { p.seen = { sent: p.get.sentAt, at: wall() }; return performance.now() - t0; }
+      if (body === want) { p.seen = { sent: p.get.sentAt, at: wall(), polls }; return performance.now() - t0; }
       if (body !== 'blue' && body !== 'green') stats.failures.push(body);
       if (performance.now() - t0 > 10_000) throw new Error(`a sidecar did not serve ${want} within 10 s`);
     }
@@ -148,6 +153,8 @@ try {
   const cpu0 = cpuOf();
   const rounds0 = performance.now();
   const perSidecar = [];
+  /** Per flip: this process's event-loop utilization and CPU (the pollers and the upstreams share its one thread). */
+  const self = [];
   /** Per flip: its kind, generation, wall time the call returned, and what each poller saw. */
   const log = [];
   const flipTo = async (kind, color, call) => {
@@ -156,13 +163,16 @@ try {
     const t0 = performance.now();
     const w0 = wall();
     const elu0 = performance.eventLoopUtilization();
+    if (TRACE) loopDelay.reset();
     const cpu0 = process.cpuUsage();
     const times = await converge(color, t0);
     const elu = performance.eventLoopUtilization(elu0).utilization;
+    const lag = TRACE ? loopDelay.max / 1e6 : 0;
     const cpu = process.cpuUsage(cpu0);
     flips[kind].push(Math.max(...times));
     perSidecar.push(...times);
-    if (TRACE) log.push({ index: log.length, kind, generation, callMs: w0 - c0, w0, total: Math.max(...times), elu, benchCpu: (cpu.user + cpu.system) / 1000, seen: pollers.map((p) => p.seen) });
+    self.push({ elu, cpu: (cpu.user + cpu.system) / 1000 });
+    if (TRACE) log.push({ index: log.length, kind, generation, callMs: w0 - c0, w0, total: Math.max(...times), elu, lag, benchCpu: (cpu.user + cpu.system) / 1000, seen: pollers.map((p) => p.seen) });
   };
   for (let round = 0; round < ROUNDS; round++) {
     await flipTo('publish', 'green', () => publish('green'));
@@ -181,11 +191,18 @@ try {
   console.log(line('every sidecar on the new policy', all));
   console.log(line('  after a publish', flips.publish));
   console.log(line('  after a rollback', flips.rollback));
+  // The first flips run the flip path cold (interpreted, its inline caches empty): told apart.
+  const inOrder = flips.publish.flatMap((x, k) => [x, flips.rollback[k]]);
+  if (inOrder.length > 10) {
+    console.log(line('  flips 1–10 (cold flip path)', inOrder.slice(0, 10)));
+    console.log(line(`  flips 11–${inOrder.length} (warm)`, inOrder.slice(10)));
+  }
   console.log(line('one sidecar on the new policy', perSidecar));
   console.log(`CPU per sidecar per flip: ${cpuPerFlip.toFixed(1)} ms (${(cpuPerFlip * SIDECARS).toFixed(0)} ms across the fleet, ${os.cpus().length} cores), of which ${idlePerFlip.toFixed(1)} ms its idle baseline (${(idlePerMs * 1000 / SIDECARS).toFixed(1)} ms per second per sidecar, measured over ${IDLE_MS / 1000} s before the rounds) and ${(cpuPerFlip - idlePerFlip).toFixed(1)} ms the flip and the polls`);
+  console.log(`this process (${SIDECARS} pollers and both upstreams, one thread) per flip: p50 ${q(self.map((x) => x.cpu), 50).toFixed(1)} ms CPU, event loop busy p50 ${(100 * q(self.map((x) => x.elu), 50)).toFixed(0)}% p90 ${(100 * q(self.map((x) => x.elu), 90)).toFixed(0)}% of the flip's wall time`);
   console.log(`traffic during the flips: ${stats.requests} requests through the sidecars, ${stats.failures.length} failed${stats.failures.length ? ` (${[...new Set(stats.failures)].slice(0, 5).join(', ')})` : ''}`);
   console.log(`target: p99 < 100 ms for 20 sidecars: ${q(all, 99) < 100 ? 'met' : 'NOT met'} on this run`);
-  if (TRACE) traceSlow(log, q(all, 50));
+  if (TRACE) { traceSteps(log); traceSlow(log, q(all, 50)); }
   if (stats.failures.length > 0) process.exitCode = 1;
 } finally {
   for (const p of pollers) p.close();
@@ -223,13 +240,13 @@ function traceSlow(log, median) {
   const slow = log.filter((f) => f.total > 2 * median);
   const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   console.log(`trace: this process (pollers, upstreams) per flip: event loop ${(100 * avg(log.map((f) => f.elu))).toFixed(0)}% busy, ${avg(log.map((f) => f.benchCpu)).toFixed(1)} ms CPU; ${gcs.length} GC pauses over the run, ${gcs.reduce((a, g) => a + g.ms, 0).toFixed(0)} ms`);
-  console.log(`trace: ${slow.length} flips over 2× the median (${(2 * median).toFixed(1)} ms); per sidecar: push received / applied / poll sent / poll answered, ms after the call returned`);
+  console.log(`trace: ${slow.length} flips over 2× the median (${(2 * median).toFixed(1)} ms); per sidecar: push received / swapped / poll sent / poll answered, ms after the call returned`);
   const f1 = (x) => (x === undefined ? '   ?' : x.toFixed(0).padStart(4));
   for (const f of slow) {
     const rows = f.seen.map((s, i) => ({ i, s, t: traces[i]?.get(f.generation) ?? {} })).sort((a, b) => b.s.at - a.s.at);
     console.log(`  flip ${f.index} (${f.kind}, g${f.generation}): ${f.total.toFixed(1)} ms (the call took ${f.callMs.toFixed(1)} ms; this process: event loop ${(100 * f.elu).toFixed(0)}% busy, ${f.benchCpu.toFixed(1)} ms CPU)`);
     for (const r of rows.slice(0, 3)) {
-      console.log(`    sidecar ${String(r.i).padStart(2)}: push ${f1(r.t.push - f.w0)}  applied ${f1(r.t.applied - f.w0)}  poll sent ${f1(r.s.sent - f.w0)}  answered ${f1(r.s.at - f.w0)}`);
+      console.log(`    sidecar ${String(r.i).padStart(2)}: push ${f1(r.t.received - f.w0)}  swapped ${f1(r.t.swapped - f.w0)}  poll sent ${f1(r.s.sent - f.w0)}  answered ${f1(r.s.at - f.w0)}`);
       const polls = access[r.i].filter((a) => a.end >= f.w0 - 5 && a.start <= r.s.at + 1);
       console.log(`      in the sidecar: ${polls.map((a) => `${a.upstream} ${f1(a.start - f.w0)}→${f1(a.end - f.w0)}`).join(', ')}`);
     }
@@ -240,8 +257,52 @@ function traceSlow(log, median) {
     console.log(`    upstreams: ${up.length} requests, widest gap between arrivals ${f1(gaps[widest])} ms ending at ${f1(up[widest] - f.w0)}; poller GC: ${gcs.filter((g) => g.start + g.ms >= f.w0 && g.start <= end).map((g) => `${g.ms.toFixed(1)} ms at ${f1(g.start - f.w0)}`).join(', ') || 'none'}`);
     const inFlip = gcsIn(f.w0, end);
     console.log(`    sidecars' GC within it: ${inFlip.length ? inFlip.map((g) => `#${g.i} ${g.kind} ${g.ms.toFixed(1)} ms at ${f1(g.start - f.w0)}`).join(', ') : 'none'}`);
-    const pushes = rows.map((r) => r.t.push - f.w0).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-    const applies = rows.map((r) => r.t.applied - f.w0).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-    if (pushes.length) console.log(`    all ${rows.length}: push received ${f1(pushes[0])}…${f1(pushes.at(-1))}, applied ${f1(applies[0])}…${f1(applies.at(-1))}`);
+    const pushes = rows.map((r) => r.t.received - f.w0).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    const applies = rows.map((r) => r.t.swapped - f.w0).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    if (pushes.length) console.log(`    all ${rows.length}: push received ${f1(pushes[0])}…${f1(pushes.at(-1))}, swapped ${f1(applies[0])}…${f1(applies.at(-1))}`);
   }
+}
+
+/**
+ * Where a flip's wall time goes, across the sidecars: for every sidecar in every flip, when the push
+ * reached it and how long each step took (from its `fleet: flip` marks), when the poll that saw the
+ * new policy was answered, and when its report was written — ms, after the publish call returned
+ * unless said otherwise. Each as p50 / p90 / max over the sidecar-flips, cold (flips 1–10) and warm
+ * apart; then the median flip sidecar by sidecar, latest first; then the polling process's own lag.
+ */
+function traceSteps(log) {
+  const STEPS = [
+    ['push received (after the call returned)', (t, f) => t.received - f.w0],
+    ['  parse the pushed document', (t) => t.parsed - t.received],
+    ['  parsed → validated', (t) => t.validated - t.parsed],
+    ['  validated → built', (t) => t.built - t.validated],
+    ['  built → swapped', (t) => t.swapped - t.built],
+    ['push received → swapped', (t) => t.swapped - t.received],
+    ['swapped (after the call returned)', (t, f) => t.swapped - f.w0],
+    ['swapped → poll answered on it', (t, f, s) => s.at - t.swapped],
+    ['poll answered (after the call returned)', (t, f, s) => s.at - f.w0],
+    ['swapped → report written', (t) => t.reported - t.swapped],
+  ];
+  const rowsOf = (f) => f.seen.map((s, i) => ({ i, s, t: traces[i]?.get(f.generation) ?? {} }));
+  const fmt = (xs) => (xs.length ? `${q(xs, 50).toFixed(1).padStart(6)} ${q(xs, 90).toFixed(1).padStart(6)} ${Math.max(...xs).toFixed(1).padStart(6)}` : '     (no marks)     ');
+  const groups = [['flips 1–10', log.slice(0, 10)], [`flips 11–${log.length}`, log.slice(10)]].filter(([, g]) => g.length);
+  console.log(`trace: where a flip's time goes, per sidecar (ms; p50 p90 max over sidecar-flips): ${groups.map(([n]) => n.padEnd(20)).join(' ')}`);
+  for (const [name, fn] of STEPS) {
+    const cols = groups.map(([, g]) => fmt(g.flatMap((f) => rowsOf(f).map((r) => fn(r.t, f, r.s)).filter((x) => Number.isFinite(x)))));
+    console.log(`  ${name.padEnd(42)} ${cols.join('   ')}`);
+  }
+  const missing = log.flatMap((f) => rowsOf(f)).filter((r) => r.t.swapped === undefined).length;
+  if (missing) console.log(`  (${missing} sidecar-flips without marks: applied from a read of the store, not from the push)`);
+  const polls = log.flatMap((f) => f.seen.map((s) => s.polls));
+  console.log(`  polls per sidecar per flip until it answered the new policy: p50 ${q(polls, 50)}, p90 ${q(polls, 90)}, max ${Math.max(...polls)}`);
+  const sorted = [...log].sort((a, b) => a.total - b.total);
+  const mid = sorted[Math.floor(sorted.length / 2)];
+  console.log(`trace: the median flip, ${mid.index} (${mid.kind}, ${mid.total.toFixed(1)} ms), sidecar by sidecar, latest answer first: received parsed validated built swapped | poll sent answered (polls) | reported, ms after the call returned`);
+  const f1 = (x) => (x === undefined || Number.isNaN(x) ? '     ?' : x.toFixed(1).padStart(6));
+  for (const r of rowsOf(mid).sort((a, b) => b.s.at - a.s.at)) {
+    const at = (x) => f1(x - mid.w0);
+    console.log(`  sidecar ${String(r.i).padStart(2)}: ${at(r.t.received)} ${at(r.t.parsed)} ${at(r.t.validated)} ${at(r.t.built)} ${at(r.t.swapped)} | ${at(r.s.sent)} ${at(r.s.at)} (${r.s.polls}) | ${at(r.t.reported)}`);
+  }
+  const lag = log.map((f) => f.lag);
+  console.log(`trace: the polling process within a flip: event-loop delay max p50 ${q(lag, 50).toFixed(1)} ms, p90 ${q(lag, 90).toFixed(1)} ms, max ${Math.max(...lag).toFixed(1)} ms; event loop busy p50 ${(100 * q(log.map((f) => f.elu), 50)).toFixed(0)}%; its CPU per flip p50 ${q(log.map((f) => f.benchCpu), 50).toFixed(1)} ms`);
 }

@@ -5,8 +5,8 @@
  * offer wins is the sidecar's rule (SPEC §9: the fleet, while it holds a policy; the file is the
  * bootstrap and the fallback), not the source's.
  *
- * Type-only, so a source (src/fleet/) never imports the composition root, and library mode can
- * offer policies to its own sink.
+ * Types (and one clock) only, so a source (src/fleet/) never imports the composition root, and
+ * library mode can offer policies to its own sink.
  */
 import type { Diagnostic } from '../config/index.js';
 
@@ -27,6 +27,30 @@ export interface PolicyOffer {
   readonly data?: unknown;
   /** The source could not read a policy at all (a corrupt fleet document): why. Refused as invalid. */
   readonly unreadable?: string | undefined;
+  /**
+   * Where the offer's time went, when the source asks (a fleet sidecar at debug level): the sink
+   * stamps each step it passes (`wallMs()`), the source logs them after the offer settles.
+   */
+  readonly marks?: OfferMarks | undefined;
+}
+
+/** Wall-clock times (ms since the epoch, sub-ms: `wallMs()`) of an offer's steps; each set once reached. */
+export interface OfferMarks {
+  /** The push carrying the policy was read off the socket. */
+  received?: number;
+  /** The pushed document was parsed and checked (`parseGeneration`). */
+  parsed?: number;
+  /** The policy was validated (schema and references). */
+  validated?: number;
+  /** The new snapshot was built. */
+  built?: number;
+  /** The snapshot became the one requests are served on. */
+  swapped?: number;
+}
+
+/** Wall-clock time with sub-ms precision, comparable across processes on one machine (unlike `performance.now()`). */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 export interface OfferResult {

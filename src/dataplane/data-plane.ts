@@ -25,7 +25,7 @@ import type { Telemetry } from '../telemetry/index.js';
 import { NO_OBSERVER, type RequestObserver } from '../core/observer.js';
 import { UpstreamRegistry, type Resolver } from '../upstreams/index.js';
 import { NO_EVENTS, type ProxyEvents } from '../core/events.js';
-import type { PolicyOffer, PolicyOrigin, PolicySink, PolicySource } from '../core/policy-source.js';
+import { wallMs, type OfferMarks, type PolicyOffer, type PolicyOrigin, type PolicySink, type PolicySource } from '../core/policy-source.js';
 import { withStateLogs } from '../core/logged-events.js';
 import { BucketTicker, fullCollection, OverloadMonitor, RuntimeFaults } from '../resilience/index.js';
 import { RetryBudgets } from '../pipeline/retry-budgets.js';
@@ -257,6 +257,7 @@ export class DataPlane {
   private async evaluate(o: PolicyOffer, trigger: ReloadTrigger, hash?: string): Promise<ReloadResult> {
     if (o.unreadable !== undefined) return this.fail(trigger, [{ file: o.name, line: 1, col: 1, path: '(document)', message: o.unreadable, severity: 'error' }], o);
     const loaded = parsePolicy(o.text, o.name, { fleet: this.options.fleet !== undefined }, o.data, this.memory);
+    if (o.marks) o.marks.validated = wallMs();
     if (!loaded.ok) return this.fail(trigger, loaded.errors, o);
     hash ??= textHash(o.text);
     if (o.origin === 'file') {
@@ -275,7 +276,7 @@ export class DataPlane {
     const policy = o.origin === 'fleet' ? withLocalSettings(loaded.policy, this.filePolicy) : loaded.policy;
     try {
       this.warn(loaded.warnings);
-      await this.apply(policy, o.text, hash, o.origin);
+      await this.apply(policy, o.text, hash, o.origin, o.marks);
     } catch (err) {
       return this.fail(trigger, [{ file: o.name, line: 1, col: 1, path: '(build)', message: (err as Error).message, severity: 'error' }], o);
     }
@@ -305,9 +306,9 @@ export class DataPlane {
 
   /**
    * plan → resolve → build → commit → swap. Throws (leaving everything as it was) if the build fails.
-   * `sourceHash` is `textHash(source)`, computed once by the caller.
+   * `sourceHash` is `textHash(source)`, computed once by the caller; `marks`, if given, get `built` and `swapped`.
    */
-  private async apply(policy: Policy, source: string, sourceHash: string, origin: PolicyOrigin): Promise<void> {
+  private async apply(policy: Policy, source: string, sourceHash: string, origin: PolicyOrigin, marks?: OfferMarks): Promise<void> {
     const plan = this.registry.plan(policy, await this.originations(policy));
     let snapshot: Snapshot;
     try {
@@ -322,6 +323,7 @@ export class DataPlane {
       plan.abort();
       throw err;
     }
+    if (marks) marks.built = wallMs();
     // A fleet policy carries the file's own listeners and identity (the same objects): compared by reference first.
     if (this.options.warnListenerChanges && this.current && this.current.policy.listeners !== policy.listeners && JSON.stringify(this.current.policy.listeners) !== JSON.stringify(policy.listeners)) {
       this.options.log.warn('listeners changed: the new addresses take effect on restart');
@@ -335,6 +337,7 @@ export class DataPlane {
     this.budgets.retain(policy.routes.map((r) => r.name));
     this.watchMemory(policy.overload);
     this.current = snapshot;
+    if (marks) marks.swapped = wallMs();
     this.servedFrom = origin;
     this.lastHash = sourceHash;
     if (origin === 'file') this.lastSeen = this.lastHash;

@@ -6,6 +6,7 @@
  * of the live set within seconds.
  */
 import type { Logger } from 'pino';
+import { wallMs } from '../core/policy-source.js';
 import type { FleetStore } from './store.js';
 
 export const REPORT_EVERY_MS = 2000;
@@ -84,7 +85,10 @@ export class Reporter {
 
   private async write(): Promise<void> {
     try {
-      await this.store.heartbeat(this.id, this.report(), REPORT_TTL_MS);
+      const report = this.report();
+      await this.store.heartbeat(this.id, report, REPORT_TTL_MS);
+      // When the report reached Redis, against the flip's own steps (`fleet: flip`): bench:fleet's BENCH_TRACE=1.
+      if (this.log?.isLevelEnabled('debug')) this.log.debug({ fleetGeneration: report.generation, at: wallMs() }, 'fleet: reported');
     } catch (err) {
       this.log?.debug({ err: (err as Error).message }, 'fleet: report not written');
     }

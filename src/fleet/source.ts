@@ -7,7 +7,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import type { PolicySink, PolicySource } from '../core/policy-source.js';
+import type { OfferMarks, PolicySink, PolicySource } from '../core/policy-source.js';
 import type { FleetRateLimits } from './rate-limits.js';
 import { Reporter, type SidecarReport } from './report.js';
 import type { FleetStore, Generation } from './store.js';
@@ -41,8 +41,8 @@ export class FleetSource implements PolicySource {
   async start(sink: PolicySink): Promise<void> {
     const { store, log } = this.o;
     this.sink = sink;
-    const offer = (g: Generation | UnreadableGeneration) => sink.offer({
-      origin: 'fleet', name: `fleet:${store.fleet}@${g.generation}`, generation: g.generation,
+    const offer = (g: Generation | UnreadableGeneration, marks?: OfferMarks) => sink.offer({
+      origin: 'fleet', name: `fleet:${store.fleet}@${g.generation}`, generation: g.generation, ...(marks ? { marks } : {}),
       ...('unreadable' in g ? { text: '', unreadable: g.unreadable } : { text: g.policy, ...(g.data === undefined ? {} : { data: g.data }) }),
     });
     this.reporter = new Reporter(store, this.id, () => this.report(), log);

@@ -17,6 +17,7 @@
  */
 import type { Logger } from 'pino';
 import type { Diagnostic } from '../config/index.js';
+import { wallMs, type OfferMarks } from '../core/policy-source.js';
 import { formatDiagnostic } from '../config/index.js';
 import { judge, warningOf, type Position } from './progress.js';
 import { InvalidGenerationError, parseGeneration, type FleetStore, type Generation, type StoreHead } from './store.js';
@@ -38,9 +39,10 @@ export interface FleetWatcherOptions {
   readonly store: FleetStore;
   /**
    * Applies a generation's policy text (validate → build → swap) and says how it went; an
-   * unreadable one is offered too, so it is refused and reported on the same path.
+   * unreadable one is offered too, so it is refused and reported on the same path. `marks` (a
+   * pushed generation, at debug level) are to be stamped on the way (`PolicyOffer.marks`).
    */
-  readonly apply: (g: Generation | UnreadableGeneration) => Promise<ApplyOutcome>;
+  readonly apply: (g: Generation | UnreadableGeneration, marks?: OfferMarks) => Promise<ApplyOutcome>;
   readonly log: Logger;
   /** Safety poll period, ms. Default 2 000 (SPEC §9: at most 5 s). */
   readonly pollMs?: number;
@@ -73,6 +75,8 @@ export class FleetWatcher {
   private again = false;
   /** The latest document pushed on the channel and not looked at yet. */
   private pushed: Generation | undefined;
+  /** At debug level: when that push was received and parsed, for its `fleet: flip` line. */
+  private pushedMarks: OfferMarks | undefined;
   private stopped = false;
   private readonly offs: Array<() => void> = [];
 
@@ -122,13 +126,15 @@ export class FleetWatcher {
   /** A message on the fleet's channel: a whole document is looked at as it is, anything else means "read the store". */
   private onPush(message: string): void {
     if (message.startsWith('{')) {
+      // Where a flip's time goes, step by step (bench:fleet's BENCH_TRACE=1 reads the `fleet: flip`
+      // line): stamped only at debug level, free otherwise.
+      const received = this.o.log.isLevelEnabled('debug') ? wallMs() : undefined;
       try {
         this.pushed = parseGeneration(message);
-        // When a push arrived, against when it was applied ('policy reloaded'): bench:fleet's
-        // BENCH_TRACE=1 tells a late push from a late apply with these (debug level: free otherwise).
-        this.o.log.debug({ fleetGeneration: this.pushed.generation }, 'fleet: push received');
+        this.pushedMarks = received === undefined ? undefined : { received, parsed: wallMs() };
       } catch {
         this.pushed = undefined; // not ours to report: the store's copy is what gets judged and refused
+        this.pushedMarks = undefined;
       }
     }
     void this.check();
@@ -139,7 +145,9 @@ export class FleetWatcher {
     let head: StoreHead;
     let g: Generation | undefined;
     const pushed = this.pushed;
+    let marks = this.pushedMarks;
     this.pushed = undefined;
+    this.pushedMarks = undefined;
     try {
       if (pushed) {
         // A push no newer than what a read already applied (the two connections' data can be
@@ -158,6 +166,8 @@ export class FleetWatcher {
         const late = this.pushed as Generation | undefined;
         if (late && late.epoch === head.epoch && late.generation === head.generation) {
           this.pushed = undefined;
+          marks = this.pushedMarks;
+          this.pushedMarks = undefined;
           g = late;
         } else g = await store.current();
       }
@@ -168,7 +178,8 @@ export class FleetWatcher {
       return;
     }
     if (!g || !this.judgeAndWarn({ generation: g.generation, epoch: g.epoch })) return; // moved between the two reads
-    const outcome = await this.o.apply(g);
+    const outcome = await this.o.apply(g, marks);
+    if (marks) this.o.log.debug({ fleetGeneration: g.generation, result: outcome.result, ...marks }, 'fleet: flip');
     if (outcome.result === 'error') {
       this.refuse({ generation: g.generation, epoch: g.epoch }, g.generation, (outcome.errors ?? []).map(formatDiagnostic));
       return;

@@ -1,10 +1,15 @@
 /**
  * The fleet watcher on a real redis-server: a publish's push carries the document, so following the
  * fleet costs a sidecar no read of the store per flip; an announcement instead (a document too large
- * for the channel, an older publisher) still makes it read the store and apply.
+ * for the channel, an older publisher) still makes it read the store and apply. At debug level each
+ * pushed flip is logged with when each step was reached (what bench:fleet's BENCH_TRACE=1 reads).
  */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/config/index.js';
+import type { OfferMarks } from '../../src/core/policy-source.js';
+import { DataPlane } from '../../src/dataplane/data-plane.js';
 import { createLogger } from '../../src/log.js';
 import { publishable } from '../../src/fleet/publishable.js';
 import { FleetStore, PUSHED_DOCUMENT_BYTES, type Generation } from '../../src/fleet/store.js';
@@ -68,6 +73,51 @@ describe.skipIf(!req.ok)(`fleet watcher${req.label}`, () => {
       expect((applied.at(-1) as Generation).policy).toBe(big);
     } finally {
       watcher.stop();
+    }
+  });
+
+  it('at debug level, logs each pushed flip with its steps in order (received → parsed → validated → built → swapped); at info, stamps nothing', async () => {
+    const redis = await startRedis();
+    const publisher = new FleetStore(await redisLink(redis.url), 'm');
+    const publish = (text: string) => publisher.publish({ ...publishable(text), publishedBy: 't', message: '', rollbackOf: null });
+    await publish(policy('blue'));
+    for (const level of ['debug', 'info'] as const) {
+      const lines: Array<Record<string, unknown>> = [];
+      const log = pino({ level }, new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); done(); } }));
+      const plane = await DataPlane.create({ policy: { text: policy('blue'), name: 'boot' }, log, watch: false });
+      const given: Array<OfferMarks | undefined> = [];
+      const watcher = new FleetWatcher({
+        store: new FleetStore(await redisLink(redis.url), 'm'), log, pollMs: 600_000,
+        apply: (g, marks) => {
+          given.push(marks);
+          if ('unreadable' in g) throw new Error('unexpected');
+          return plane.offer({ origin: 'fleet', text: g.policy, name: `fleet:m@${g.generation}`, generation: g.generation, data: g.data, ...(marks ? { marks } : {}) });
+        },
+      });
+      await watcher.start();
+      try {
+        // The first may be read by the re-read that follows the subscription; the second is pushed.
+        let generation = 0;
+        for (const color of ['green', 'blue']) {
+          const r = await publish(policy(color, `# ${level}\n`));
+          generation = r.ok ? r.generation.generation : -1;
+          await waitFor(() => watcher.serving?.generation === generation, { what: `generation ${generation} applied` });
+        }
+        const flip = lines.find((l) => l.msg === 'fleet: flip' && l.fleetGeneration === generation);
+        if (level === 'info') {
+          expect(lines.some((l) => l.msg === 'fleet: flip')).toBe(false);
+          expect(given.every((m) => m === undefined)).toBe(true);
+          continue;
+        }
+        expect(flip).toMatchObject({ fleetGeneration: generation, result: 'ok' });
+        const steps = ['received', 'parsed', 'validated', 'built', 'swapped'].map((k) => flip![k]);
+        for (const t of steps) expect(typeof t).toBe('number');
+        expect([...(steps as number[])].sort((a, b) => a - b)).toEqual(steps);
+        expect(Math.abs((steps[0] as number) - Date.now())).toBeLessThan(60_000); // wall clock, comparable across processes
+      } finally {
+        watcher.stop();
+        plane.close();
+      }
     }
   });
 });
