@@ -58,7 +58,7 @@ if (TRACE) new PerformanceObserver((list) => { for (const e of list.getEntries()
 /** In trace mode: this process's event-loop delay within each flip (does the poller itself lag?). */
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 if (TRACE) loopDelay.enable();
-const flip = await blueGreen(TRACE ? { onRequest: (color) => arrivals[color].push(wall()) } : {});
+const flip = await blueGreen(TRACE ? { onRequest: (color, at) => arrivals[color].push(at) } : {});
 const { policy } = flip;
 
 /** One keep-alive connection per sidecar, as an application's pool would hold. */
@@ -199,7 +199,7 @@ try {
   }
   console.log(line('one sidecar on the new policy', perSidecar));
   console.log(`CPU per sidecar per flip: ${cpuPerFlip.toFixed(1)} ms (${(cpuPerFlip * SIDECARS).toFixed(0)} ms across the fleet, ${os.cpus().length} cores), of which ${idlePerFlip.toFixed(1)} ms its idle baseline (${(idlePerMs * 1000 / SIDECARS).toFixed(1)} ms per second per sidecar, measured over ${IDLE_MS / 1000} s before the rounds) and ${(cpuPerFlip - idlePerFlip).toFixed(1)} ms the flip and the polls`);
-  console.log(`this process (${SIDECARS} pollers and both upstreams, one thread) per flip: p50 ${q(self.map((x) => x.cpu), 50).toFixed(1)} ms CPU, event loop busy p50 ${(100 * q(self.map((x) => x.elu), 50)).toFixed(0)}% p90 ${(100 * q(self.map((x) => x.elu), 90)).toFixed(0)}% of the flip's wall time`);
+  console.log(`this process (${SIDECARS} pollers, one thread; the upstreams are processes of their own) per flip: p50 ${q(self.map((x) => x.cpu), 50).toFixed(1)} ms CPU, event loop busy p50 ${(100 * q(self.map((x) => x.elu), 50)).toFixed(0)}% p90 ${(100 * q(self.map((x) => x.elu), 90)).toFixed(0)}% of the flip's wall time`);
   console.log(`traffic during the flips: ${stats.requests} requests through the sidecars, ${stats.failures.length} failed${stats.failures.length ? ` (${[...new Set(stats.failures)].slice(0, 5).join(', ')})` : ''}`);
   console.log(`target: p99 < 100 ms for 20 sidecars: ${q(all, 99) < 100 ? 'met' : 'NOT met'} on this run`);
   if (TRACE) { traceSteps(log); traceSlow(log, q(all, 50)); }
@@ -239,7 +239,7 @@ function traceSlow(log, median) {
   console.log(`trace: the sidecars' GC over the run: ${sidecarGcs.flat().length} pauses, ${majors.length} of them Mark-Compact (${majors.reduce((a, g) => a + g.ms, 0).toFixed(0)} ms); per flip, the pauses within it (±20 ms): median ${q(log.map((f) => gcsIn(f.w0, f.w0 + f.total).length), 50)}`);
   const slow = log.filter((f) => f.total > 2 * median);
   const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  console.log(`trace: this process (pollers, upstreams) per flip: event loop ${(100 * avg(log.map((f) => f.elu))).toFixed(0)}% busy, ${avg(log.map((f) => f.benchCpu)).toFixed(1)} ms CPU; ${gcs.length} GC pauses over the run, ${gcs.reduce((a, g) => a + g.ms, 0).toFixed(0)} ms`);
+  console.log(`trace: this process (the pollers) per flip: event loop ${(100 * avg(log.map((f) => f.elu))).toFixed(0)}% busy, ${avg(log.map((f) => f.benchCpu)).toFixed(1)} ms CPU; ${gcs.length} GC pauses over the run, ${gcs.reduce((a, g) => a + g.ms, 0).toFixed(0)} ms`);
   console.log(`trace: ${slow.length} flips over 2× the median (${(2 * median).toFixed(1)} ms); per sidecar: push received / swapped / poll sent / poll answered, ms after the call returned`);
   const f1 = (x) => (x === undefined ? '   ?' : x.toFixed(0).padStart(4));
   for (const f of slow) {

@@ -7,7 +7,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -255,20 +254,24 @@ export const target = (p) => ({ port: p.port, pid: p.pid });
 /**
  * Two upstreams answering `blue` and `green`, and `policy(color)`: a whole policy text routing Host
  * `web` to one of them — the flip the fleet benchmarks publish and roll back. `close()` stops both.
- * `onRequest(color)`, if given, is called as each request arrives (bench:fleet's trace).
+ * `onRequest(color, wallMs)`, if given, is called as each request arrives (bench:fleet's trace).
+ * Each upstream is a process of its own (`bench/servers.mjs text`): in the benchmark's process they
+ * shared one thread with the pollers, and a flip's twenty upstream requests queued behind its twenty
+ * poll answers there (and the reverse) — the instrument's lag, counted as the fleet's.
  */
 export async function blueGreen({ onRequest } = {}) {
-  const server = (text) => {
-    const s = http.createServer((req, res) => { onRequest?.(text); req.resume(); res.end(text); });
-    return new Promise((r) => s.listen(0, '127.0.0.1', () => r(s)));
+  const server = async (text) => {
+    const p = await start(['bench/servers.mjs', 'text', text], { env: onRequest ? { BENCH_ARRIVALS: '1' } : {} });
+    if (onRequest) createInterface({ input: p.child.stdout }).on('line', (l) => { if (l.startsWith('arrival ')) onRequest(text, Number(l.slice(8))); });
+    return p;
   };
   const [blue, green] = await Promise.all([server('blue'), server('green')]);
   const policy = (color) => `version: 1
 ${LISTENERS}upstreams:
-  blue: { endpoints: [{ address: "127.0.0.1:${blue.address().port}" }] }
-  green: { endpoints: [{ address: "127.0.0.1:${green.address().port}" }] }
+  blue: { endpoints: [{ address: "127.0.0.1:${blue.port}" }] }
+  green: { endpoints: [{ address: "127.0.0.1:${green.port}" }] }
 routes:
   - { name: web, match: { host: web }, to: [{ upstream: ${color} }] }
 `;
-  return { policy, close: () => { blue.close(); green.close(); } };
+  return { policy, close: () => { blue.child.kill('SIGTERM'); green.child.kill('SIGTERM'); } };
 }

@@ -3,6 +3,8 @@
 //   node bench/servers.mjs bare <upstreamPort>        a bare http-proxy-3 proxy with a keep-alive agent
 //   node bench/servers.mjs bare-undici <upstreamPort> a bare undici proxy: node:http server + Pool.dispatch
 //   node bench/servers.mjs collector                  an OTLP/HTTP sink that discards what it receives
+//   node bench/servers.mjs text <TEXT>                answers TEXT (bench:fleet's blue and green); with
+//                                                     BENCH_ARRIVALS=1 it prints `arrival <wall ms>` per request
 // Each prints its port on stdout once listening.
 import http from 'node:http';
 
@@ -31,6 +33,14 @@ if (role === 'upstream') {
   server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => { res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/json' }); res.end(); });
+  });
+} else if (role === 'text') {
+  const text = process.argv[3];
+  const arrivals = process.env.BENCH_ARRIVALS === '1';
+  server = http.createServer((req, res) => {
+    if (arrivals) console.log(`arrival ${performance.timeOrigin + performance.now()}`);
+    req.resume();
+    res.end(text);
   });
 } else {
   console.error(`unknown role ${role}`);
