@@ -3,7 +3,8 @@
 // no symbols and is summed as one row ("JIT-compiled JavaScript"). First a split by kind: V8's
 // optimizing compilers and its garbage collector come in bursts (a major GC or a round of
 // optimization inside one run's window and not the other's moves the total by 10–20%), so the
-// figure without them — "the request path" — is the one to compare between two builds.
+// figure without them — "the request path" — is the one to compare between two builds (V8's
+// start-up hash seed, a once-per-process cost that differs run to run, is told apart too).
 //   node bench/instructions-diff.mjs DIR N [ROWS]          one run
 //   node bench/instructions-diff.mjs DIR N ROWS BASE_DIR   two runs side by side (BASE_DIR first)
 import { execFileSync } from 'node:child_process';
@@ -31,6 +32,10 @@ function perRequest(d) {
   return out;
 }
 const KINDS = [
+  // V8 draws a random hash seed at isolate creation and tests candidates for primality (sprp): once
+  // per process, a different number of instructions each run (8.5 M apart between two fleet runs,
+  // 85 k "per flip") — not the workload's.
+  ['start-up hash seed', /HashSeed|detail::sprp/],
   ['JIT compiler', /compiler::|maglev|Maglev|turboshaft|Turbofan|Parser|Scanner|AstValue|preparse/i],
   ['garbage collector', /Scaveng|Heap|heap::|Marking|Sweep|ObjectCache|MemoryChunk|Evacuat|Remembered|SlotSet|PageMetadata|SizeFromMap|RelocIterator|PointersUpdating|StringTableCleaner/],
 ];
