@@ -30,6 +30,9 @@ export class FleetSource implements PolicySource {
   /** This sidecar in `fleet status`: host, pid and a random suffix (pids repeat across pods). */
   readonly id = `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   private readonly startedAt = new Date().toISOString();
+  /** What a report says of where this sidecar runs, read once: `os.hostname()` is a system call, and a report follows every flip. */
+  private readonly host = os.hostname();
+  private readonly addressHost = process.env.POD_IP || this.host;
   private watcher: FleetWatcher | undefined;
   private reporter: Reporter | undefined;
   private sink: PolicySink | undefined;
@@ -89,8 +92,8 @@ export class FleetSource implements PolicySource {
     const served = serving.origin === 'fleet' ? w?.serving : undefined;
     const e = w?.lastError;
     return {
-      id: this.id, host: os.hostname(), pid: process.pid,
-      address: `${process.env.POD_IP || os.hostname()}:${serving.ports.outbound ?? 0}`,
+      id: this.id, host: this.host, pid: process.pid,
+      address: `${this.addressHost}:${serving.ports.outbound ?? 0}`,
       ports: serving.ports, source: serving.origin,
       generation: served?.generation ?? null, epoch: served?.epoch ?? null, hash: serving.hash,
       lastError: e ? { generation: e.generation, at: e.at.toISOString(), message: e.message } : null,
