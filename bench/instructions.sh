@@ -13,12 +13,28 @@
 #                     `callgrind_annotate --inclusive=no DIR/b.cg` (or a function-by-function diff
 #                     of b − a: bench/instructions-diff.mjs DIR N)
 #   PARALLEL=1        run the two at once (half the wall time on two cores; the counts agree)
+#   TRACING=RATIO     tracing on as bench/telemetry.mjs runs it: OTLP/protobuf to a local sink that
+#                     discards (bench/servers.mjs collector, not counted), parentbased_traceidratio at
+#                     RATIO (0.01: the 1% of issue 14; 0: on, every request unsampled; 1: all sampled).
+#                     Any OTEL_* already set in the environment wins over these.
 set -euo pipefail
 bare=''
 if [ "$1" = --bare-undici ]; then bare=$2; shift; fi
 policy=$1; n=${2:-8000}
 cd "$(dirname "$0")/.."
 node=node_modules/node/bin/node
+collector=''
+if [ -n "${TRACING:-}" ]; then
+  cdir=$(mktemp -d)
+  $node bench/servers.mjs collector > "$cdir/port" &
+  collector=$!
+  trap 'kill -TERM $collector 2>/dev/null || true; rm -rf "$cdir"' EXIT
+  for _ in $(seq 1 100); do [ -s "$cdir/port" ] && break; sleep 0.1; done
+  export OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:$(head -1 "$cdir/port")}
+  export OTEL_EXPORTER_OTLP_PROTOCOL=${OTEL_EXPORTER_OTLP_PROTOCOL:-http/protobuf}
+  export OTEL_TRACES_SAMPLER=${OTEL_TRACES_SAMPLER:-parentbased_traceidratio}
+  export OTEL_TRACES_SAMPLER_ARG=${OTEL_TRACES_SAMPLER_ARG:-$TRACING}
+fi
 total() { # $1: extra requests after the warm-up, $2: the run's name; prints callgrind's instruction total
   local dir; dir=$(mktemp -d)
   if [ -n "$bare" ]; then
@@ -49,4 +65,4 @@ if [ -n "${PARALLEL:-}" ]; then
 else
   a=$(total 1000 a); b=$(total $((1000 + n)) b)
 fi
-echo "${bare:+bare undici → }$policy: $(( (b - a) / n )) instructions per request"
+echo "${bare:+bare undici → }$policy${TRACING:+, tracing at ratio $TRACING}: $(( (b - a) / n )) instructions per request"
