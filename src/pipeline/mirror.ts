@@ -63,7 +63,7 @@ export function mirrorLayer(spec: MirrorSpec, events: ProxyEvents, engine: Forwa
     inFlight++;
     const trace = ctx.trace;
     const span = trace.recording ? trace.startClient({ method: req.method, endpoint: endpoint.address, path: req.path, upstream: spec.upstream.name, subset: '', attempt: 1, mirror: true }) : trace.startClient(UNRECORDED_TRY);
-    const shadow = sendShadow(req, endpoint.url, spec, engine, span, copy).finally(() => { inFlight--; });
+    const shadow = sendShadow(req, endpoint.url, spec, engine, span, trace.recording, copy).finally(() => { inFlight--; });
     shadow.catch(() => {}); // counted below; never an unhandled rejection
     // A copy cut off at the body limit was not mirrored, as a buffered body over it is not.
     const failed = (): void => events.mirror(spec.route, copy?.truncated === true ? 'dropped' : 'error');
@@ -86,7 +86,7 @@ function shadowHost(host: string): string {
   return `${m[1]}-shadow${m[2] ?? ''}`;
 }
 
-function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec, engine: ForwardingEngine, span: TryTrace, copy: BodyCopy | undefined): Promise<Seen> {
+function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec, engine: ForwardingEngine, span: TryTrace, recording: boolean, copy: BodyCopy | undefined): Promise<Seen> {
   const headers: IncomingHttpHeaders = { ...req.headers };
   span.inject(headers as Record<string, unknown>);
   const shadow = new DetachedRequest(req.method, shadowHost(req.host), req.path, headers, req.body);
@@ -96,8 +96,9 @@ function sendShadow(req: ProxyRequest, target: URL, spec: MirrorSpec, engine: Fo
   let answer: ProxyResponse | undefined;
   const seen = engine.forward(shadow, { target, connections: spec.upstream.connections, timeoutMs: spec.timeoutMs })
     .then((resp) => { answer = resp; return readDigest(resp, spec.timeoutMs - (performance.now() - started)); });
-  const grpc = isGrpc(req.headers['content-type']);
   // A gRPC shadow's span has the RPC attributes of any try's: its status from the trailers (read to the end by now).
+  // An unrecorded one (tracing off, or unsampled) gets no attribute object: its end ignores them.
+  const grpc = recording && isGrpc(req.headers['content-type']);
   seen.then((s) => span.end(s.status, grpc && answer ? rpcAttributes(shadow.path, grpcStatusOfAnswer(answer)) : undefined), (err: Error) => span.end(err));
   return seen;
 }

@@ -50,7 +50,8 @@ export class Telemetry implements RequestObserver, ProxyEvents {
   end(ctx: RequestContext, done: RequestDone): void {
     this.metrics.requestEnd(ctx, done.status, done.durationMs / 1000);
     if (done.grpcStatus !== undefined) this.metrics.grpcEnd(ctx, done.grpcStatus);
-    (ctx.trace as ServerSpan).end?.(done.status, ctx, done.grpcStatus === undefined || ctx.trace.traceId === '' ? undefined : rpcAttributes(done.path, done.grpcStatus));
+    // An unrecorded request (tracing off, or unsampled) gets no attribute object: its end ignores them.
+    (ctx.trace as ServerSpan).end?.(done.status, ctx, done.grpcStatus === undefined || !ctx.trace.recording ? undefined : rpcAttributes(done.path, done.grpcStatus));
     this.accessLog.write(ctx, done, ctx.trace.traceId);
   }
 
