@@ -7,8 +7,9 @@
  * The decision is the SDK's own for the samplers Pilotfish configures (`OTEL_TRACES_SAMPLER`):
  * `always_on`, `always_off`, `traceidratio` on the trace id (the SDK's `TraceIdRatioBasedSampler`
  * arithmetic), and their `parentbased_*` forms, which follow the caller's sampled flag when a valid
- * `traceparent` came with the request. A sampled root trace hands its id to the SDK (`TraceIds`), so
- * the SDK's sampler, deciding again on the same id, agrees.
+ * `traceparent` came with the request. It is the only decision: the SDK runs an `AlwaysOnSampler`
+ * (it sees sampled requests only), and a sampled root trace hands its id to the SDK (`TraceIds`), so
+ * the span carries the id the decision was made on.
  */
 import type { ClientSpan, HeaderCarrier, ServerSpan } from './tracing.js';
 import type { SamplerConfig } from './tracing-config.js';

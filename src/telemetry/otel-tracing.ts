@@ -17,13 +17,12 @@ import {
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider,
-  type Sampler, type SpanExporter,
+  AlwaysOnSampler, BatchSpanProcessor, TracerProvider, type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import { HeadSampler, parseTraceparent, RandomIds, TraceIds, UnsampledTrace } from './head-sampling.js';
 import { splitHostPort } from './host-port.js';
 import { KNOWN_METHODS, methodAttributes, pathOnly, startClientSpan } from './client-span.js';
-import type { SamplerConfig, TracingConfig } from './tracing-config.js';
+import type { TracingConfig } from './tracing-config.js';
 import type {
   ClientSpan, ClientSpanStart, ServerSpan, ServerSpanEnd, ServerSpanStart, SpanAttributeMap, Tracing, TracingLog,
 } from './tracing.js';
@@ -39,7 +38,10 @@ export async function createOtelTracing(config: TracingConfig, log: TracingLog |
   const ids = new TraceIds();
   const provider = new TracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName })),
-    sampler: buildSampler(config.sampler),
+    // The head sampler has decided before any span is started, so the SDK's sampler has nothing left
+    // to decide: a SERVER span is started only for a sampled request, and its CLIENT spans follow it.
+    // (A ParentBased/TraceIdRatio sampler here would re-parse the parent and re-check the ratio per span.)
+    sampler: new AlwaysOnSampler(),
     idGenerator: ids,
     spanProcessors: [new BatchSpanProcessor({ exporter, ...config.batch })],
   });
@@ -60,7 +62,7 @@ class OtelTracing implements Tracing {
     const remote = parseTraceparent(headers.traceparent);
     const traceId = remote?.traceId ?? this.random.traceId();
     if (!this.head.sampled(traceId, remote, remote === undefined ? this.random.fold : undefined)) return new UnsampledTrace(traceId);
-    // Sampled: the SDK decides again, on the same trace id (a new root's is handed over), and agrees.
+    // Sampled: the SDK's span continues the caller's trace, or a new root's on the id decided on.
     if (remote === undefined) this.ids.next = traceId;
     const parent = this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
     const known = KNOWN_METHODS.has(start.method);
@@ -148,13 +150,6 @@ class OtelServerSpan implements ServerSpan {
 
 /** UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS (OpenTelemetry's gRPC conventions). */
 const GRPC_SERVER_ERRORS: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
-
-function buildSampler(s: SamplerConfig): Sampler {
-  const root = s.root === 'always_on' ? new AlwaysOnSampler()
-    : s.root === 'always_off' ? new AlwaysOffSampler()
-      : new TraceIdRatioBasedSampler(s.ratio);
-  return s.parentBased ? new ParentBasedSampler({ root }) : root;
-}
 
 /** Export failures surface through OTel's global `diag` logger, silent unless one is set. */
 function forwardDiagnostics(log: TracingLog): void {
