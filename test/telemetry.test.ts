@@ -113,6 +113,47 @@ describe('traces and the access log', () => {
     expect(line).toHaveProperty('endpoint', u.address);
     expect(line).toHaveProperty('time');
   });
+
+  it('an unsampled request still sends traceparent upstream on every try, sampled flag 0, and exports nothing', async () => {
+    const collector = await FakeCollector.start();
+    cleanup.push(() => collector.close());
+    let n = 0;
+    const parents: string[] = [];
+    // Every odd request answers 503 once, so each request makes two tries.
+    const u = await up((req, res) => { parents.push(String(req.headers.traceparent)); req.resume(); res.writeHead(++n % 2 === 1 ? 503 : 200); res.end('ok'); });
+    const p = await proc(`version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "${u.address}" }] } }\nroutes: [{ name: unsampled, match: { host: svc }, to: [{ upstream: u }], retries: { attempts: 2, retryOn: [5xx], backoff: { base: 1ms, max: 2ms } } }]\n`, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '50',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0',
+    });
+    const logged = async (path: string): Promise<string> => {
+      const line = await waitFor(() => p.stdout.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.path === path), { what: `the access log line of ${path}` });
+      return String(line.traceId);
+    };
+    // A new root trace: the sidecar makes the trace id, the access log names it, the upstream gets it.
+    expect((await request(p.ports.outbound, { path: '/root', headers: { host: 'svc' } })).status).toBe(200);
+    const root = await logged('/root');
+    expect(root).toMatch(/^[0-9a-f]{32}$/);
+    expect(root).not.toBe('0'.repeat(32));
+    expect(parents).toHaveLength(2);
+    for (const tp of parents) expect(tp).toMatch(new RegExp(`^00-${root}-[0-9a-f]{16}-00$`));
+    // A caller's unsampled trace is continued: its trace id, a parent id of ours, the flag still 0.
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const caller = '00f067aa0ba902b7';
+    expect((await request(p.ports.outbound, { path: '/caller', headers: { host: 'svc', traceparent: `00-${trace}-${caller}-00` } })).status).toBe(200);
+    expect(await logged('/caller')).toBe(trace);
+    expect(parents).toHaveLength(4);
+    for (const tp of parents.slice(2)) {
+      expect(tp).toMatch(new RegExp(`^00-${trace}-[0-9a-f]{16}-00$`));
+      expect(tp.split('-')[2]).not.toBe(caller);
+    }
+    // A sampled caller is followed (parent-based), and its spans are all that reach the collector:
+    // the unsampled requests' spans, had any been made, would have been exported before or with them.
+    const sampled = '5bf92f3577b34da6a3ce929d0e0e4737';
+    expect((await request(p.ports.outbound, { path: '/sampled', headers: { host: 'svc', traceparent: `00-${sampled}-${caller}-01` } })).status).toBe(200);
+    await waitFor(() => (collector.spans().filter((s) => s.traceId === sampled).length >= 3 ? true : undefined), { timeoutMs: 5000, what: 'the sampled request\'s three spans' });
+    expect(new Set(collector.spans().map((s) => s.traceId))).toEqual(new Set([sampled]));
+    for (const tp of parents.slice(4)) expect(tp).toMatch(new RegExp(`^00-${sampled}-[0-9a-f]{16}-01$`));
+  });
 });
 
 describe('spans of gRPC calls', () => {
