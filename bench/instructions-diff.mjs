@@ -7,9 +7,13 @@
 // start-up hash seed, a once-per-process cost that differs run to run, is told apart too).
 //   node bench/instructions-diff.mjs DIR N [ROWS]          one run
 //   node bench/instructions-diff.mjs DIR N ROWS BASE_DIR   two runs side by side (BASE_DIR first)
+//   node bench/instructions-diff.mjs DIR N ROWS BASE_DIR BASE_N   the same when BASE_DIR's b − a
+//                                                         covers BASE_N requests rather than N
+// A window of a running callgrind process (two `callgrind_control -d PID` dumps, the second holding
+// only what ran since the first) compares the same way: the second dump as b.cg, an empty a.cg.
 import { execFileSync } from 'node:child_process';
 
-const [dir, n, rows = '40', base] = process.argv.slice(2);
+const [dir, n, rows = '40', base, baseN] = process.argv.slice(2);
 const N = Number(n);
 if (!dir || !N) { console.error('usage: instructions-diff.mjs DIR N [ROWS] [BASE_DIR]'); process.exit(2); }
 
@@ -25,7 +29,7 @@ function functions(file) {
   }
   return m;
 }
-function perRequest(d) {
+function perRequest(d, N) {
   const a = functions(`${d}/a.cg`), b = functions(`${d}/b.cg`);
   const out = new Map();
   for (const k of new Set([...a.keys(), ...b.keys()])) out.set(k, ((b.get(k) ?? 0) - (a.get(k) ?? 0)) / N);
@@ -47,7 +51,7 @@ function kinds(m) {
   }
   return out;
 }
-const cur = perRequest(dir);
+const cur = perRequest(dir, N);
 const total = (m) => [...m.values()].reduce((s, v) => s + v, 0);
 const short = (s) => (s.length > 110 ? `${s.slice(0, 107)}...` : s);
 const fmt = (m) => [...kinds(m)].map(([k, v]) => `${k} ${Math.round(v)}`).join(', ');
@@ -55,7 +59,7 @@ if (!base) {
   console.log(`total ${Math.round(total(cur))} instructions per request: ${fmt(cur)}`);
   for (const [k, v] of [...cur].sort((x, y) => y[1] - x[1]).slice(0, Number(rows))) console.log(String(Math.round(v)).padStart(9), short(k));
 } else {
-  const old = perRequest(base);
+  const old = perRequest(base, Number(baseN ?? N));
   console.log(`total ${Math.round(total(old))} → ${Math.round(total(cur))} instructions per request`);
   console.log(`  before: ${fmt(old)}\n  after:  ${fmt(cur)}`);
   const keys = new Set([...old.keys(), ...cur.keys()]);
