@@ -3,14 +3,16 @@
  * request in flight.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request, waitFor } from './helpers/http.js';
 import { SIDECAR_ENV, SIDECAR_V8_FLAGS } from '../src/cli/v8-flags.js';
 import { ENGINES } from '../src/proxy/engine.js';
-import { CLI, ROOT, spawnSidecar, testListeners, writePolicy } from './helpers/sidecar.js';
+import { CLI, ROOT, spawnSidecar, testListeners, writePolicy, type SidecarProcess } from './helpers/sidecar.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 
 const exec = promisify(execFile);
@@ -148,6 +150,52 @@ describe('pilotfish run: V8 flags and environment', () => {
     const { execArgv, environ } = await started({ PILOTFISH_REEXEC: '0' });
     expect(execArgv).toEqual([]);
     expect(environ.MALLOC_ARENA_MAX).toBeUndefined();
+  });
+});
+
+describe('pilotfish run: compile cache', () => {
+  let up: Upstream | undefined;
+  let dir: string | undefined;
+  afterEach(async () => { await up?.close(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+  const DEBUG = { NODE_DEBUG_NATIVE: 'COMPILE_CACHE' };
+  /** The bundle's modules whose cached code this start took (Node's compile-cache debug lines). */
+  const accepted = (proc: SidecarProcess): string[] => proc.stderr.flatMap((l) => /V8 code cache for ESM (\S+\/dist\/bundle\/\S+) was accepted/.exec(l)?.[1] ?? []);
+
+  it('a clean exit writes the cache; the next start reads the bundle from it, and one from a corrupt cache still serves', async () => {
+    up = await startUpstream((_req, res) => res.end('ok'));
+    dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-compile-cache-'));
+    const policy = `version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "${up.address}" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`;
+    // Not NODE_COMPILE_CACHE (with it Node turns the cache on by itself): main.ts's default, under os.tmpdir().
+    const env = { TMPDIR: dir, NODE_COMPILE_CACHE: undefined, ...DEBUG };
+    const cache = path.join(dir, 'node-compile-cache');
+    const first = await spawnSidecar(policy, [], env);
+    expect(accepted(first)).toEqual([]);
+    // Ready answers once run-command has its SIGTERM handler (the `listening` line comes just before it).
+    expect((await request(first.ports.telemetry, { path: '/healthz/ready' })).status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const [sub] = readdirSync(cache);
+    const files = readdirSync(path.join(cache, sub!));
+    expect(files.length).toBeGreaterThan(10);
+
+    const second = await spawnSidecar(policy, [], env);
+    try {
+      expect(accepted(second).length).toBeGreaterThan(10);
+      expect(accepted(second).some((f) => f.includes('/dist/bundle/run-command-'))).toBe(true);
+      expect((await request(second.ports.outbound, { headers: { host: 'u' } })).text).toBe('ok');
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+
+    // Garbage where the cache was: rejected and compiled as without one.
+    for (const f of files) writeFileSync(path.join(cache, sub!, f), Buffer.alloc(4096, 7));
+    const third = await spawnSidecar(policy, [], env);
+    try {
+      expect(accepted(third)).toEqual([]);
+      expect((await request(third.ports.outbound, { headers: { host: 'u' } })).text).toBe('ok');
+    } finally {
+      third.child.kill('SIGKILL');
+    }
   });
 });
 

@@ -68,6 +68,21 @@ describe('Dockerfile', () => {
     expect(exposed).toEqual(['15001', '15006', '15020']);
   });
 
+  it('warms the compile cache with a start as the pod runs it (uid 1337, the entry point), then leaves it root-owned and read-only', () => {
+    const env = sidecar.instructions.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
+    expect(env.split(/\s+/)).toContain('NODE_COMPILE_CACHE=/app/compile-cache');
+    const entry = execForm(last(sidecar, 'ENTRYPOINT'))!.join(' ');
+    const at = sidecar.instructions.findIndex((i) => i.op === 'RUN' && i.args.startsWith(`${entry} `));
+    expect(at, `a RUN starting \`${entry}\``).toBeGreaterThan(-1);
+    expect(sidecar.instructions.slice(0, at).filter((i) => i.op === 'USER').at(-1)?.args).toBe('1337:1337');
+    // A clean exit is when Node writes the cache: SIGTERM, and the RUN fails unless the process exits 0.
+    expect(sidecar.instructions[at]!.args).toMatch(/kill -TERM "\$pid" && wait "\$pid"/);
+    const after = sidecar.instructions.slice(at + 1);
+    const handover = after.findIndex((i) => i.op === 'RUN' && /chown -R 0:0 \/app\/compile-cache/.test(i.args) && /chmod -R [^ ]*go-w/.test(i.args));
+    expect(handover).toBeGreaterThan(-1);
+    expect(after.slice(0, handover).filter((i) => i.op === 'USER').at(-1)?.args).toBe('0:0');
+  });
+
   it('`npm start` starts the sidecar as the image does: its V8 flags and its environment', () => {
     const words = pkg.scripts.start!.split(/\s+/);
     const node = words.indexOf('node');
