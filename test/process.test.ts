@@ -196,7 +196,7 @@ describe('pilotfish run: compile cache', () => {
     } finally {
       third.child.kill('SIGKILL');
     }
-  });
+  }, 60_000); // three starts and a clean exit: ~8 s alone, over 20 s on a loaded machine
 });
 
 describe('pilotfish run: SIGTERM drain', () => {
