@@ -2,11 +2,13 @@
  * The real `pilotfish` process: `validate` output and exit codes, and the SIGTERM drain with a
  * request in flight.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request, waitFor } from './helpers/http.js';
@@ -202,6 +204,31 @@ describe('pilotfish run: compile cache', () => {
 describe('pilotfish run: SIGTERM drain', () => {
   let up: Upstream | undefined;
   afterEach(async () => { await up?.close(); });
+
+  it('a SIGTERM that comes while the sidecar starts is held: the start completes, drains and exits 0', async () => {
+    // A fleet whose Redis refuses: the start waits for it (then serves the file), a window wide
+    // enough to signal into after the first log line and before `listening`.
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const policyFile = await writePolicy(`version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "127.0.0.1:9" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`);
+    const child = spawn(process.execPath, [CLI, 'run', '--policy', policyFile, '--fleet', `redis://127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const messages: string[] = [];
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        try { messages.push((JSON.parse(line) as { msg: string }).msg); } catch { /* not JSON */ }
+        if (messages.length === 1) child.kill('SIGTERM');
+      });
+      expect(await exited).toBe(0);
+      expect(messages.indexOf('listening')).toBeGreaterThan(0);
+      expect(messages.indexOf('shutting down')).toBeGreaterThan(messages.indexOf('listening'));
+      expect(messages).toContain('drained');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 
   it('turns unready, completes the in-flight request with Connection: close, refuses new ones, exits 0', async () => {
     let release: (() => void) | undefined;

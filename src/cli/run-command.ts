@@ -41,6 +41,14 @@ export async function runCommand(args: string[]): Promise<number> {
   const fleetUsage = fleetUrl === undefined ? undefined : await checkFleetArgs(fleetUrl, fleetKey);
   if (fleetUsage) { process.stderr.write(`pilotfish run: ${fleetUsage}\n`); return 2; }
   const demo = values.demo ? await startDemo() : [];
+  // The handlers go in before the start, so a SIGTERM that comes while it runs (or just after
+  // `listening` is logged) is held and acted on as soon as there is a sidecar to drain, rather than
+  // killing the process with no drain; a SIGHUP then has nothing to reload (the start reads the file).
+  const held: string[] = [];
+  let onSignal = (signal: string): void => { if (signal !== 'SIGHUP') held.push(signal); };
+  const signalled = (signal: string) => (): void => onSignal(signal);
+  const handlers = { SIGHUP: signalled('SIGHUP'), SIGTERM: signalled('SIGTERM'), SIGINT: signalled('SIGINT') } as const;
+  for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
   let sidecar: Sidecar;
   let telemetry: Telemetry | undefined;
   try {
@@ -50,6 +58,7 @@ export async function runCommand(args: string[]): Promise<number> {
       : await (await import('../fleet/index.js')).openFleet({ url: fleetUrl, key: fleetKey, log, registry: telemetry.metrics.registry });
     sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, engine, telemetry, locality, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined, ...(fleet ? { fleet } : {}) });
   } catch (err) {
+    for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
     for (const s of demo) s.close();
     await telemetry?.shutdown();
     if (err instanceof PolicyLoadError) {
@@ -78,9 +87,8 @@ export async function runCommand(args: string[]): Promise<number> {
         resolve(0);
       });
     };
-    process.on('SIGHUP', () => void sidecar.reload('signal'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    onSignal = (signal) => { if (signal === 'SIGHUP') void sidecar.reload('signal'); else stop(signal); };
+    if (held.length > 0) stop(held[0]!);
   });
 }
 
