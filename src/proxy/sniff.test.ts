@@ -119,6 +119,25 @@ describe('one port, three protocols', () => {
     expect(rejected.slice(before)).toEqual(['timeout']);
   });
 
+  it('serves a connection whose first bytes came while the process was busy past the timeout', async () => {
+    // A timer fires before the event loop reads its sockets: a process busy for longer than the
+    // timeout (a cold start under callgrind took ~10 s for the first h2c connection) found the
+    // timer due and closed a connection whose bytes were already waiting in the kernel.
+    const before = rejected.length;
+    const accepted = once(server, 'connection'); // after the sniff's own listener: its timer runs
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    await Promise.all([accepted, once(s, 'connect')]);
+    s.write('GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'); // in the kernel now
+    // The stall itself: the loop blocked for twice the 300 ms timeout before it reads the bytes.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
+    let text = '';
+    s.on('data', (c) => { text += c; });
+    await once(s, 'close');
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(rejected.slice(before)).toEqual([]);
+  });
+
   it('a slow preface still arrives whole: byte by byte', async () => {
     const s = net.connect(port, '127.0.0.1');
     s.on('error', () => {});

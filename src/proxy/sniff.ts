@@ -10,8 +10,9 @@
  * socket resumed: node:http2 and node:tls read the socket themselves, and resuming it first would
  * lose the unshifted bytes (LIBRARIES.md, verified on Node 24).
  *
- * A connection that sends nothing, or too little to tell, is closed after `timeoutMs`: the servers
- * behind never `listen()` themselves, so their own header timers never start (LIBRARIES.md).
+ * A connection that sends nothing, or too little to tell, is closed after `timeoutMs` (bytes that
+ * arrived while the process was too busy to read them count as in time): the servers behind never
+ * `listen()` themselves, so their own header timers never start (LIBRARIES.md).
  */
 import type { Socket } from 'node:net';
 
@@ -47,10 +48,16 @@ export function classify(head: Buffer): SniffedProtocol | undefined {
  */
 export function sniff(socket: Socket, options: SniffOptions, route: (protocol: SniffedProtocol, socket: Socket) => void): void {
   let head: Buffer = EMPTY;
+  let late: NodeJS.Immediate | undefined;
+  // The loop runs due timers before it reads its sockets: after a stall longer than the timeout (a
+  // busy process; a cold start under callgrind took ~10 s for the first h2c connection) the timer
+  // finds bytes still waiting in the kernel. They are read in this turn's poll, before the check.
   const timer = setTimeout(() => {
-    cleanup();
-    options.onReject?.(socket, 'timeout');
-    socket.destroy();
+    late = setImmediate(() => {
+      cleanup();
+      options.onReject?.(socket, 'timeout');
+      socket.destroy();
+    });
   }, options.timeoutMs);
   const onData = (chunk: Buffer): void => {
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
@@ -69,6 +76,7 @@ export function sniff(socket: Socket, options: SniffOptions, route: (protocol: S
   const onEnd = (): void => { cleanup(); socket.destroy(); };
   function cleanup(): void {
     clearTimeout(timer);
+    if (late !== undefined) clearImmediate(late);
     socket.off('data', onData);
     socket.off('end', onEnd);
     socket.off('close', onEnd);
