@@ -12,9 +12,11 @@ import net, { type AddressInfo } from 'node:net';
 import * as ws from 'ws';
 import { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Sidecar } from '../src/sidecar.js';
+import { createLogger } from '../src/log.js';
+import { Sidecar } from '../src/sidecar.js';
+import { Telemetry } from '../src/telemetry/index.js';
 import { waitFor } from './helpers/http.js';
-import { startSidecar, testListeners } from './helpers/sidecar.js';
+import { TEST_ENGINE, testListeners, writePolicy } from './helpers/sidecar.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 
 /** ws's own frame writer and parser (exported by ws, left out of its type declarations). */
@@ -36,6 +38,8 @@ let silent: net.Server;
 let sidecar: Sidecar;
 const seen: Array<{ url: string; host: string }> = [];
 const sessions: http2.ClientHttp2Session[] = [];
+/** What the access log wrote. */
+const accessLines: string[] = [];
 
 beforeAll(async () => {
   wsServer = http.createServer();
@@ -54,7 +58,8 @@ beforeAll(async () => {
   const dead = await startUpstream();
   const deadAddress = dead.address;
   await dead.close();
-  sidecar = await startSidecar(`version: 1
+  const telemetry = await Telemetry.create({ accessLog: { destination: { write: (line: string) => { accessLines.push(line); } } } });
+  const policyFile = await writePolicy(`version: 1
 ${testListeners()}
 upstreams:
   ws: { endpoints: [{ address: "127.0.0.1:${(wsServer.address() as AddressInfo).port}" }] }
@@ -67,6 +72,7 @@ routes:
   - { name: dead, match: { host: dead.svc }, to: [{ upstream: dead }] }
   - { name: silent, match: { host: silent.svc }, to: [{ upstream: silent }], timeout: 300ms }
 `);
+  sidecar = await Sidecar.start({ policyFile, log: createLogger('silent'), engine: TEST_ENGINE, telemetry, watch: false });
 });
 
 afterAll(async () => {
@@ -161,6 +167,18 @@ describe('WebSockets over HTTP/2 (RFC 8441)', () => {
     await waitFor(() => wss.clients.size === before + 1, { what: 'the upstream WebSocket' });
     t.stream.close();
     await waitFor(() => wss.clients.size === before, { what: 'the upstream WebSocket to close' });
+  });
+
+  it('the tunnel\'s access-log line counts the bytes both ways: bytesIn from the client, bytesOut from the endpoint', async () => {
+    const session = await connect();
+    const t = await open(session, 'ws.svc', { ':path': '/counted' });
+    send(t, 'hello'); // a masked text frame: 2 bytes of header, 4 of mask, 5 of payload
+    await waitFor(() => t.messages.length === 1, { what: 'the echo' });
+    t.stream.close();
+    const line = await waitFor(() => accessLines.flatMap((l) => l.split('\n')).filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.path === '/counted'), { what: 'the tunnel\'s access line' });
+    // The echo unmasked: 2 bytes of header, 5 of payload.
+    expect(line).toMatchObject({ status: 200, protocol: 'HTTP/2', bytesIn: 11, bytesOut: 7 });
   });
 
   it('refuses what it cannot tunnel: no route 404, a plain CONNECT 400, a server ignoring the Upgrade 502, a dead endpoint 503 UF, a silent one 504 UT at the route\'s timeout', async () => {

@@ -58,7 +58,7 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
   const authority = (headers[':authority'] ?? headers.host)?.toLowerCase();
   const path = headers[':path'];
   const grpc = isGrpc(headers['content-type']);
-  const sent: H2Sent = { status: 0, grpcStatus: undefined, bytesOut: 0 };
+  const sent: H2Sent = { status: 0, grpcStatus: undefined, bytesOut: 0, bytesIn: 0 };
   let preq: Http2Request | undefined;
   let ended = false;
   let tracked = true;
@@ -71,7 +71,7 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
     deps.observer.end(ctx, {
       method, host: authority ?? '', path: path ?? '',
       status: sent.status !== 0 && !ctx.flags.includes('DC') ? sent.status : 499,
-      durationMs: performance.now() - ctx.start, bytesIn: preq?.bytesIn ?? 0, bytesOut: sent.bytesOut,
+      durationMs: performance.now() - ctx.start, bytesIn: preq === undefined ? sent.bytesIn : preq.bytesIn, bytesOut: sent.bytesOut,
       protocol: 'HTTP/2', grpcStatus: grpc ? sent.grpcStatus ?? (ctx.flags.includes('DC') ? GrpcStatus.CANCELLED : GrpcStatus.UNKNOWN) : undefined,
     });
   };

@@ -36,7 +36,7 @@ export function isWebSocketConnect(headers: Http2Headers): boolean {
 /**
  * Tunnels one extended-CONNECT stream to a WebSocket endpoint over HTTP/1.1: `opened` once the
  * tunnel is up (it no longer counts as a request in flight for a drain, as an HTTP/1.1 upgrade does
- * not), `done` once it is over (the access log line: status 200, bytes out of the tunnel).
+ * not), `done` once it is over (the access log line: status 200, the bytes into and out of the tunnel).
  */
 export function connectWebSocket(stream: ServerHttp2Stream, headers: Http2Headers, authority: string, path: string, ctx: RequestContext, sent: H2Sent, deps: ListenerDeps, opened: () => void, done: () => void): void {
   const fail = (err: ProxyError, status = err.status): void => {
@@ -121,6 +121,7 @@ function accepted(h: IncomingHttpHeaders): OutgoingHttpHeaders {
 function tunnel(stream: ServerHttp2Stream, socket: Socket, head: Buffer, sent: H2Sent, done: () => void): void {
   if (head.length > 0) { stream.write(head); sent.bytesOut += head.length; }
   socket.on('data', (c: Buffer) => { sent.bytesOut += c.length; });
+  stream.on('data', (c: Buffer) => { sent.bytesIn += c.length; });
   socket.pipe(stream);
   stream.pipe(socket);
   socket.once('close', (hadError) => {

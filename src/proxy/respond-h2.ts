@@ -28,6 +28,11 @@ export interface H2Sent {
   grpcStatus: number | undefined;
   /** Body bytes (DATA payload) written to the stream: the access log's `bytesOut`. */
   bytesOut: number;
+  /**
+   * Body bytes read from the stream where no `Http2Request` counts them — a WebSocket tunnel's
+   * (http2-websocket.ts): the access log's `bytesIn` then.
+   */
+  bytesIn: number;
 }
 
 export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, ctx: RequestContext, sent: H2Sent, done: () => void): void {
