@@ -306,6 +306,36 @@ describe(`engine contract (${TEST_ENGINE})`, () => {
       expect(await h2('/streamed')).toEqual({ body: 'start-end', trailers: PASSED });
     });
 
+    it('a trailer section carrying content-length (framing, which RFC 9110 §6.5.1 keeps out of trailers) cuts the answer off: no clean end, no hang', async () => {
+      // Both HTTP/1.1 parsers (llhttp, in undici and in node:http) refuse the answer at that field,
+      // after its head and body were passed on: the client must not take the body for whole.
+      const up = await upstream((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('start');
+        res.addTrailers({ 'x-checksum': 'c0ffee', 'content-length': '9' });
+        res.end('-end');
+      });
+      const s = await sidecar(up, '', ', protocol: http1');
+      await expect(h1(s.ports.outbound, '/', { te: 'trailers' })).rejects.toThrow('aborted');
+      await expect(h1(s.ports.outbound, '/', {})).rejects.toThrow('aborted');
+      const session = http2.connect(`http://127.0.0.1:${s.ports.outbound}`);
+      session.on('error', () => {});
+      cleanup.push(() => { session.destroy(); });
+      const h2 = await new Promise<{ status: number; ended: boolean; trailers: boolean; rstCode: number | undefined }>((resolve) => {
+        const stream = session.request({ ':path': '/', ':authority': 'u' });
+        const seen = { status: 0, ended: false, trailers: false };
+        stream.on('response', (h) => { seen.status = Number(h[':status']); });
+        stream.on('trailers', () => { seen.trailers = true; });
+        stream.on('end', () => { seen.ended = true; });
+        stream.on('error', () => {});
+        stream.resume();
+        stream.on('close', () => resolve({ ...seen, rstCode: stream.rstCode }));
+      });
+      // RST_STREAM INTERNAL_ERROR: not an END_STREAM, nor a NO_ERROR reset (RFC 9113 §8.1: a whole answer).
+      expect(h2).toEqual({ status: 200, ended: false, trailers: false, rstCode: http2.constants.NGHTTP2_INTERNAL_ERROR });
+    });
+
     it('reach a library-mode caller in undici\'s onResponseEnd (undici.request\'s `trailers`)', async () => {
       const { up, release } = await trailing();
       const m = await createMesh({ policy: `version: 1\nupstreams: { u: { endpoints: [{ address: "${up.address}" }] } }\nroutes:\n  - { name: u, match: { host: u }, to: [{ upstream: u }] }\n`, engine: TEST_ENGINE });

@@ -70,6 +70,10 @@ export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, 
     try { stream.sendTrailers(trailers === undefined ? {} : forwardableTrailers(trailers)); } catch { stream.close(); }
   });
   countWrites(stream, sent);
+  // The upstream's body failed mid-way (reset, or refused by the parser): RST_STREAM INTERNAL_ERROR
+  // before `relay` destroys the stream, which would close it NO_ERROR — RFC 9113 §8.1's word for an
+  // answer that is whole, so the client would take the cut body for all of it.
+  body.once('error', () => { if (!stream.closed) stream.close(H2.INTERNAL_ERROR); });
   relay(body, stream, (err) => {
     if (err) addFlag(ctx, (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' ? 'DC' : 'UC');
     sent.grpcStatus = grpcStatusOf(trailersOf(body)) ?? grpcStatusOf(resp.headers);
