@@ -33,6 +33,12 @@ async function startH2Upstream(goawayAfter = Infinity, { maxStreams, delayMs = 0
       const body = JSON.stringify({ version: '2.0', method: headers[':method'], path: headers[':path'], authority: headers[':authority'], body: Buffer.concat(chunks).toString(), te: headers.te ?? null });
       // `/trailers…`: the answer ends with a trailer section.
       const trailers = headers[':path']?.startsWith('/trailers') === true;
+      if (headers[':path'] === '/fields') {
+        // What arrived of repeated fields, and two of its own (set-cookie stays one field per cookie).
+        stream.respond({ ':status': 200, 'set-cookie': ['a=1', 'b=2'], 'x-tags': ['one', 'two'] });
+        stream.end(JSON.stringify({ cookie: headers.cookie, tags: headers['x-tags'] }));
+        return;
+      }
       stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-upstream': 'h2' }, trailers ? { waitForTrailers: true } : {});
       if (trailers) stream.once('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'c0ffee', 'grpc-status': '0' }));
       stream.end(body);
@@ -160,6 +166,14 @@ describe('each client version to each upstream version', () => {
   it('protocol: downstream follows the client: HTTP/1.1 stays HTTP/1.1', async () => {
     const r = await request(sidecar.ports.outbound, { path: '/f', headers: { host: 'follow.svc' } });
     expect(r.status).toBe(200);
+  });
+
+  it('repeated fields cross both ways: each cookie and set-cookie one field, lists whole', async () => {
+    const r = await h2request(connect(sidecar.ports.outbound), { ':path': '/fields', ':authority': 'h2.svc', cookie: ['x=1', 'y=2'], 'x-tags': ['red', 'blue'] });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toEqual({ cookie: 'x=1; y=2', tags: 'red, blue' });
+    expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(r.headers['x-tags']).toBe('one, two');
   });
 
   it('an HTTP/2 client to an HTTP/2 upstream keeps te: trailers and the authority', async () => {

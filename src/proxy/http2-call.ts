@@ -11,7 +11,7 @@
  * - otherwise the body is the stream itself: HTTP/2 flow control paces the upstream by what the
  *   client reads, and the upstream's trailers ride on it (`TRAILERS`) to the edge that writes them.
  */
-import type { ClientHttp2Stream, IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Stream, IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ProxyRequest } from '../core/context.js';
@@ -141,13 +141,18 @@ function pipeInto(src: Readable, stream: ClientHttp2Stream): void {
   src.pipe(stream);
 }
 
-/** The request as HTTP/2 headers: the pseudo-headers, then every header HTTP/2 allows. */
-function requestHeaders(req: ProxyRequest): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.host, ':scheme': 'http' };
+/**
+ * The request as HTTP/2 headers, a flat list (`[name, value, …]`, which `session.request` takes
+ * since Node 24 — an object it copies first): the pseudo-headers, then every header HTTP/2 allows.
+ */
+function requestHeaders(req: ProxyRequest): string[] {
+  const out = [':method', req.method, ':path', req.path, ':authority', req.host, ':scheme', 'http'];
   const h = req.headers;
   for (const name in h) {
     if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && h.te !== 'trailers')) continue;
-    out[name] = h[name];
+    const v = h[name];
+    if (typeof v === 'string') out.push(name, v);
+    else if (v !== undefined) for (const one of v) out.push(name, one);
   }
   return out;
 }

@@ -44,7 +44,7 @@ export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, 
     return;
   }
   const headers = responseHeaders(resp.status, resp.headers);
-  if (ctx.flags.length > 0) headers['x-pilotfish-flags'] = ctx.flags.join(',');
+  if (ctx.flags.length > 0) headers.push('x-pilotfish-flags', ctx.flags.join(','));
   sent.status = resp.status;
   try {
     if (Buffer.isBuffer(body)) {
@@ -93,12 +93,18 @@ function countWrites(stream: ServerHttp2Stream, sent: H2Sent): void {
   } as typeof stream.write;
 }
 
-function responseHeaders(status: number, h: IncomingHttpHeaders | OutgoingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ':status': status };
+/**
+ * The answer's head as a flat list (`[name, value, …]`, which `respond` takes since Node 24 — an
+ * object it walks into a null-prototype copy first), without the headers HTTP/2 forbids.
+ */
+function responseHeaders(status: number, h: IncomingHttpHeaders | OutgoingHttpHeaders): string[] {
+  const out = [':status', String(status)];
   for (const name in h) {
     if (FORBIDDEN.has(name) || name.charCodeAt(0) === 58 /* : */) continue;
     const v = h[name];
-    if (v !== undefined) out[name] = v;
+    if (typeof v === 'string') out.push(name, v);
+    else if (typeof v === 'number') out.push(name, String(v));
+    else if (v !== undefined) for (const one of v) out.push(name, one);
   }
   return out;
 }
