@@ -12,7 +12,7 @@ import { ProxyError, noHealthyUpstream, upstreamTimeout } from '../core/errors.j
 import type { ProxyEvents } from '../core/events.js';
 import { UNRECORDED_TRY, type TryTrace } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
-import { mergeDecisions, NO_FAULT, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
+import { mergeDecisions, NO_FAULT, type CircuitBreaker, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
 import type { Endpoint, UpstreamState } from '../upstreams/index.js';
 import { pickEndpoint, type AffinitySpec } from './endpoint-pick.js';
 import type { SharedSessionStore } from '../routing/index.js';
@@ -83,9 +83,10 @@ function run(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContex
   try {
     if (breaker === undefined) answer = forwardOrFault(spec, deps, req, ctx, endpoint);
     else {
-      // `attempt` + `recover` rather than `execute`: no `.then` of the breaker's own before opossum's promise.
-      answer = breaker.attempt(() => forwardOrFault(spec, deps, req, ctx, endpoint), isBreakerFailure)
-        .then(undefined, (err: unknown) => breaker.recover<ProxyResponse>(err));
+      // `attempt` rather than `execute`, and what it rejects with goes through `recover` in the
+      // try's own rejection handler: one `.then` on opossum's promise, not two.
+      answer = breaker.attempt(() => forwardOrFault(spec, deps, req, ctx, endpoint), isBreakerFailure);
+      return answer.then((resp) => t.answered(resp), (err: unknown) => t.recovered(breaker, err));
     }
   } catch (err) {
     answer = Promise.reject(err);
@@ -124,6 +125,21 @@ class TryRun {
     }
     this.done(outcome);
     return resp;
+  }
+
+  /**
+   * The breaker's rejection: `recover` turns it back into the call's own outcome — the value of an
+   * answer the breaker counted as a failure (a 5xx goes on to the retry layer as an answer), or the
+   * caller's error (the action's, or `CircuitOpenError`).
+   */
+  recovered(breaker: CircuitBreaker, err: unknown): ProxyResponse {
+    let resp: ProxyResponse;
+    try {
+      resp = breaker.recover<ProxyResponse>(err);
+    } catch (e) {
+      return this.failed(e);
+    }
+    return this.answered(resp);
   }
 
   failed(err: unknown): never {
