@@ -6,7 +6,7 @@
  * retriable failure left unretried with tries to spare is reported with its reason (`retrySkipped`:
  * budget, deadline, body-too-large, non-idempotent). Exhausted: the last answer goes back with flag `URX`.
  */
-import type { Handler, ProxyRequest, ProxyResponse } from '../core/context.js';
+import type { Handler, ProxyRequest, ProxyResponse, RequestContext } from '../core/context.js';
 import { addFlag } from '../core/context.js';
 import type { ProxyEvents } from '../core/events.js';
 import { parseRetryAfter, type Outcome, type RetryLoop, type TryReport } from '../resilience/index.js';
@@ -19,28 +19,32 @@ type Result = { resp: ProxyResponse; err?: undefined } | { resp?: undefined; err
 
 export function retryHandler(loop: RetryLoop, route: string, upstream: string, events: ProxyEvents, once: Try, pressure?: MemoryPressure): Handler {
   const onRetry = (): void => events.retry(route, upstream); // one per route, not per request
-  return async (req, ctx) => {
-    // A gRPC body the mirror layer already records as it streams (its copy feeds the shadow).
-    let recorded = req.bodyStream instanceof RecordedBody ? req.bodyStream : undefined;
-    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) {
-      if (isGrpc(req.headers['content-type'])) req.bodyStream = recorded = new RecordedBody(req.source, RETRY_BUFFER_LIMIT, pressure);
-      else await bufferBody(req, RETRY_BUFFER_LIMIT, pressure);
-    }
-    // The first try outside the loop: a request it settles (nearly all) answers with one await and
-    // no report, attempt closure or loop options.
+  /**
+   * The first try outside the loop, and not in an async function: a request it settles (nearly
+   * all) answers with one `.then` on the try's promise — no async frame, report, attempt closure or
+   * loop options; only an outcome the loop may retry goes on to `retried`.
+   */
+  const first = (req: ProxyRequest, ctx: RequestContext, recorded: RecordedBody | undefined): Promise<ProxyResponse> => {
     loop.begin();
-    let first: TryReport<Result>;
+    let tried: Promise<ProxyResponse>;
     try {
-      const resp = await once(req, ctx, NO_TRIED);
+      tried = once(req, ctx, NO_TRIED);
+    } catch (err) {
+      tried = Promise.reject(err);
+    }
+    return tried.then((resp) => {
       const outcome = responseOutcome(resp);
       if (loop.settles(outcome, req.method)) return resp;
-      first = report(resp, outcome, ctx.endpoint);
-    } catch (err) {
+      return retried(req, ctx, recorded, report(resp, outcome, ctx.endpoint));
+    }, (err: unknown) => {
       const outcome = errorOutcome(err);
       if (outcome === undefined || loop.settles(outcome, req.method)) throw err; // not the upstream's answer, or not retriable
-      first = { outcome, result: { err }, endpoint: ctx.endpoint };
-    }
-    let previous = first.result.resp;
+      return retried(req, ctx, recorded, { outcome, result: { err }, endpoint: ctx.endpoint });
+    });
+  };
+  /** The loop, from the first try's retriable outcome. */
+  const retried = async (req: ProxyRequest, ctx: RequestContext, recorded: RecordedBody | undefined, firstTry: TryReport<Result>): Promise<ProxyResponse> => {
+    let previous = firstTry.result.resp;
     const attempt = async (_n: number, excluded: ReadonlySet<string>): Promise<TryReport<Result>> => {
       if (previous && !Buffer.isBuffer(previous.body)) previous.body.destroy(); // the answer we are not keeping
       previous = undefined;
@@ -60,11 +64,20 @@ export function retryHandler(loop: RetryLoop, route: string, upstream: string, e
         return req.bodyStream === undefined;
       },
       onRetry,
-    }, first);
+    }, firstTry);
     if (r.skipped !== undefined) events.retrySkipped(route, upstream, r.skipped);
     if (r.exhausted) addFlag(ctx, 'URX');
     if (r.result.err !== undefined) throw r.result.err;
     return r.result.resp!;
+  };
+  return (req, ctx) => {
+    // A gRPC body the mirror layer already records as it streams (its copy feeds the shadow).
+    let recorded = req.bodyStream instanceof RecordedBody ? req.bodyStream : undefined;
+    if (hasBody(req) && req.body === undefined && req.bodyStream === undefined) {
+      if (isGrpc(req.headers['content-type'])) req.bodyStream = recorded = new RecordedBody(req.source, RETRY_BUFFER_LIMIT, pressure);
+      else return bufferBody(req, RETRY_BUFFER_LIMIT, pressure).then(() => first(req, ctx, recorded));
+    }
+    return first(req, ctx, recorded);
   };
 }
 
