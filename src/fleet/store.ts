@@ -192,7 +192,6 @@ export class FleetStore {
   }
 }
 
-
 /** A stored (or pushed) document, checked: anything can be written into Redis around `publish`. */
 export function parseGeneration(doc: string): Generation {
   let g: Partial<Record<keyof Generation, unknown>>;
