@@ -144,8 +144,7 @@ function warmCompileCache() {
     const env = { ...SIDECAR_ENV, NODE_COMPILE_CACHE: dir };
     if (COLD) return { ...env, NODE_DISABLE_COMPILE_CACHE: '1' };
     const p = await runSidecarNow(`version: 1\n${LISTENERS}${POLICIES.full(9)}`, { env, nodeArgs: SIDECAR_V8_FLAGS });
-    // Ready answers once the SIGTERM handler is set (the `listening` line comes just before it).
-    await new Promise((resolve, reject) => http.get(`http://127.0.0.1:${p.telemetryPort}/healthz/ready`, (res) => res.resume().on('end', resolve)).on('error', reject));
+    // A SIGTERM from `listening` on is held until the start is done, then drains: a clean exit.
     p.child.kill('SIGTERM');
     const [code] = await once(p.child, 'exit');
     if (code !== 0) throw new Error(`the compile-cache warm-up start exited with ${code}`);
