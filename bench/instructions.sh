@@ -60,7 +60,8 @@ total() { # $1: extra requests after the warm-up, $2: the run's name; prints cal
   rm -rf "$dir"
 }
 if [ -n "${PARALLEL:-}" ]; then
-  out=$(mktemp -d); total 1000 a > "$out/a" & total $((1000 + n)) b > "$out/b"; wait
+  # Wait for the two runs only: with TRACING the collector is a child too, and lives until EXIT.
+  out=$(mktemp -d); total 1000 a > "$out/a" & pa=$!; total $((1000 + n)) b > "$out/b"; wait "$pa"
   a=$(tail -1 "$out/a"); b=$(tail -1 "$out/b"); rm -rf "$out"
 else
   a=$(total 1000 a); b=$(total $((1000 + n)) b)
