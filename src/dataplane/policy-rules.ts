@@ -1,4 +1,4 @@
-/** The data plane's small policy rules: what stays local under a fleet, the locality warning, content hashes. */
+/** The data plane's small policy rules: what stays local under a fleet, and the locality warning. */
 import type { Logger } from 'pino';
 import type { Policy } from '../config/index.js';
 import type { Locality } from '../routing/index.js';
@@ -22,4 +22,3 @@ export function withLocalSettings(fleet: Policy, file: Policy): Policy {
     ...(file.identity === undefined ? {} : { identity: file.identity }),
   };
 }
-

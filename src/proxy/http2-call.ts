@@ -19,6 +19,7 @@ import { isConnectError } from '../core/errors.js';
 import { H2 } from '../core/lazy-builtins.js';
 import { PooledCall } from './attempt-call.js';
 import { bodiless } from './engine.js';
+import { pushField } from './h2-fields.js';
 import type { Http2Connections, Session } from './http2-pool.js';
 import { trailersArrived } from './trailers.js';
 
@@ -150,9 +151,7 @@ function requestHeaders(req: ProxyRequest): string[] {
   const h = req.headers;
   for (const name in h) {
     if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && h.te !== 'trailers')) continue;
-    const v = h[name];
-    if (typeof v === 'string') out.push(name, v);
-    else if (v !== undefined) for (const one of v) out.push(name, one);
+    pushField(out, name, h[name]);
   }
   return out;
 }

@@ -13,6 +13,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { addFlag, type ProxyResponse, type RequestContext } from '../core/context.js';
 import { grpcStatusOf } from '../core/grpc.js';
 import { H2 } from '../core/lazy-builtins.js';
+import { pushField } from './h2-fields.js';
 import { relay } from './relay.js';
 import { forwardableTrailers, trailersOf } from './trailers.js';
 
@@ -101,10 +102,7 @@ function responseHeaders(status: number, h: IncomingHttpHeaders | OutgoingHttpHe
   const out = [':status', String(status)];
   for (const name in h) {
     if (FORBIDDEN.has(name) || name.charCodeAt(0) === 58 /* : */) continue;
-    const v = h[name];
-    if (typeof v === 'string') out.push(name, v);
-    else if (typeof v === 'number') out.push(name, String(v));
-    else if (v !== undefined) for (const one of v) out.push(name, one);
+    pushField(out, name, h[name]);
   }
   return out;
 }
