@@ -45,6 +45,7 @@ function pinned(core, cmd, args) {
  * goes to a file, as a container runtime stores it: drained here, the log would take load-core CPU.
  */
 export function start(args, { sidecar = false, env = {}, stdoutFile, core, nodeArgs = [] } = {}) {
+  if (sidecar) assertBundled(path.resolve(ROOT, args[0]));
   const out = stdoutFile ? openSync(stdoutFile, 'w') : 'pipe';
   const [cmd, argv] = core === undefined ? [process.execPath, [...nodeArgs, ...args]] : pinned(core, process.execPath, [...nodeArgs, ...args]);
   const t0 = performance.now();
@@ -63,6 +64,21 @@ export function start(args, { sidecar = false, env = {}, stdoutFile, core, nodeA
     (sidecar ? child.stdout : child.stderr)?.resume();
     child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
+}
+
+/**
+ * Throws unless `main` is the bundle rolldown writes (it imports its chunks from `../bundle/`). A build
+ * stopped between its two steps (`tsc`, then `rolldown`) leaves tsc's unbundled entry point there: a
+ * sidecar that works but loads ~440 files, about twice the start time and ~15 MiB more idle RSS, which
+ * a bench would report as the sidecar's figures.
+ */
+const bundled = new Set();
+function assertBundled(main) {
+  if (bundled.has(main)) return;
+  if (!readFileSync(main, 'utf8').includes('../bundle/')) {
+    throw new Error(`${main} is tsc's unbundled output (a build stopped between tsc and rolldown?): run npm run build`);
+  }
+  bundled.add(main);
 }
 
 /** Every listener on 127.0.0.1 port 0 (bench/listeners.yaml, which the shell benchmarks cat too): the `listening` log line says which ports were bound. */
