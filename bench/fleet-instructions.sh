@@ -8,6 +8,15 @@
 # over N is the sidecar's instructions per flip (push, reads, validate → build → swap, log, report).
 #   KEEP=DIR   keep both runs' callgrind files as DIR/a.cg (10 flips) and DIR/b.cg (10 + N), for
 #              a per-function comparison: node bench/instructions-diff.mjs DIR N [ROWS] [BASE_DIR]
+#   WARM=W POLLS=P   real upstreams (bench/servers.mjs text blue|green): W requests through the
+#              sidecar before the first flip (bench:fleet sends 500), and after each flip requests
+#              until it answers the new color and P more — the flip and the first requests on its
+#              snapshot, what bench:fleet times
+#   SPLIT=K    one run instead of two, cut in three windows by `callgrind_control -d` (after the
+#              warm-up, after flip K, after flip K + N): the first K flips (cold: the flip path and
+#              the request path's first calls into a new snapshot) apart from the N after them;
+#              prints instructions per flip of each; with KEEP, DIR/cold/{a,b}.cg and DIR/warm/{a,b}.cg
+#              for instructions-diff.mjs (DIR/cold K, DIR/warm N)
 set -euo pipefail
 n=${1:-100}
 cd "$(dirname "$0")/.."
@@ -17,11 +26,21 @@ trap 'kill $(cat "$dir/redis.pid") 2>/dev/null || true; rm -rf "$dir"' EXIT
 port=$($node -e 'const s=require("net").createServer().listen(0,()=>{console.log(s.address().port);s.close()})')
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 url=redis://127.0.0.1:$port
+blue_port=1; green_port=2
+if [ -n "${WARM:-}${POLLS:-}" ]; then
+  upstream() { # $1: the text it answers; prints its port
+    $node bench/servers.mjs text "$1" > "$dir/$1.port" & echo $! >> "$dir/upstreams.pid"
+    for _ in $(seq 1 100); do [ -s "$dir/$1.port" ] && break; sleep 0.1; done
+    head -1 "$dir/$1.port"
+  }
+  blue_port=$(upstream blue); green_port=$(upstream green)
+  trap 'kill $(cat "$dir/redis.pid") $(cat "$dir/upstreams.pid") 2>/dev/null || true; rm -rf "$dir"' EXIT
+fi
 policy() { # $1: the route's upstream
   echo 'version: 1'; cat bench/listeners.yaml; cat <<YAML
 upstreams:
-  blue: { endpoints: [{ address: "127.0.0.1:1" }] }
-  green: { endpoints: [{ address: "127.0.0.1:2" }] }
+  blue: { endpoints: [{ address: "127.0.0.1:$blue_port" }] }
+  green: { endpoints: [{ address: "127.0.0.1:$green_port" }] }
 routes:
   - { name: web, match: { host: web }, to: [{ upstream: $1 }] }
 YAML
@@ -34,10 +53,27 @@ total() { # $1: flips; prints callgrind's instruction total
   local pid=$!
   for _ in $(seq 1 900); do grep -q '"listening"' "$dir/sidecar.$1.log" 2>/dev/null && break; sleep 1; done
   grep -q '"listening"' "$dir/sidecar.$1.log" || { echo "the sidecar did not start listening within 900 s" >&2; exit 1; }
-  $node bench/fleet-instructions-driver.mjs "$url" "$key" "$1" "$dir/blue.yaml" "$dir/green.yaml"
+  local outbound
+  outbound=$(grep '"listening"' "$dir/sidecar.$1.log" | $node -e 'process.stdin.once("data", (d) => console.log(JSON.parse(d).ports.outbound))')
+  PORT=$outbound PID=$pid $node bench/fleet-instructions-driver.mjs "$url" "$key" "$1" "$dir/blue.yaml" "$dir/green.yaml"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$dir/cg.$1" "$KEEP/$2.cg"; cp "$dir/sidecar.$1.log" "$KEEP/$2.sidecar.log"; fi
   grep "I   refs" "$dir/vg.$1.log" | awk '{gsub(",", "", $NF); print $NF}'
 }
+if [ -n "${SPLIT:-}" ]; then
+  k=$SPLIT
+  export SPLIT
+  total $((k + n)) split > /dev/null
+  # The dumps, in order: cg.F.1 (start-up and warm-up), cg.F.2 (flips 1..K), cg.F.3 (the N after).
+  f=$dir/cg.$((k + n))
+  window() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
+  cold=$(window "$f.2"); warm=$(window "$f.3")
+  if [ -n "${KEEP:-}" ]; then
+    mkdir -p "$KEEP/cold" "$KEEP/warm"; : > "$KEEP/cold/a.cg"; : > "$KEEP/warm/a.cg"
+    cp "$f.2" "$KEEP/cold/b.cg"; cp "$f.3" "$KEEP/warm/b.cg"; cp "$f.1" "$KEEP/start.cg"
+  fi
+  echo "one sidecar: flips 1-$k $(( cold / k )) instructions per flip, flips $((k + 1))-$((k + n)) $(( warm / n )) per flip (WARM=${WARM:-0} POLLS=${POLLS:-0})"
+  exit 0
+fi
 a=$(total 10 a); b=$(total $((10 + n)) b)
 echo "one sidecar: $(( (b - a) / n )) instructions per fleet flip ($n flips)"

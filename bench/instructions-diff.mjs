@@ -12,12 +12,14 @@
 // A window of a running callgrind process (two `callgrind_control -d PID` dumps, the second holding
 // only what ran since the first) compares the same way: the second dump as b.cg, an empty a.cg.
 import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 
 const [dir, n, rows = '40', base, baseN] = process.argv.slice(2);
 const N = Number(n);
 if (!dir || !N) { console.error('usage: instructions-diff.mjs DIR N [ROWS] [BASE_DIR]'); process.exit(2); }
 
 function functions(file) {
+  if (statSync(file).size === 0) return new Map(); // an empty a.cg: the window is b.cg alone
   const out = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const m = new Map();
   for (const line of out.split('\n')) {
