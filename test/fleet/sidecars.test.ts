@@ -38,11 +38,10 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
     const up = await colors();
     const sidecars = await spawnFleet(5, colorPolicy('blue', up), redis.url, 'five');
     await waitColor(sidecars, 'blue');
-    const t0 = performance.now();
     const gen = await publish(redis.url, 'five', colorPolicy('green', up), 'to green');
-    await waitColor(sidecars, 'green', 2000);
-    const elapsed = performance.now() - t0;
-    expect(elapsed).toBeLessThan(2000);
+    // The property is that every sidecar converges; how fast is bench:fleet's to measure (a wall-clock
+    // bound here failed at load averages of 30 and more with nothing wrong).
+    await waitColor(sidecars, 'green', 20_000);
     for (const s of sidecars) {
       const dump = await adminJson(s, '/config_dump');
       expect(dump).toMatchObject({ source: 'fleet', fleet: { key: 'five', generation: gen, connected: true, url: `redis://127.0.0.1:${redis.server.port}` }, lastError: null });
@@ -165,9 +164,11 @@ describe.skipIf(!req.ok)(`a fleet of sidecars${req.label}`, () => {
     const port = own.port;
     await own.kill(); // nothing listens there: the sidecar starts on its file
     const up = await colors();
-    const t0 = performance.now();
     const [s] = await spawnFleet(1, colorPolicy('blue', up), `redis://127.0.0.1:${port}`, 'fallback');
-    expect(performance.now() - t0).toBeLessThan(10_000);
+    // It did not wait on the unreachable Redis: it gave up on it (with the warning) and then listened.
+    const gaveUp = s!.logs.findIndex((e) => typeof e.msg === 'string' && e.msg.startsWith('fleet: Redis not reachable at start'));
+    expect(gaveUp).toBeGreaterThanOrEqual(0);
+    expect(gaveUp).toBeLessThan(s!.logs.findIndex((e) => e.msg === 'listening'));
     expect(await colorThrough(s!.ports.outbound)).toBe('blue');
     expect(await adminJson(s!, '/config_dump')).toMatchObject({ source: 'file', fleet: { connected: false, generation: null } });
     await own.restart();
