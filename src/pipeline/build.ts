@@ -9,13 +9,13 @@
  * Built aside against a registry plan; the caller swaps it in only on success.
  */
 import type { Logger } from 'pino';
-import { policyHash, type Policy, type RoutePolicy } from '../config/index.js';
+import { policyHash, type Direction, type Policy, type RoutePolicy } from '../config/index.js';
 import { compose, type Handler, type Layer } from '../core/context.js';
 import type { ProxyEvents } from '../core/events.js';
-import { deepFreeze, type CompiledRoute, type Snapshot } from '../core/snapshot.js';
+import { deepFreeze, type CompiledRoute, type RouteInput, type Snapshot } from '../core/snapshot.js';
 import { FaultPolicy, RetryLoop, type RuntimeFaults } from '../resilience/index.js';
 import { compileAuthorization, type Authorizer } from '../authz/index.js';
-import { compileRouter, compileSplit, type SharedSessionStore, type Split } from '../routing/index.js';
+import { compileRouter, compileSplit, type RouteExplanation, type Router, type SharedSessionStore, type Split } from '../routing/index.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
 import { APP_UPSTREAM, PASSTHROUGH_UPSTREAM, type UpstreamState } from '../upstreams/index.js';
 import { makeTry, NO_TRIED } from './attempt.js';
@@ -115,24 +115,43 @@ export function buildSnapshot(policy: Policy, source: string, generation: number
     }
     : undefined;
 
-  let hash: string | undefined;
-  return Object.freeze({
-    generation,
-    get hash() { return (hash ??= policyHash(policy)); },
-    source,
-    loadedAt: new Date(),
-    policy,
-    authorization: authorizer,
-    route(direction, input) {
-      return router.match(direction, input) ?? (direction === 'inbound' ? appRoute : passthrough);
-    },
-    needsBody(direction, input) {
-      return router.needsBody(direction, input.host) && router.needsBodyFor(direction, input);
-    },
-    explain(direction, input) {
-      return router.explain(direction, input);
-    },
-  } satisfies Snapshot);
+  return Object.freeze(new BuiltSnapshot(generation, source, policy, authorizer, router, appRoute, passthrough));
+}
+
+/**
+ * A snapshot as a class: `route`, `needsBody` and `explain` are the same functions for every
+ * snapshot, so the request path's calls into a new snapshot find the targets it was optimized for
+ * (methods made per snapshot were new call targets after each flip, and V8 threw away the
+ * optimized request path — "wrong call target" — on the first requests after it).
+ */
+class BuiltSnapshot implements Snapshot {
+  readonly loadedAt = new Date();
+  /** The policy hash, computed on first read (a private field: the snapshot is frozen). */
+  #hash: string | undefined;
+
+  constructor(
+    readonly generation: number,
+    readonly source: string,
+    readonly policy: Policy,
+    readonly authorization: Authorizer | undefined,
+    private readonly router: Router<CompiledRoute>,
+    private readonly appRoute: CompiledRoute,
+    private readonly passthrough: CompiledRoute | undefined,
+  ) {}
+
+  get hash(): string { return (this.#hash ??= policyHash(this.policy)); }
+
+  route(direction: Direction, input: RouteInput): CompiledRoute | undefined {
+    return this.router.match(direction, input) ?? (direction === 'inbound' ? this.appRoute : this.passthrough);
+  }
+
+  needsBody(direction: Direction, input: RouteInput): boolean {
+    return this.router.needsBody(direction, input.host) && this.router.needsBodyFor(direction, input);
+  }
+
+  explain(direction: Direction, input: RouteInput): RouteExplanation<CompiledRoute> {
+    return this.router.explain(direction, input);
+  }
 }
 
 function buildRoute(route: RoutePolicy, state: (name: string) => UpstreamState, deps: BuildDeps, limiters: RateLimiterRegistry, authorizer: Authorizer | undefined): CompiledRoute {

@@ -19,6 +19,10 @@ interface TrieSlot<T> {
   readonly regex: RouteEntry<T>[];
 }
 
+function slot<T>(): TrieSlot<T> {
+  return { prefix: [], regex: [] };
+}
+
 export class PathIndex<T> {
   /** Every entry of the bucket in precedence order (explain, validate). */
   readonly all: readonly RouteEntry<T>[];
@@ -26,15 +30,21 @@ export class PathIndex<T> {
   readonly hasJson: boolean;
   private readonly exact = new Map<string, RouteEntry<T>[]>();
   private readonly trie = new PrefixTrie<TrieSlot<T>>();
-  private readonly slots: TrieSlot<T>[] = [];
-  private readonly lists: RouteEntry<T>[][] = [];
-  private readonly cursors: number[] = [];
+  /**
+   * Scratch, made as a decision leaves it (one element of its final kind): the request path is
+   * optimized on the first snapshot's arrays after they held objects, and a new snapshot's arrays
+   * still empty (another elements kind, another map) threw that code away ("wrong map") on the first
+   * requests after a flip.
+   */
+  private readonly slots: TrieSlot<T>[] = [slot()];
+  private readonly lists: RouteEntry<T>[][] = [[]];
+  private readonly cursors: number[] = [0];
 
   constructor(entries: readonly RouteEntry<T>[]) {
     const all = [...entries].sort(compareEntries);
     this.all = all;
     this.hasJson = all.some((e) => e.hasJson);
-    const make = (): TrieSlot<T> => ({ prefix: [], regex: [] });
+    const make = (): TrieSlot<T> => slot();
     // `all` is sorted, so every list below is built already in precedence order.
     for (const e of all) {
       if (e.matchType === 'exact') {

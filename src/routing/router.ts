@@ -56,10 +56,53 @@ export function compileRouter<T>(routes: ReadonlyArray<{ readonly policy: RouteP
     outbound: buildTable(byDirection.outbound),
     inbound: buildTable(byDirection.inbound),
   };
-  const query = new QueryScratch();
+  return new CompiledRouter(tables);
+}
 
-  const decide = (direction: Direction, input: MatchInput, assumeJson: boolean): RouteEntry<T> | undefined => {
-    const t = tables[direction];
+/**
+ * The router as a class: its methods are the same functions for every snapshot's router, so the
+ * request path's calls into a new snapshot find the targets they were optimized for — closures made
+ * per router were new call targets after each flip, and V8 threw away the optimized request path
+ * ("wrong call target") on the first one.
+ */
+class CompiledRouter<T> implements Router<T> {
+  private readonly query = new QueryScratch();
+
+  constructor(private readonly tables: Readonly<Record<Direction, DirectionTable<T>>>) {}
+
+  match(direction: Direction, input: MatchInput): T | undefined {
+    return this.decide(direction, input, false)?.value;
+  }
+
+  needsBodyFor(direction: Direction, input: MatchInput): boolean {
+    return this.decide(direction, input, true)?.hasJson ?? false;
+  }
+
+  needsBody(direction: Direction, host: string): boolean {
+    const t = this.tables[direction];
+    if (!t.hasJson) return false;
+    const h = host.toLowerCase();
+    if (t.exact.get(h)?.hasJson || t.any?.hasJson) return true;
+    for (let dot = h.indexOf('.'); dot >= 0; dot = h.indexOf('.', dot + 1)) {
+      if (t.wildcard.get(h.slice(dot))?.hasJson) return true;
+    }
+    return false;
+  }
+
+  explain(direction: Direction, input: MatchInput): RouteExplanation<T> {
+    const t = this.tables[direction];
+    const query = this.query;
+    query.reset(input.query);
+    const buckets = applicableBuckets(t, input.host.toLowerCase());
+    const seen = new Set<RouteEntry<T>>();
+    for (const b of buckets) for (const e of b.all) seen.add(e);
+    const others = t.entries.filter((e) => !seen.has(e));
+    return buildExplanation(direction, input, query, buckets.map((b) => b.all), others);
+  }
+
+  private decide(direction: Direction, input: MatchInput, assumeJson: boolean): RouteEntry<T> | undefined {
+    const t = this.tables[direction];
+    const query = this.query;
     const host = input.host.toLowerCase();
     query.reset(input.query);
     const exact = t.exact.get(host);
@@ -71,31 +114,7 @@ export function compileRouter<T>(routes: ReadonlyArray<{ readonly policy: RouteP
       }
     }
     return t.any?.match(input, query, assumeJson);
-  };
-
-  return {
-    match: (direction, input) => decide(direction, input, false)?.value,
-    needsBodyFor: (direction, input) => decide(direction, input, true)?.hasJson ?? false,
-    needsBody(direction, host) {
-      const t = tables[direction];
-      if (!t.hasJson) return false;
-      const h = host.toLowerCase();
-      if (t.exact.get(h)?.hasJson || t.any?.hasJson) return true;
-      for (let dot = h.indexOf('.'); dot >= 0; dot = h.indexOf('.', dot + 1)) {
-        if (t.wildcard.get(h.slice(dot))?.hasJson) return true;
-      }
-      return false;
-    },
-    explain(direction, input) {
-      const t = tables[direction];
-      query.reset(input.query);
-      const buckets = applicableBuckets(t, input.host.toLowerCase());
-      const seen = new Set<RouteEntry<T>>();
-      for (const b of buckets) for (const e of b.all) seen.add(e);
-      const others = t.entries.filter((e) => !seen.has(e));
-      return buildExplanation(direction, input, query, buckets.map((b) => b.all), others);
-    },
-  };
+  }
 }
 
 /** `explain` as a function: the data for `pilotfish explain` and admin `/explain`. */
