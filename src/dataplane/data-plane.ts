@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { formatDiagnostic, loadPolicyFile, parsePolicy, PolicyMemory, textHash, type Diagnostic, type LoadResult, type Policy } from '../config/index.js';
 import type { Snapshot } from '../core/snapshot.js';
-import { buildSnapshot, CompiledParts } from '../pipeline/build.js';
+import { buildSnapshot, CompiledParts, type BuildDeps } from '../pipeline/build.js';
 import { createEngine, DEFAULT_ENGINE, type EngineKind, type ForwardingEngine } from '../proxy/engine.js';
 import { PolicyWatcher } from '../reload/index.js';
 import type { Telemetry } from '../telemetry/index.js';
@@ -40,6 +40,9 @@ export { PolicyLoadError, type LastError, type ReloadResult, type ReloadTrigger 
 
 /** Where the bootstrap policy comes from: a file (read, watched, reloaded) or a text held in memory. */
 export type PolicyInput = { readonly file: string } | { readonly text: string; readonly name: string };
+
+/** How many times a fleet sidecar builds its policy aside once listening (`warmFlipPath`): V8 gives a function feedback after ~8 calls. */
+const WARM_BUILDS = 8;
 
 export interface DataPlaneOptions {
   readonly policy: PolicyInput;
@@ -104,6 +107,7 @@ export class DataPlane {
   private reloadAgain: ReloadTrigger | undefined;
   /** The ports the edge bound, for the fleet's reports (none in library mode). */
   private bound: Readonly<Record<string, number>> = {};
+  private closed = false;
   /** Called after each reload attempt (telemetry hooks in here). */
   onReload: ((r: ReloadResult, trigger: ReloadTrigger) => void) | undefined;
 
@@ -172,6 +176,33 @@ export class DataPlane {
     this.watcher?.start();
     this.identity?.start();
     this.onReload?.({ result: 'ok', generation: this.current.generation }, 'start');
+    if (this.options.fleet) this.warmFlipPath(WARM_BUILDS);
+  }
+
+  /**
+   * A fleet sidecar's flips are rare, so each would run the flip path cold (functions without
+   * feedback yet, interpreted): once listening, off the ready path, the serving policy is validated
+   * by part and built `n` times (one per macrotask) and thrown away — against a memory and compiled
+   * parts of its own, and the registry's current state, so nothing serving changes.
+   */
+  private warmFlipPath(n: number): void {
+    if (n <= 0 || this.closed) return;
+    const snapshot = this.current;
+    try {
+      const policy = new PolicyMemory().check(snapshot.policy);
+      if (policy) {
+        const plan = this.registry.plan(policy);
+        try {
+          buildSnapshot(policy, snapshot.source, snapshot.generation, this.buildDeps(plan.states, new CompiledParts()));
+        } finally {
+          plan.abort();
+        }
+      }
+    } catch (err) {
+      this.options.log.debug({ err: (err as Error).message }, 'flip path warm-up stopped');
+      return;
+    }
+    setImmediate(() => this.warmFlipPath(n - 1)).unref();
   }
 
   get snapshot(): Snapshot { return this.current; }
@@ -314,11 +345,7 @@ export class DataPlane {
     try {
       // New upstreams with DNS-named endpoints learn their addresses before they take traffic.
       await Promise.all(plan.created.map((name) => plan.states.get(name)!.ready()));
-      snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, {
-        states: plan.states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults, rateLimits: this.rateLimits, budgets: this.budgets, compiled: this.compiled,
-        ...(this.overload ? { pressure: this.overload } : {}),
-        ...(this.options.fleet ? { sessions: this.options.fleet.sessions } : {}),
-      });
+      snapshot = buildSnapshot(policy, source, (this.current?.generation ?? 0) + 1, this.buildDeps(plan.states, this.compiled));
     } catch (err) {
       plan.abort();
       throw err;
@@ -342,6 +369,15 @@ export class DataPlane {
     this.lastHash = sourceHash;
     if (origin === 'file') this.lastSeen = this.lastHash;
     this.failure = undefined;
+  }
+
+  /** What a build of this data plane's snapshots is given: the plan's states, `compiled` to reuse (and keep) parts from. */
+  private buildDeps(states: BuildDeps['states'], compiled: CompiledParts): BuildDeps {
+    return {
+      states, engine: this.engine, log: this.options.log, events: this.events, faults: this.faults, rateLimits: this.rateLimits, budgets: this.budgets, compiled,
+      ...(this.overload ? { pressure: this.overload } : {}),
+      ...(this.options.fleet ? { sessions: this.options.fleet.sessions } : {}),
+    };
   }
 
   /** TLS origination for each upstream with a `tls` block (a `simple` one's caFile is read here). */
@@ -385,6 +421,7 @@ export class DataPlane {
 
   /** Releases every connection, timer and upstream state. Call after `stopSources`, with no request left. */
   close(): void {
+    this.closed = true;
     this.stopWatching();
     this.engine.close();
     this.overload?.stop();
