@@ -52,11 +52,13 @@ export async function runCommand(args: string[]): Promise<number> {
   let sidecar: Sidecar;
   let telemetry: Telemetry | undefined;
   try {
-    telemetry = await Telemetry.create({ log, accessLog: { enabled: values['access-log'] } });
+    // Node's process metrics are registered once the sidecar listens (below): not on the way to ready.
+    telemetry = await Telemetry.create({ log, accessLog: { enabled: values['access-log'] }, metrics: { processMetrics: 'later' } });
     // The Redis client is loaded only with a fleet: a sidecar without one does not pay for it.
     const fleet = fleetUrl === undefined ? undefined
       : await (await import('../fleet/index.js')).openFleet({ url: fleetUrl, key: fleetKey, log, registry: telemetry.metrics.registry });
     sidecar = await Sidecar.start({ policyFile, log, drainTimeoutMs, engine, telemetry, locality, adminToken: process.env.PILOTFISH_ADMIN_TOKEN || undefined, ...(fleet ? { fleet } : {}) });
+    telemetry.metrics.collectProcessMetrics();
   } catch (err) {
     for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
     for (const s of demo) s.close();

@@ -23,6 +23,17 @@ async function scrape(m: Metrics): Promise<Map<string, number>> {
 }
 
 describe('Metrics', () => {
+  it("registers Node's process metrics only when asked, with processMetrics 'later', and once", async () => {
+    const m = new Metrics({ processMetrics: 'later' });
+    expect(m.registry.getSingleMetric('process_cpu_seconds_total')).toBeUndefined();
+    expect(m.registry.getSingleMetric('nodejs_eventloop_lag_seconds')).toBeUndefined();
+    m.collectProcessMetrics();
+    m.collectProcessMetrics(); // a second registration would throw in prom-client
+    expect((await values(m, 'process_cpu_seconds_total')).length).toBe(1);
+    expect(m.registry.getSingleMetric('nodejs_eventloop_lag_seconds')).toBeDefined();
+    expect(new Metrics().registry.getSingleMetric('process_cpu_seconds_total')).toBeDefined();
+  });
+
   it('registers exactly the SPEC §6 and §12 metrics (and skipped retries, edge limits, overload, certificate loads) with their label names', async () => {
     const m = new Metrics({ processMetrics: false });
     m.requestEnd(req(), 200, 0.01);

@@ -25,8 +25,12 @@ export const DURATION_BUCKETS: readonly number[] = Object.freeze([
 export interface MetricsOptions {
   /** Upper bounds of `pilotfish_request_duration_seconds`, seconds, ascending. Default `DURATION_BUCKETS`. */
   readonly durationBuckets?: readonly number[];
-  /** Also collect Node.js process metrics (CPU, memory, event-loop lag, GC, handles). Default true. */
-  readonly processMetrics?: boolean;
+  /**
+   * Also collect Node.js process metrics (CPU, memory, event-loop lag, handles). Default true;
+   * `'later'` registers none until `collectProcessMetrics()` is called (the sidecar calls it once it
+   * is listening: their eleven prom-client modules are ~6% of its start, docs/benchmarks.md).
+   */
+  readonly processMetrics?: boolean | 'later';
 }
 
 /** The request fields the metrics need; a `RequestContext` satisfies it. */
@@ -91,6 +95,7 @@ export class Metrics {
   private readonly generationGauge: GaugeT;
   private pending: PendingSource = () => [];
   private memory: () => number = () => 0;
+  private processCollected = false;
 
   constructor(options: MetricsOptions = {}) {
     const registry = this.registry;
@@ -149,7 +154,14 @@ export class Metrics {
     for (const listener of ['outbound', 'inbound']) { this.overflows.get(listener); this.shed.get(listener); }
     // Present from the first scrape, so `increase()` sees the first reload of each kind.
     for (const result of ['ok', 'error', 'unchanged'] as const) this.reloads.get(result);
-    if (options.processMetrics ?? true) collectProcessMetrics(registry);
+    if ((options.processMetrics ?? true) === true) this.collectProcessMetrics();
+  }
+
+  /** Registers Node's process metrics (once; a second call does nothing). */
+  collectProcessMetrics(): void {
+    if (this.processCollected) return;
+    this.processCollected = true;
+    collectProcessMetrics(this.registry);
   }
 
   /** Records a finished request: one count by status and flags, one duration observation. */
