@@ -20,6 +20,8 @@ export class Http2Request implements ProxyRequest {
   /** Body bytes counted on the stream itself, when it was piped straight upstream (`pipeBody`). */
   private piped = -1;
   private cancelPiped: (() => void) | undefined;
+  /** Where `pipeBody` writes the body: the upstream stream of the latest try. */
+  private dst: Writable | undefined;
 
   constructor(
     readonly stream: ServerHttp2Stream,
@@ -52,21 +54,33 @@ export class Http2Request implements ProxyRequest {
 
   /**
    * The HTTP/2 engine's way (its upstream stream never destroys what it sends): the client's stream
-   * piped straight into `dst`, bytes counted by a 'data' listener — no pipe stream between, which
-   * was per call a Transform (a Readable and a Writable state), a second pipe's listeners and a tick
-   * per chunk. A client that resets the stream before the end of its body: `cancel`. False once
-   * the body was taken as `source` (a layer buffers or records it): the caller pipes that.
+   * written straight into `dst` by one 'data' listener that also counts the bytes — no pipe stream
+   * between (per call a Transform: a Readable and a Writable state, a tick per chunk), nor a pipe
+   * (seven listeners on the two streams): a write that says stop pauses the client's stream (its
+   * flow-control window closes) until `dst`'s 'drain', and its end ends `dst`. A client that resets
+   * the stream before the end of its body: `cancel`. A replay's stream takes the rest of the body
+   * (a stream that was closed takes no more). False once the body was taken as `source` (a layer
+   * buffers or records it): the caller pipes that.
    */
   pipeBody(dst: Writable, cancel: () => void): boolean {
     if (this.body$ !== undefined) return false;
     const s = this.stream;
-    this.cancelPiped = cancel; // a replay pipes the rest into its own stream
+    this.cancelPiped = cancel;
+    this.dst = dst;
     if (this.piped < 0) {
       this.piped = 0;
-      s.on('data', (chunk: Buffer) => { this.piped += chunk.length; });
-      s.once('close', () => { if (!s.readableEnded) this.cancelPiped!(); });
+      s.on('data', (chunk: Buffer) => {
+        this.piped += chunk.length;
+        if (!this.dst!.write(chunk)) s.pause();
+      });
+      s.on('end', () => this.dst!.end());
+      // 'close' comes once: `on`, not `once` (which wraps the listener).
+      s.on('close', () => { if (!s.readableEnded) this.cancelPiped!(); });
     }
-    s.pipe(dst);
+    dst.on('drain', () => { if (this.dst === dst) s.resume(); });
+    if (s.readableEnded) dst.end();
+    else if (dst.writableNeedDrain) s.pause();
+    else if (s.readableFlowing !== true) s.resume();
     return true;
   }
 
