@@ -7,7 +7,7 @@
  */
 import type { Http2Server, Http2Session, IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 import { performance } from 'node:perf_hooks';
-import { NO_PEER, type Peer } from '../core/context.js';
+import { NO_PEER, type Peer, type RequestContext } from '../core/context.js';
 import { badRequest, overloaded } from '../core/errors.js';
 import { grpcAnswer, GrpcStatus, isGrpc } from '../core/grpc.js';
 import { http2 } from '../core/lazy-builtins.js';
@@ -58,36 +58,20 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
   const authority = (headers[':authority'] ?? headers.host)?.toLowerCase();
   const path = headers[':path'];
   const grpc = isGrpc(headers['content-type']);
-  const sent: H2Sent = { status: 0, grpcStatus: undefined, bytesOut: 0, bytesIn: 0 };
-  let preq: Http2Request | undefined;
-  let ended = false;
-  let tracked = true;
-  // In flight until answered; a WebSocket tunnel stops counting once open (as an HTTP/1.1 upgrade does).
-  const untrack = (): void => { if (tracked) { tracked = false; deps.track.end(); } };
-  const done = (): void => {
-    if (ended) return;
-    ended = true;
-    untrack();
-    deps.observer.end(ctx, {
-      method, host: authority ?? '', path: path ?? '',
-      status: sent.status !== 0 && !ctx.flags.includes('DC') ? sent.status : 499,
-      durationMs: performance.now() - ctx.start, bytesIn: preq === undefined ? sent.bytesIn : preq.bytesIn, bytesOut: sent.bytesOut,
-      protocol: 'HTTP/2', grpcStatus: grpc ? sent.grpcStatus ?? (ctx.flags.includes('DC') ? GrpcStatus.CANCELLED : GrpcStatus.UNKNOWN) : undefined,
-    });
-  };
+  const x = new Exchange(deps, ctx, method, authority, path, grpc);
   const websocket = isWebSocketConnect(headers);
   if (!authority || !path || !path.startsWith('/') || (method === 'CONNECT' && !websocket)) {
     const err = badRequest('malformed request: missing :authority or :path, or a CONNECT that is not a WebSocket (RFC 8441)');
-    writeH2Response(stream, grpc ? grpcAnswer(GrpcStatus.INTERNAL, err.message) : rescue(err, ctx, deps.log), ctx, sent, done);
+    writeH2Response(stream, grpc ? grpcAnswer(GrpcStatus.INTERNAL, err.message) : rescue(err, ctx, deps.log), ctx, x);
     return;
   }
   if (deps.overload.shedding) {
     // Memory pressure: shed before anything is buffered or routed, as the HTTP/1 edge does.
     deps.events.overloadShed(deps.direction);
-    writeH2Response(stream, rescue(overloaded(deps.overload.percent), ctx, deps.log, grpc), ctx, sent, done);
+    writeH2Response(stream, rescue(overloaded(deps.overload.percent), ctx, deps.log, grpc), ctx, x);
     return;
   }
-  if (websocket) { connectWebSocket(stream, headers, authority, path, ctx, sent, deps, untrack, done); return; }
+  if (websocket) { connectWebSocket(stream, headers, authority, path, ctx, x, deps, () => x.untrack()); return; }
   const clean = requestHeaders(headers, authority);
   // A body of unknown length, as the edge-neutral request says it (the HTTP/1 engines frame it chunked).
   if (!stream.endAfterHeaders && clean['content-length'] === undefined) clean['transfer-encoding'] = 'chunked';
@@ -99,9 +83,52 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
     });
   }
   const input = routeInput(authority, path, method, clean);
-  preq = new Http2Request(stream, method, authority, path, clean, peer);
+  const preq = (x.preq = new Http2Request(stream, method, authority, path, clean, peer));
   // The request core answers every failure itself (in gRPC form for a gRPC request).
-  void serve(snapshot, preq, input, ctx, deps.log).then((resp) => writeH2Response(stream, resp, ctx, sent, done));
+  void serve(snapshot, preq, input, ctx, deps.log).then((resp) => writeH2Response(stream, resp, ctx, x));
+}
+
+/**
+ * One stream's exchange as the edge follows it: what was sent (`H2Sent`), and its end — the access
+ * log line and metrics, once. One object per stream, where the counts, the in-flight tracking and
+ * the end were a literal and two closures over the stream's variables.
+ */
+class Exchange implements H2Sent {
+  status = 0;
+  grpcStatus: number | undefined = undefined;
+  bytesOut = 0;
+  bytesIn = 0;
+  /** The request once the stream is routed (it counts the body bytes read). */
+  preq: Http2Request | undefined = undefined;
+  private ended = false;
+  private tracked = true;
+
+  constructor(
+    private readonly deps: ListenerDeps,
+    private readonly ctx: RequestContext,
+    private readonly method: string,
+    private readonly authority: string | undefined,
+    private readonly path: string | undefined,
+    private readonly grpc: boolean,
+  ) {}
+
+  /** In flight until answered; a WebSocket tunnel stops counting once open (as an HTTP/1.1 upgrade does). */
+  untrack(): void {
+    if (this.tracked) { this.tracked = false; this.deps.track.end(); }
+  }
+
+  done(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.untrack();
+    const { ctx } = this;
+    this.deps.observer.end(ctx, {
+      method: this.method, host: this.authority ?? '', path: this.path ?? '',
+      status: this.status !== 0 && !ctx.flags.includes('DC') ? this.status : 499,
+      durationMs: performance.now() - ctx.start, bytesIn: this.preq === undefined ? this.bytesIn : this.preq.bytesIn, bytesOut: this.bytesOut,
+      protocol: 'HTTP/2', grpcStatus: this.grpc ? this.grpcStatus ?? (ctx.flags.includes('DC') ? GrpcStatus.CANCELLED : GrpcStatus.UNKNOWN) : undefined,
+    });
+  }
 }
 
 const PEER = Symbol('pilotfish.peer');

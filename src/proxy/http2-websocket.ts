@@ -36,12 +36,12 @@ export function isWebSocketConnect(headers: Http2Headers): boolean {
 /**
  * Tunnels one extended-CONNECT stream to a WebSocket endpoint over HTTP/1.1: `opened` once the
  * tunnel is up (it no longer counts as a request in flight for a drain, as an HTTP/1.1 upgrade does
- * not), `done` once it is over (the access log line: status 200, the bytes into and out of the tunnel).
+ * not), `sent.done()` once it is over (the access log line: status 200, the bytes into and out of the tunnel).
  */
-export function connectWebSocket(stream: ServerHttp2Stream, headers: Http2Headers, authority: string, path: string, ctx: RequestContext, sent: H2Sent, deps: ListenerDeps, opened: () => void, done: () => void): void {
+export function connectWebSocket(stream: ServerHttp2Stream, headers: Http2Headers, authority: string, path: string, ctx: RequestContext, sent: H2Sent, deps: ListenerDeps, opened: () => void): void {
   const fail = (err: ProxyError, status = err.status): void => {
     const answer = rescue(err, ctx, deps.log);
-    writeH2Response(stream, { ...answer, status }, ctx, sent, done);
+    writeH2Response(stream, { ...answer, status }, ctx, sent);
   };
   const out = requestHeaders(headers, authority);
   // A WebSocket upgrade is a GET (RFC 6455 §4.1): routes match it as they match an HTTP/1.1 one.
@@ -81,7 +81,7 @@ export function connectWebSocket(stream: ServerHttp2Stream, headers: Http2Header
       fail(upstreamReset(target.host, new Error(`the upstream answered the WebSocket upgrade with ${status}, not 101`)), 502);
       return;
     }
-    writeH2Response(stream, { status, headers: res.headers, body: res }, ctx, sent, done);
+    writeH2Response(stream, { status, headers: res.headers, body: res }, ctx, sent);
   });
   upstream.on('upgrade', (res, socket: Socket, head: Buffer) => {
     answered();
@@ -97,12 +97,12 @@ export function connectWebSocket(stream: ServerHttp2Stream, headers: Http2Header
     } catch {
       socket.destroy();
       stream.close();
-      done();
+      sent.done();
       return;
     }
     sent.status = 200;
     opened();
-    tunnel(stream, socket, head, sent, done);
+    tunnel(stream, socket, head, sent);
   });
   upstream.end();
 }
@@ -118,7 +118,7 @@ function accepted(h: IncomingHttpHeaders): OutgoingHttpHeaders {
  * (END_STREAM, FIN); the upstream's reset resets the stream (CANCEL); the stream closed closes the
  * upstream socket, and the tunnel is over.
  */
-function tunnel(stream: ServerHttp2Stream, socket: Socket, head: Buffer, sent: H2Sent, done: () => void): void {
+function tunnel(stream: ServerHttp2Stream, socket: Socket, head: Buffer, sent: H2Sent): void {
   if (head.length > 0) { stream.write(head); sent.bytesOut += head.length; }
   socket.on('data', (c: Buffer) => { sent.bytesOut += c.length; });
   stream.on('data', (c: Buffer) => { sent.bytesIn += c.length; });
@@ -131,6 +131,6 @@ function tunnel(stream: ServerHttp2Stream, socket: Socket, head: Buffer, sent: H
   });
   stream.once('close', () => {
     socket.destroy();
-    done();
+    sent.done();
   });
 }
