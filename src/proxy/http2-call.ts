@@ -24,6 +24,9 @@ import type { Http2Connections, Session } from './http2-pool.js';
 import { trailersArrived } from './trailers.js';
 
 const EMPTY = Buffer.alloc(0);
+/** `session.request`'s options, one object each (it copies what it is given). */
+const END_STREAM = Object.freeze({ endStream: true });
+const OPEN_STREAM = Object.freeze({ endStream: false });
 /** node:http2's errors for a stream made on a session that had gone away: nothing was sent. */
 const NOT_SENT = new Set(['ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_GOAWAY_SESSION']);
 
@@ -54,7 +57,7 @@ export class Http2Call extends PooledCall {
     this.resendable = !unread && (body === undefined || Buffer.isBuffer(body));
     let stream: ClientHttp2Stream;
     try {
-      stream = session.session.request(requestHeaders(req), { endStream: !unread && (body === undefined || (Buffer.isBuffer(body) && body.length === 0)) });
+      stream = session.session.request(requestHeaders(req), !unread && (body === undefined || (Buffer.isBuffer(body) && body.length === 0)) ? END_STREAM : OPEN_STREAM);
     } catch (err) {
       // The session closed under us (GOAWAY, destroyed): nothing was sent; once more on another.
       pool.retire(session);
@@ -66,16 +69,19 @@ export class Http2Call extends PooledCall {
     this.stream = stream;
     session.active++;
     req.onDownstreamClose(this.clientGone);
-    stream.on('response', (headers, flags) => this.onResponse(stream, headers, flags));
-    stream.on('trailers', (trailers) => trailersArrived(stream, trailers));
-    stream.on('error', (err) => this.onStreamError(stream, err));
-    stream.once('close', () => this.closed(stream));
+    // Module-level listeners that find the call on the stream: no closure per listener and call,
+    // and `on` for 'close' (it comes once; `once` wraps the listener).
+    (stream as CallStream)[CALL] = this;
+    stream.on('response', onResponse);
+    stream.on('trailers', onTrailers);
+    stream.on('error', onStreamError);
+    stream.on('close', onClose);
     if (Buffer.isBuffer(body)) { if (body.length > 0) stream.end(body); }
     else if (body !== undefined) pipeInto(body, stream);
     else if (unread && (req.pipeBody === undefined || !req.pipeBody(stream, () => stream.close(H2.CANCEL)))) pipeInto(req.source, stream);
   }
 
-  private onResponse(stream: ClientHttp2Stream, headers: Http2Headers, flags: number): void {
+  onResponse(stream: ClientHttp2Stream, headers: Http2Headers, flags: number): void {
     if (!this.settle()) { stream.close(H2.CANCEL); return; }
     this.answered = true;
     const status = Number(headers[':status']) || 502;
@@ -85,7 +91,7 @@ export class Http2Call extends PooledCall {
     this.resolve({ status, headers: out, body: stream });
   }
 
-  private onStreamError(stream: ClientHttp2Stream, err: Error): void {
+  onStreamError(stream: ClientHttp2Stream, err: Error): void {
     if (this.settled) return; // after the answer: the body's consumer sees it
     if ((err as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_CANCEL') {
       // A stream still pending (no id yet: the session was connecting) when its session died:
@@ -110,7 +116,7 @@ export class Http2Call extends PooledCall {
   }
 
   /** Closed before any answer and without an error (RST_STREAM NO_ERROR, session gone): a reset. */
-  private closed(stream: ClientHttp2Stream): void {
+  closed(stream: ClientHttp2Stream): void {
     const session = this.session;
     if (session !== undefined) {
       this.session = undefined;
@@ -135,6 +141,14 @@ export class Http2Call extends PooledCall {
     new Http2Call(this.req, this.attempt, true, this.resolve, this.reject).send();
   }
 }
+
+const CALL = Symbol('pilotfish.call');
+type CallStream = ClientHttp2Stream & { [CALL]: Http2Call };
+
+function onResponse(this: CallStream, headers: Http2Headers, flags: number): void { this[CALL].onResponse(this, headers, flags); }
+function onTrailers(this: CallStream, trailers: Http2Headers): void { trailersArrived(this, trailers as IncomingHttpHeaders); }
+function onStreamError(this: CallStream, err: Error): void { this[CALL].onStreamError(this, err); }
+function onClose(this: CallStream): void { this[CALL].closed(this); }
 
 /** A body stream into the upstream stream; the body failing (the client left) cancels the stream. */
 function pipeInto(src: Readable, stream: ClientHttp2Stream): void {

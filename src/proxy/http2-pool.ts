@@ -191,6 +191,7 @@ export class EndpointSessions {
 
 export class Http2Connections implements UpstreamConnections {
   private readonly endpoints = new Map<string, EndpointSessions>();
+  private byUrl = new WeakMap<URL, EndpointSessions>();
   /** TLS sessions resumed per endpoint, for a TLS upstream. */
   private readonly tlsSessions: SessionCache | undefined;
 
@@ -198,10 +199,17 @@ export class Http2Connections implements UpstreamConnections {
     this.tlsSessions = options.tls === undefined ? undefined : new SessionCache();
   }
 
+  /**
+   * The endpoint's sessions. By the target's identity first: an endpoint's URL is one object for
+   * its life, and `URL.host` builds a new string at every read.
+   */
   endpoint(target: URL): EndpointSessions {
+    let pool = this.byUrl.get(target);
+    if (pool !== undefined) return pool;
     const key = target.host;
-    let pool = this.endpoints.get(key);
+    pool = this.endpoints.get(key);
     if (pool === undefined) this.endpoints.set(key, (pool = new EndpointSessions(target, this.options, this.tlsSessions)));
+    this.byUrl.set(target, pool);
     return pool;
   }
 
@@ -219,5 +227,6 @@ export class Http2Connections implements UpstreamConnections {
   dispose(): void {
     for (const p of this.endpoints.values()) p.dispose();
     this.endpoints.clear();
+    this.byUrl = new WeakMap();
   }
 }
