@@ -12,7 +12,7 @@ import { ProxyError, noHealthyUpstream, upstreamTimeout } from '../core/errors.j
 import type { ProxyEvents } from '../core/events.js';
 import { UNRECORDED_TRY, type TryTrace } from '../core/observer.js';
 import type { ForwardingEngine } from '../proxy/engine.js';
-import { mergeDecisions, NO_FAULT, type CircuitBreaker, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults, type Settled } from '../resilience/index.js';
+import { Admission, CircuitOpenError, mergeDecisions, NO_FAULT, type CircuitBreaker, type FaultDecision, type FaultPolicy, type Outcome, type Release, type RuntimeFaults } from '../resilience/index.js';
 import type { Endpoint, UpstreamState } from '../upstreams/index.js';
 import { pickEndpoint, type AffinitySpec } from './endpoint-pick.js';
 import type { SharedSessionStore } from '../routing/index.js';
@@ -77,31 +77,30 @@ function admitted(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestC
 }
 
 function run(spec: TrySpec, deps: TryDeps, req: ProxyRequest, ctx: RequestContext, endpoint: Endpoint, release: Release): Promise<ProxyResponse> {
-  const breaker = spec.upstream.breaker(spec.subset);
-  const t = new TryRun(spec, deps, req, ctx, endpoint, release);
+  const t = new TryRun(spec, deps, req, ctx, endpoint, release, spec.upstream.breaker(spec.subset));
   let answer: Promise<ProxyResponse>;
   try {
-    if (breaker === undefined) answer = forwardOrFault(spec, deps, req, ctx, endpoint);
-    else {
-      // `attempt` rather than `execute`, and what it rejects with goes through `recover` in the
-      // try's own rejection handler: one `.then` on opossum's promise, not two.
-      answer = breaker.attempt(() => forwardOrFault(spec, deps, req, ctx, endpoint), isBreakerFailure);
-      return answer.then((resp) => t.answered(resp), (err: unknown) => t.recovered(breaker, err));
-    }
+    // The breaker admits and counts synchronously (CircuitBreaker.admit / settle): the engine's
+    // promise gets this one `.then`, which classifies the answer for the breaker and does the try's
+    // bookkeeping — no promise of opossum's, nor a classification `.then`, in between.
+    answer = t.admit() ? forwardOrFault(spec, deps, req, ctx, endpoint) : Promise.reject(new CircuitOpenError(t.breakerName()));
   } catch (err) {
     answer = Promise.reject(err);
   }
   return answer.then((resp) => t.answered(resp), (err: unknown) => t.failed(err));
 }
 
-/** One try's measurements from its start: span, load tracker, outlier detection, the `attempt` event. */
+/** One try's measurements from its start: breaker, span, load tracker, outlier detection, the `attempt` event. */
 class TryRun {
   private readonly start = performance.now();
   private readonly span: TryTrace;
   private readonly recording: boolean;
+  /** The breaker's admission of this try, until the try is counted (then Unprotected: counted once). */
+  private admission: Admission = Admission.Unprotected;
 
   constructor(private readonly spec: TrySpec, private readonly deps: TryDeps, private readonly req: ProxyRequest,
-    ctx: RequestContext, private readonly endpoint: Endpoint, private readonly release: Release) {
+    ctx: RequestContext, private readonly endpoint: Endpoint, private readonly release: Release,
+    private readonly breaker: CircuitBreaker | undefined) {
     spec.upstream.tracker.start(endpoint.address);
     // Nothing recorded (tracing off, or an unsampled request): no try description to build; the
     // trace still writes the next hop's traceparent when tracing is on.
@@ -113,48 +112,58 @@ class TryRun {
     this.span.inject(req.headers as Record<string, unknown>);
   }
 
+  /** False when the breaker refuses the try (open, or half-open with its trial out). */
+  admit(): boolean {
+    if (this.breaker === undefined) return true;
+    this.admission = this.breaker.admit();
+    return this.admission !== Admission.Rejected;
+  }
+
+  breakerName(): string {
+    return this.breaker?.name ?? '';
+  }
+
   answered(resp: ProxyResponse): ProxyResponse {
+    const elapsed = performance.now() - this.start;
     let outcome: Outcome;
     try {
       outcome = responseOutcome(resp);
+      // Upstream failures count against the breaker: a 5xx, or a trailers-only gRPC failure (a string outcome).
+      this.count(typeof outcome === 'string' || resp.status >= 500, elapsed);
       if (!this.recording || !isGrpc(this.req.headers['content-type'])) this.span.end(resp.status);
       else endGrpcSpan(this.span, this.req.path, resp);
       holdUntilDone(resp, this.release);
     } catch (err) {
       return this.failed(err);
     }
-    this.done(outcome);
+    this.done(outcome, elapsed);
     return resp;
   }
 
-  /**
-   * The breaker's rejection: `recover` turns it back into the call's own outcome — the value of an
-   * answer the breaker counted as a failure (a 5xx goes on to the retry layer as an answer), or the
-   * caller's error (the action's, or `CircuitOpenError`).
-   */
-  recovered(breaker: CircuitBreaker, err: unknown): ProxyResponse {
-    let resp: ProxyResponse;
-    try {
-      resp = breaker.recover<ProxyResponse>(err);
-    } catch (e) {
-      return this.failed(e);
-    }
-    return this.answered(resp);
-  }
-
   failed(err: unknown): never {
+    const elapsed = performance.now() - this.start;
     this.release();
     const outcome = errorOutcome(err);
+    // Connect failures, resets and timeouts count against the breaker; any error does during its half-open trial.
+    this.count(outcome !== undefined || this.admission === Admission.Trial, elapsed);
     this.span.end(err instanceof Error ? err : new Error(String(err)));
-    this.done(outcome);
+    this.done(outcome, elapsed);
     throw err;
   }
 
-  private done(outcome: Outcome | undefined): void {
+  /** The try's count in the breaker's window, once. */
+  private count(failed: boolean, elapsed: number): void {
+    const admission = this.admission;
+    if (admission === Admission.Unprotected) return;
+    this.admission = Admission.Unprotected;
+    this.breaker!.settle(admission, failed, elapsed);
+  }
+
+  private done(outcome: Outcome | undefined, elapsed: number): void {
     const { upstream } = this.spec;
     const address = this.endpoint.address;
     const ok = typeof outcome === 'number' && outcome < 500; // a gRPC failure is a string: not ok
-    upstream.tracker.end(address, performance.now() - this.start, ok);
+    upstream.tracker.end(address, elapsed, ok);
     if (outcome !== undefined) {
       upstream.outlier?.record(address, outcome);
       this.deps.events.attempt(upstream.name, this.spec.subset ?? '', outcome);
@@ -232,12 +241,6 @@ function holdUntilDone(resp: ProxyResponse, release: Release): void {
   if (Buffer.isBuffer(resp.body)) { release(); return; }
   // `on`, not `once`: 'close' comes once anyway, `once` allocates a wrapper, and release is idempotent.
   resp.body.on('close', release);
-}
-
-/** Upstream failures count against the breaker: 5xx, connect failures, resets, timeouts — not 4xx. */
-function isBreakerFailure(s: Settled<ProxyResponse>): boolean {
-  if (s.ok) return s.value.status >= 500 || grpcFailedAnswer(s.value) !== undefined;
-  return s.error instanceof ProxyError && (s.error.flag === 'UF' || s.error.flag === 'UC' || s.error.flag === 'UT');
 }
 
 /**

@@ -1,8 +1,11 @@
+import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { UpstreamPolicy } from '../config/index.js';
 import { BucketTicker } from './bucket-ticker.js';
 import { CircuitBreaker, type BreakerTransition, type CircuitBreakerOptions, type Settled } from './circuit-breaker.js';
 import { CircuitOpenError } from './errors.js';
+import { Opossum, type OpossumBreaker, type OpossumOptions } from './opossum.js';
+import { mulberry32 } from '../routing/seeded-random.js';
 
 // The policy's block is accepted as-is (type-level check).
 const fromPolicy: CircuitBreakerOptions = {} as NonNullable<UpstreamPolicy['circuitBreaker']>;
@@ -236,29 +239,87 @@ describe('CircuitBreaker timers', () => {
   });
 });
 
-describe('CircuitBreaker.attempt + recover (execute without its last .then)', () => {
+describe('CircuitBreaker against opossum\'s own fire', () => {
   beforeEach(() => { vi.useFakeTimers(); });
   afterEach(() => { vi.useRealTimers(); });
 
-  const settle = async <T>(breaker: CircuitBreaker, action: () => Promise<T>, isFailure: (s: Settled<T>) => boolean): Promise<T> => {
-    try {
-      return await breaker.attempt(action, isFailure);
-    } catch (err) {
-      return breaker.recover<T>(err);
-    }
-  };
+  // The reference: a bare opossum breaker with the options CircuitBreaker gives its own, every call
+  // through opossum's `fire` (its promise, events and semaphore), classified as this wrapper always
+  // did it — a failed value rejects inside the action, an excused error is marked for `errorFilter`
+  // unless the call is the half-open trial — and its window emptied when it closes.
+  type Kind = 'ok' | 'failed-value' | 'counted-error' | 'excused-error';
+  class Excused { constructor(readonly error: unknown) {} }
+  function reference(options: CircuitBreakerOptions, ticker: BucketTicker): { ref: OpossumBreaker; fire: (kind: Kind, gate: Promise<void>) => Promise<unknown> } {
+    const rotator = new EventEmitter();
+    const buckets = options.rollingBuckets ?? 10;
+    ticker.subscribe(options.rollingWindow / buckets, () => rotator.emit('rotate'));
+    const ref = new Opossum(async (kind: Kind, gate: Promise<void>, trial: boolean) => {
+      await gate;
+      if (kind === 'failed-value') throw new Error('503');
+      if (kind === 'counted-error') throw new Error('reset');
+      if (kind === 'excused-error') throw trial ? new Error('client left (trial)') : new Excused(new Error('client left'));
+      return 200;
+    }, {
+      name: 'ref', timeout: false, resetTimeout: options.resetTimeout, errorThresholdPercentage: options.errorThresholdPercentage - 1e-9,
+      volumeThreshold: options.volumeThreshold, rollingCountTimeout: options.rollingWindow, rollingCountBuckets: buckets,
+      rollingPercentilesEnabled: false, enableSnapshots: false, rotateBucketController: rotator, allowWarmUp: false,
+      errorFilter: (err: unknown) => err instanceof Excused,
+    } as OpossumOptions) as OpossumBreaker & { fire: (...args: unknown[]) => Promise<unknown> };
+    ref.on('close', () => { for (let i = 0; i < buckets; i++) rotator.emit('rotate'); });
+    return { ref, fire: (kind, gate) => ref.fire(kind, gate, ref.halfOpen) };
+  }
+  const refState = (ref: OpossumBreaker): string => (ref.closed ? 'closed' : ref.halfOpen ? 'half-open' : 'open');
+  const flush = async (): Promise<void> => { for (let i = 0; i < 12; i++) await Promise.resolve(); };
 
-  it('comes to what execute comes to, and counts alike', async () => {
-    const { breaker } = make({ volumeThreshold: 4 });
-    await expect(settle(breaker, async () => 200, byStatus)).resolves.toBe(200);
-    await expect(settle(breaker, async () => 503, byStatus)).resolves.toBe(503);
-    const boom = new Error('boom');
-    await expect(settle(breaker, () => Promise.reject(boom), byStatus)).rejects.toBe(boom);
-    await expect(settle(breaker, () => Promise.reject(boom), () => false)).rejects.toBe(boom);
-    expect(breaker.stats()).toMatchObject({ fires: 4, failures: 2, successes: 2 });
-    await settle(breaker, async () => 503, byStatus); // 3 of 5
-    expect(breaker.state).toBe('open');
-    await expect(settle(breaker, async () => 200, byStatus)).rejects.toBeInstanceOf(CircuitOpenError);
+  it.each([1, 2, 3, 4, 5, 6])('keeps the same state, counts and admissions through a random run of concurrent calls (seed %i)', async (seed) => {
+    const random = mulberry32(seed);
+    const options: CircuitBreakerOptions = { errorThresholdPercentage: 40, volumeThreshold: 5, rollingWindow: 1_000, resetTimeout: 700, rollingBuckets: 5 };
+    const ticker = new BucketTicker();
+    const breaker = new CircuitBreaker(options, { name: 'u', ticker });
+    const { ref, fire } = reference(options, ticker);
+    const byKind = (s: Settled<number>): boolean => (s.ok ? s.value >= 500 : (s.error as Error).message !== 'client left');
+    const pending: { open: () => void }[] = [];
+    const outcomes: { ours: string; theirs: string }[] = [];
+    let transitions = 0;
+    breaker.on('stateChange', () => { transitions++; });
+    for (let step = 0; step < 600; step++) {
+      const r = random();
+      if (r < 0.45) {
+        const kinds: Kind[] = ['ok', 'ok', 'failed-value', 'counted-error', 'excused-error'];
+        const kind = kinds[Math.floor(random() * kinds.length)]!;
+        let open!: () => void;
+        const gate = new Promise<void>((resolve) => { open = resolve; });
+        const outcome = { ours: 'pending', theirs: 'pending' };
+        outcomes.push(outcome);
+        breaker.execute(async () => {
+          await gate;
+          if (kind === 'failed-value') return 503;
+          if (kind === 'counted-error') throw new Error('reset');
+          if (kind === 'excused-error') throw new Error('client left');
+          return 200;
+        }, byKind).then((v) => { outcome.ours = `value ${v}`; }, (e: unknown) => { outcome.ours = e instanceof CircuitOpenError ? 'refused' : 'error'; });
+        fire(kind, gate).then(() => { outcome.theirs = 'value 200'; }, (e: { code?: string; message?: string }) => {
+          outcome.theirs = e.code === 'EOPENBREAKER' ? 'refused' : e.message === '503' ? 'value 503' : 'error';
+        });
+        pending.push({ open });
+      } else if (r < 0.85 && pending.length > 0) {
+        pending.splice(Math.floor(random() * pending.length), 1)[0]!.open();
+      } else {
+        vi.advanceTimersByTime(Math.floor(random() * 300));
+      }
+      await flush();
+      expect(breaker.state, `step ${step}`).toBe(refState(ref));
+      const { fires, failures, successes, rejects } = ref.stats;
+      expect(breaker.stats(), `step ${step}`).toEqual({ fires, failures, successes, rejects });
+    }
+    for (const p of pending) p.open();
+    await flush();
+    for (const o of outcomes) expect(o.ours).toBe(o.theirs);
+    // The run went through every state, more than once.
+    expect(transitions).toBeGreaterThan(6);
+    expect(outcomes.filter((o) => o.ours === 'refused').length).toBeGreaterThan(0);
     breaker.dispose();
+    ref.shutdown();
+    ticker.dispose();
   });
 });

@@ -1,7 +1,18 @@
 /**
  * A circuit breaker per upstream and subset (SPEC §5), wrapping opossum. The caller classifies each
  * call (5xx, connect errors, resets and timeouts fail; 4xx succeed); opossum keeps the rolling
- * window and the closed → open → half-open → closed machine.
+ * window and the closed → open → half-open → closed machine (its transitions, events and reset timer).
+ *
+ * A call does not go through opossum's `call`/`fire`: that wraps every call in a promise of its own
+ * with a `.then(…).catch(…)` on the action's (three promises, four closures and three microtasks),
+ * emits `fire` and `success` with rest arguments, reads `Date.now()` twice and takes its semaphore
+ * (a `Promise.resolve`) even with unlimited capacity. `admit` and `settle` do what it does to the
+ * breaker's state — the same counts in opossum's own window (its `Status.increment`, which is all
+ * its `fire`/`success`/`failure`/`reject` listeners do), the same admission (closed; one trial while
+ * half-open, opossum's `pendingClose`), the same opening rule (its `fail`) and closing on success
+ * while half-open — synchronously, so a caller classifies and counts in the one `.then` it already
+ * has on the action's promise. circuit-breaker.test.ts drives opossum's own `fire` beside this
+ * breaker through the same calls and compares state and counts after each.
  *
  * How opossum is configured, and why:
  * - `timeout: false`: opossum's per-call timer is not unref'd and does not cancel the call; the proxy
@@ -15,14 +26,14 @@
  * - The window is emptied when the breaker closes: opossum keeps old buckets, so a breaker closed by
  *   its half-open trial would re-open on the very next failure while the failures that opened it are
  *   still in the window (and rejects, which opossum counts as fires, would dilute it).
- * - Known opossum behaviour we keep: excused errors count as *successes* (errorFilter), diluting the
- *   rate a little; a call admitted while closed that succeeds during half-open also closes the
+ * - Known opossum behaviour we keep: excused errors count as *successes* (what its errorFilter
+ *   does), diluting the rate a little; a call admitted while closed that succeeds during half-open also closes the
  *   breaker (it is recent evidence the upstream answers).
  */
 import { EventEmitter } from 'node:events';
 import { BucketTicker } from './bucket-ticker.js';
 import { CircuitOpenError } from './errors.js';
-import { Opossum, type OpossumBreaker } from './opossum.js';
+import { Opossum, type OpossumBreaker, type OpossumStatus } from './opossum.js';
 
 export interface CircuitBreakerOptions {
   /**
@@ -85,33 +96,31 @@ export interface BreakerStats {
   rejects: number;
 }
 
-// Sentinels carried through opossum: a resolved value that counts as a failure must *reject* inside
-// the action to be counted, and an error that must not count is marked for `errorFilter`.
-class CountedValue { constructor(readonly value: unknown) {} }
-class CountedError { constructor(readonly error: unknown) {} }
-class UncountedError { constructor(readonly error: unknown) {} }
+/**
+ * What `admit` decides for one call: refused (open, or half-open with the trial out — counted as a
+ * reject, `reject` emitted), admitted, admitted as the half-open trial, or unprotected (after
+ * `dispose`: nothing is counted).
+ */
+export const Admission = { Rejected: 0, Admitted: 1, Trial: 2, Unprotected: 3 } as const;
+export type Admission = (typeof Admission)[keyof typeof Admission];
 
 const THRESHOLD_EPSILON = 1e-9;
 const DEFAULT_BUCKETS = 10;
+/** opossum wants an action; every call goes through `admit` and `settle` instead, so it is never run. */
+const NO_ACTION = (): never => { throw new Error('opossum\'s own call is not used'); };
 
 export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
   readonly name: string;
   private readonly breaker: OpossumBreaker;
+  private readonly status: OpossumStatus;
   private readonly rotator = new EventEmitter();
   private readonly buckets: number;
   private readonly unsubscribe: () => void;
   private readonly ownTicker: BucketTicker | undefined;
   private current: BreakerState = 'closed';
   private disposed = false;
-  private classifier: FailureClassifier<unknown> | undefined;
-  private verdicts: readonly [Verdicts, Verdicts] | undefined;
-  /** The sentinels back into what the caller sees: a failed value returned, the action's own error, `CircuitOpenError`. */
-  private readonly unwrap = (err: unknown): unknown => {
-    if (err instanceof CountedValue) return err.value;
-    if (err instanceof CountedError || err instanceof UncountedError) throw err.error;
-    if ((err as { code?: unknown } | null)?.code === 'EOPENBREAKER') throw new CircuitOpenError(this.name);
-    throw err;
-  };
+  /** opossum's `pendingClose`: half-open with the trial not yet admitted (set by `halfOpen`, cleared by admitting it, `open` and `close`). */
+  private pendingClose = false;
 
   constructor(options: CircuitBreakerOptions, deps: CircuitBreakerDeps = {}) {
     super();
@@ -121,7 +130,7 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
     this.ownTicker = deps.ticker ? undefined : new BucketTicker();
     const ticker = deps.ticker ?? this.ownTicker!;
     this.unsubscribe = ticker.subscribe(window / this.buckets, () => this.rotator.emit('rotate'));
-    this.breaker = new Opossum(runWithVerdicts, {
+    this.breaker = new Opossum(NO_ACTION, {
       name: this.name,
       timeout: false,
       resetTimeout: options.resetTimeout,
@@ -132,16 +141,22 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
       rotateBucketController: this.rotator,
-      errorFilter: (err) => err instanceof UncountedError,
       allowWarmUp: false,
     });
-    this.breaker.on('open', () => this.transition('open'));
-    this.breaker.on('halfOpen', () => this.transition('half-open'));
+    this.status = this.breaker.status;
+    this.breaker.on('open', () => {
+      this.pendingClose = false;
+      this.transition('open');
+    });
+    this.breaker.on('halfOpen', () => {
+      this.pendingClose = true;
+      this.transition('half-open');
+    });
     this.breaker.on('close', () => {
+      this.pendingClose = false;
       this.flushWindow();
       this.transition('closed');
     });
-    this.breaker.on('reject', () => this.emit('reject'));
   }
 
   /**
@@ -149,39 +164,70 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
    * `CircuitOpenError` and `action` is not called. Otherwise the action's own result or error comes
    * back unchanged — a value classified as a failure is still returned (the caller relays the 503).
    * After `dispose()` the action runs unprotected: a request still in flight on an old snapshot
-   * must not fail because its upstream's state was replaced.
+   * must not fail because its upstream's state was replaced. `admit` and `settle` are the same
+   * call in two synchronous halves, for a caller that has its own `.then` on the action's promise.
    */
   execute<T>(action: () => Promise<T>, isFailure: FailureClassifier<T>): Promise<T> {
-    return this.attempt(action, isFailure).then(undefined, this.unwrap) as Promise<T>;
+    const admission = this.admit();
+    if (admission === Admission.Rejected) return Promise.reject(new CircuitOpenError(this.name));
+    const start = Date.now();
+    let pending: Promise<T>;
+    try {
+      pending = action();
+    } catch (error) {
+      this.settle(admission, admission === Admission.Trial || isFailure({ ok: false, error }), Date.now() - start);
+      return Promise.reject(error);
+    }
+    return pending.then((value) => {
+      this.settle(admission, isFailure({ ok: true, value }), Date.now() - start);
+      return value;
+    }, (error: unknown) => {
+      this.settle(admission, admission === Admission.Trial || isFailure({ ok: false, error }), Date.now() - start);
+      throw error;
+    });
   }
 
   /**
-   * `execute` without its last `.then`: the caller catches what the returned promise rejects with
-   * and hands it to `recover`, which returns the value of a call classified as a failure and throws
-   * anything else as `execute` would have rejected with it. The path every request takes: one
-   * promise and microtask fewer than `execute`, no async frame, no closure, no rest arguments
-   * (opossum's `call` with the verdicts as `this`, rather than `fire(() => …)`), one `.then`
-   * inside opossum for the classification.
+   * The first half of a call, synchronous: what opossum's `call` decides before it runs the action
+   * (counts the fire; refuses while open or while half-open with the trial out, counting a reject
+   * and emitting `reject`; admits exactly one trial while half-open) without its promise, closures,
+   * events or semaphore. A refused call is the caller's `CircuitOpenError`.
    */
-  attempt<T>(action: () => Promise<T>, isFailure: FailureClassifier<T>): Promise<T> {
-    if (this.disposed) return action();
-    // opossum admits exactly one call while half-open, so a call admitted now is the trial.
-    const verdicts = this.verdictsFor(isFailure as FailureClassifier<unknown>, this.current === 'half-open');
-    return this.breaker.call(verdicts, action) as Promise<T>;
-  }
-
-  /** What `attempt`'s rejection comes to: the value of a call counted as a failure, else thrown as the caller's error. */
-  recover<T>(err: unknown): T {
-    return this.unwrap(err) as T;
-  }
-
-  /** The verdicts for this classifier and trial flag, made once (a route's classifier is a constant). */
-  private verdictsFor(isFailure: FailureClassifier<unknown>, trial: boolean): Verdicts {
-    if (this.classifier !== isFailure) {
-      this.classifier = isFailure;
-      this.verdicts = [new Verdicts(isFailure, false), new Verdicts(isFailure, true)];
+  admit(): Admission {
+    if (this.disposed) return Admission.Unprotected;
+    this.status.increment('fires');
+    if (this.breaker.closed) return Admission.Admitted;
+    if (!this.pendingClose) {
+      this.status.increment('rejects');
+      this.emit('reject');
+      return Admission.Rejected;
     }
-    return this.verdicts![trial ? 1 : 0];
+    this.pendingClose = false;
+    return Admission.Trial;
+  }
+
+  /**
+   * The second half: an admitted call settled, `failed` by the caller's classification (an error
+   * the classifier excuses counts as a failure during the half-open trial: no evidence about the
+   * upstream, so the breaker stays open and tries again after another `resetTimeout`). What opossum
+   * does when its action settles: a success (or an excused error, its `errorFilter`) is counted and
+   * closes a half-open breaker; a failure is counted and opens the breaker when the window's rate
+   * passes the threshold with enough volume, or at once while half-open.
+   */
+  settle(admission: Admission, failed: boolean, latencyMs: number): void {
+    if (admission === Admission.Unprotected || admission === Admission.Rejected || this.disposed) return;
+    const breaker = this.breaker;
+    if (!failed) {
+      this.status.increment('successes', latencyMs);
+      if (breaker.halfOpen) breaker.close();
+      return;
+    }
+    this.status.increment('failures', latencyMs);
+    if (breaker.warmUp) return;
+    const halfOpen = breaker.halfOpen;
+    const stats = this.status.stats;
+    if (stats.fires < breaker.volumeThreshold && !halfOpen) return;
+    if (stats.failures / stats.fires * 100 > breaker.options.errorThresholdPercentage || halfOpen) breaker.open();
   }
 
   get state(): BreakerState {
@@ -219,29 +265,4 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
   private flushWindow(): void {
     for (let i = 0; i < this.buckets; i++) this.rotator.emit('rotate');
   }
-}
-
-/**
- * What a call's settlement comes to inside opossum: the classifier's verdict turned into what
- * opossum counts. An error the classifier excuses (say, the client left) would close a half-open
- * breaker as a "success" without any evidence about the upstream; during the trial it counts as a
- * failure instead, so the breaker stays open and tries again after another `resetTimeout`. The
- * handlers are fields, bound once, so a call allocates no closure.
- */
-class Verdicts {
-  constructor(private readonly isFailure: FailureClassifier<unknown>, private readonly trial: boolean) {}
-
-  readonly onValue = (value: unknown): unknown => {
-    if (this.isFailure({ ok: true, value })) throw new CountedValue(value);
-    return value;
-  };
-
-  readonly onError = (error: unknown): never => {
-    throw this.trial || this.isFailure({ ok: false, error }) ? new CountedError(error) : new UncountedError(error);
-  };
-}
-
-/** opossum's action: `this` is the call's `Verdicts` (opossum's `call(context, …)`), the argument the caller's action. */
-function runWithVerdicts(this: Verdicts, action: () => Promise<unknown>): Promise<unknown> {
-  return action().then(this.onValue, this.onError);
 }

@@ -11,7 +11,7 @@ export { outcomeFromFlag, isUpstreamFailure, isGatewayError, type Outcome, type 
 export { BucketTicker } from './bucket-ticker.js';
 export { DeadlineQueue, Deadline, tryDeadlines } from './deadline-queue.js';
 export {
-  CircuitBreaker, breakerStateCode,
+  CircuitBreaker, breakerStateCode, Admission,
   type CircuitBreakerOptions, type CircuitBreakerDeps, type CircuitBreakerEvents, type BreakerState,
   type BreakerTransition, type BreakerStats, type Settled, type FailureClassifier,
 } from './circuit-breaker.js';

@@ -21,8 +21,6 @@ export interface OpossumOptions {
   rollingPercentilesEnabled: false;
   enableSnapshots: false;
   rotateBucketController: EventEmitter;
-  /** Returning true counts the rejection as a success. */
-  errorFilter: (err: unknown) => boolean;
   allowWarmUp: false;
 }
 
@@ -33,15 +31,34 @@ export interface OpossumStats {
   rejects: number;
 }
 
+/**
+ * A breaker's rolling window (opossum's `Status`). `increment` is what the listeners opossum's
+ * constructor puts on its own `fire`, `success`, `failure` and `reject` events call: the count of the
+ * current bucket, and for `successes` / `failures` a latency pushed (read only for percentiles).
+ */
+export interface OpossumStatus {
+  increment(property: 'fires' | 'successes' | 'failures' | 'rejects', latencyMs?: number): void;
+  /** The window's totals (a reduce over its buckets). */
+  readonly stats: OpossumStats;
+}
+
+/**
+ * The state machine and window we drive: `open()` and `close()` are opossum's transitions (events,
+ * the reset timer that leads to `halfOpen`); CircuitBreaker does the per-call work of opossum's `call`
+ * itself (see circuit-breaker.ts), so `fire` / `call` are not typed here.
+ */
 export interface OpossumBreaker extends EventEmitter {
-  fire(...args: unknown[]): Promise<unknown>;
-  /** `fire` with `context` as the action's `this` (and without `fire`'s own rest-and-spread). */
-  call(context: unknown, ...args: unknown[]): Promise<unknown>;
   shutdown(): void;
+  open(): void;
+  close(): void;
   readonly opened: boolean;
   readonly halfOpen: boolean;
   readonly closed: boolean;
+  readonly warmUp: boolean;
+  readonly volumeThreshold: number;
+  readonly options: { readonly errorThresholdPercentage: number };
   readonly isShutdown: boolean;
+  readonly status: OpossumStatus;
   readonly stats: OpossumStats;
 }
 
