@@ -4,7 +4,7 @@
 #   bench/instructions.sh POLICY_FILE [N]            (after npm run build; needs valgrind)
 #   bench/instructions.sh --bare-undici PORT [N]     the yardstick: bench/servers.mjs bare-undici to PORT
 # The sidecar (policy routing Host `bench`) runs under callgrind twice: startup + 3,000 warm-up
-# requests + 1,000, and the same + N (default 8,000); the difference of the two totals over N is its
+# requests (WARMUP) + 1,000, and the same + N (default 8,000); the difference of the two totals over N is its
 # instructions per request in steady state. Compare two policies in the same way; between two runs
 # of one policy the figure moves by ~1.5%. The process's environment passes through (OTEL_* turns
 # tracing on). Knobs:
@@ -12,6 +12,8 @@
 #   KEEP=DIR          keep both runs' callgrind files as DIR/a.cg and DIR/b.cg, for
 #                     `callgrind_annotate --inclusive=no DIR/b.cg` (or a function-by-function diff
 #                     of b − a: bench/instructions-diff.mjs DIR N)
+#   WARMUP=K          K warm-up requests instead of 3,000 (code that runs for 1 request in 100, as a
+#                     sampled trace's, needs more before V8 has optimized it)
 #   PARALLEL=1        run the two at once (half the wall time on two cores; the counts agree)
 #   TRACING=RATIO     tracing on as bench/telemetry.mjs runs it: OTLP/protobuf to a local sink that
 #                     discards (bench/servers.mjs collector, not counted), parentbased_traceidratio at
@@ -53,7 +55,7 @@ total() { # $1: extra requests after the warm-up, $2: the run's name; prints cal
     elif grep -q '"listening"' "$dir/sidecar.log" 2>/dev/null; then port=$(grep '"listening"' "$dir/sidecar.log" | head -1 | sed 's/.*"outbound":\([0-9]*\).*/\1/'); fi
     [ -n "$port" ] && break; sleep 1
   done
-  $node bench/instructions-client.mjs "$port" $((3000 + $1)) 10
+  $node bench/instructions-client.mjs "$port" $((${WARMUP:-3000} + $1)) 10
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   grep "I   refs" "$dir/vg.log" | awk '{gsub(",", "", $NF); print $NF}'
   if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$dir/cg" "$KEEP/$2.cg"; fi
