@@ -144,19 +144,20 @@ class TryRun {
     const elapsed = performance.now() - this.start;
     this.release();
     const outcome = errorOutcome(err);
-    // Connect failures, resets and timeouts count against the breaker; any error does during its half-open trial.
-    this.count(outcome !== undefined || this.admission === Admission.Trial, elapsed);
+    // Connect failures, resets and timeouts count against the breaker (any error during its half-open trial).
+    this.count(outcome !== undefined, elapsed, true);
     this.span.end(err instanceof Error ? err : new Error(String(err)));
     this.done(outcome, elapsed);
     throw err;
   }
 
-  /** The try's count in the breaker's window, once. */
-  private count(failed: boolean, elapsed: number): void {
+  /** The try's count in the breaker's window, once: an answer (`error` false) or an error. */
+  private count(failed: boolean, elapsed: number, error = false): void {
     const admission = this.admission;
     if (admission === Admission.Unprotected) return;
     this.admission = Admission.Unprotected;
-    this.breaker!.settle(admission, failed, elapsed);
+    if (error) this.breaker!.settleError(admission, failed, elapsed);
+    else this.breaker!.settle(admission, failed, elapsed);
   }
 
   private done(outcome: Outcome | undefined, elapsed: number): void {

@@ -175,14 +175,14 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
     try {
       pending = action();
     } catch (error) {
-      this.settle(admission, admission === Admission.Trial || isFailure({ ok: false, error }), Date.now() - start);
+      this.settleError(admission, isFailure({ ok: false, error }), Date.now() - start);
       return Promise.reject(error);
     }
     return pending.then((value) => {
       this.settle(admission, isFailure({ ok: true, value }), Date.now() - start);
       return value;
     }, (error: unknown) => {
-      this.settle(admission, admission === Admission.Trial || isFailure({ ok: false, error }), Date.now() - start);
+      this.settleError(admission, isFailure({ ok: false, error }), Date.now() - start);
       throw error;
     });
   }
@@ -207,9 +207,17 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
   }
 
   /**
-   * The second half: an admitted call settled, `failed` by the caller's classification (an error
-   * the classifier excuses counts as a failure during the half-open trial: no evidence about the
-   * upstream, so the breaker stays open and tries again after another `resetTimeout`). What opossum
+   * A call that ended in an error, `counted` by the caller's classification: as `settle`, except
+   * that during the half-open trial an error the classifier excuses (say, the client left) counts as
+   * a failure too — no evidence about the upstream, so the breaker stays open and tries again after
+   * another `resetTimeout`.
+   */
+  settleError(admission: Admission, counted: boolean, latencyMs: number): void {
+    this.settle(admission, counted || admission === Admission.Trial, latencyMs);
+  }
+
+  /**
+   * The second half: an admitted call settled, `failed` by the caller's classification. What opossum
    * does when its action settles: a success (or an excused error, its `errorFilter`) is counted and
    * closes a half-open breaker; a failure is counted and opens the breaker when the window's rate
    * passes the threshold with enough volume, or at once while half-open.

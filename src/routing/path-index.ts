@@ -19,7 +19,7 @@ interface TrieSlot<T> {
   readonly regex: RouteEntry<T>[];
 }
 
-function slot<T>(): TrieSlot<T> {
+function newSlot<T>(): TrieSlot<T> {
   return { prefix: [], regex: [] };
 }
 
@@ -36,7 +36,7 @@ export class PathIndex<T> {
    * still empty (another elements kind, another map) threw that code away ("wrong map") on the first
    * requests after a flip.
    */
-  private readonly slots: TrieSlot<T>[] = [slot()];
+  private readonly slots: TrieSlot<T>[] = [newSlot()];
   private readonly lists: RouteEntry<T>[][] = [[]];
   private readonly cursors: number[] = [0];
 
@@ -44,7 +44,6 @@ export class PathIndex<T> {
     const all = [...entries].sort(compareEntries);
     this.all = all;
     this.hasJson = all.some((e) => e.hasJson);
-    const make = (): TrieSlot<T> => slot();
     // `all` is sorted, so every list below is built already in precedence order.
     for (const e of all) {
       if (e.matchType === 'exact') {
@@ -54,7 +53,7 @@ export class PathIndex<T> {
         // A regex with several heads sits in several slots; the heads are minimal (none is a prefix
         // of another), so one path reaches at most one of them and no entry is visited twice.
         for (const key of e.trieKeys) {
-          const slot = this.trie.getOrCreate(key, make);
+          const slot = this.trie.getOrCreate(key, newSlot<T>);
           (e.matchType === 'prefix' ? slot.prefix : slot.regex).push(e);
         }
       }
