@@ -249,3 +249,90 @@ routes:
     }
   });
 });
+
+describe('cluster warming', () => {
+  /** An upstream that counts the connections it accepted. */
+  async function counted(text: string): Promise<Upstream & { accepted: () => number }> {
+    const up = await startUpstream((_req, res) => res.end(text));
+    let n = 0;
+    up.server.on('connection', () => n++);
+    return Object.assign(up, { accepted: () => n });
+  }
+  const twoUpstreams = (a: Upstream, b: Upstream, to: string, extra = ''): string => `version: 1
+${testListeners()}
+upstreams:
+  a: { endpoints: [{ address: "${a.address}" }] }
+  b: { endpoints: [{ address: "${b.address}" }] }
+routes:
+  - { name: web, match: { host: web }, to: [${to}]${extra} }
+`;
+  const connections = async (s: Sidecar, name: string): Promise<{ active: number; idle: number }> =>
+    (await request(s.ports.admin, { path: '/clusters' })).json().upstreams.find((u: { name: string }) => u.name === name).connections;
+
+  it('a reload that routes to an upstream connects to it before the first request, which then uses that connection', async () => {
+    const a = await counted('a');
+    const b = await counted('b');
+    try {
+      const file = await tempFile(twoUpstreams(a, b, '{ upstream: a }'));
+      const s = await start(file, false);
+      expect(await get(s)).toBe('a');
+      expect(b.accepted()).toBe(0);
+      await writeFile(file, twoUpstreams(a, b, '{ upstream: b }'));
+      expect((await s.reload('signal')).result).toBe('ok');
+      await waitFor(() => b.accepted() === 1, { what: 'the warming connection to b' });
+      expect(b.seen).toHaveLength(0); // connected, no request sent
+      expect(await get(s)).toBe('b');
+      expect(await get(s)).toBe('b');
+      expect(b.accepted()).toBe(1); // the requests went out on the warmed connection
+      expect(b.seen[0]!.socket).toBe(b.seen[1]!.socket);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a reload that routes nowhere new connects to nothing; a weight raised from 0 warms that destination', async () => {
+    const a = await counted('a');
+    const b = await counted('b');
+    try {
+      const split = (wb: number): string => `{ upstream: a, weight: ${100 - wb} }, { upstream: b, weight: ${wb} }`;
+      const file = await tempFile(twoUpstreams(a, b, split(0)));
+      const s = await start(file, false);
+      expect(await get(s)).toBe('a');
+      // Same destinations, another timeout: b (weight 0) stays unconnected. The warming starts within
+      // the reload, so the pool's count already shows a connection it would have started.
+      await writeFile(file, twoUpstreams(a, b, split(0), ', timeout: 7s'));
+      expect((await s.reload('signal')).result).toBe('ok');
+      expect(await connections(s, 'b')).toEqual({ active: 0, idle: 0 });
+      await writeFile(file, twoUpstreams(a, b, split(10), ', timeout: 7s'));
+      expect((await s.reload('signal')).result).toBe('ok');
+      expect(await connections(s, 'b')).toEqual({ active: 0, idle: 1 });
+      await waitFor(() => b.accepted() === 1, { what: 'the warming connection to b' });
+      expect(a.accepted()).toBe(1); // a's pooled connection, untouched by both reloads
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a warming connect that fails leaves nothing pooled; the reload succeeds and requests fail over as before', async () => {
+    const a = await counted('a');
+    const gone = await startUpstream();
+    await gone.close(); // a port nothing listens on: connects are refused
+    try {
+      const file = await tempFile(twoUpstreams(a, gone, '{ upstream: a }'));
+      const s = await start(file, false);
+      expect(await get(s)).toBe('a');
+      await writeFile(file, twoUpstreams(a, gone, '{ upstream: b }'));
+      expect((await s.reload('signal')).result).toBe('ok');
+      await waitFor(async () => JSON.stringify(await connections(s, 'b')) === JSON.stringify({ active: 0, idle: 0 }), { what: 'the refused warming connection to leave the pool' });
+      const r = await request(s.ports.outbound, { headers: { host: 'web' } });
+      expect(r.status).toBe(503);
+      await writeFile(file, twoUpstreams(a, gone, '{ upstream: a }'));
+      expect((await s.reload('signal')).result).toBe('ok');
+      expect(await get(s)).toBe('a');
+    } finally {
+      await a.close();
+    }
+  });
+});

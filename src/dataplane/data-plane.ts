@@ -35,6 +35,7 @@ import type { Locality, SharedSessionStore } from '../routing/index.js';
 import { RateLimiterRegistry, type LimiterFactories } from '../ratelimit/index.js';
 import { PolicyLoadError, type LastError, type ReloadResult, type ReloadTrigger } from './reload-result.js';
 import { warnUnplaced, withLocalSettings } from './policy-rules.js';
+import { warmNewlyRouted } from './warm-routes.js';
 
 export { PolicyLoadError, type LastError, type ReloadResult, type ReloadTrigger };
 
@@ -360,6 +361,9 @@ export class DataPlane {
     }
     warnUnplaced(policy, this.options.locality, this.options.log);
     plan.commit();
+    // Cluster warming: what the new snapshot newly routes to starts its connections now, with nothing
+    // waiting on them (the bootstrap snapshot's open on its first requests: start-up is not held).
+    if (this.current) warmNewlyRouted(this.current.policy, policy, plan.states, plan.created);
     this.rateLimits.retain(policy.routes.map((r) => r.name));
     this.budgets.retain(policy.routes.map((r) => r.name));
     this.watchMemory(policy.overload);

@@ -46,6 +46,13 @@ export interface UpstreamConnections {
   /** Open connections: carrying a request (`active`) and pooled (`idle`). For /clusters. */
   describe(): { active: number; idle: number };
   /**
+   * Cluster warming (docs/data-plane.md): starts `perEndpoint` connections to each target (an
+   * endpoint's URL) that has none, open or opening, and pools them for the first requests. Returns
+   * at once; a connect that fails is dropped (the first request connects as it would have).
+   * Optional: an engine without it (node, http-proxy-3, the HTTP/2 pools) warms nothing.
+   */
+  warm?(targets: readonly URL[], perEndpoint: number): void;
+  /**
    * The upstream is gone (reload): idle connections close now, busy ones when their request ends.
    * A request still running on an old snapshot is served, on a connection that is not pooled.
    */

@@ -37,6 +37,11 @@ class MixedConnections implements UpstreamConnections {
     return { active: a.active + b.active, idle: a.idle + b.idle };
   }
 
+  /** `downstream`: the HTTP/1.1 pool (what most clients speak); an `http2` upstream's sessions are not warmed. */
+  warm(targets: readonly URL[], perEndpoint: number): void {
+    if (this.protocol === 'downstream') this.h1.warm?.(targets, perEndpoint);
+  }
+
   dispose(): void {
     this.h1.dispose();
     this.h2.dispose();

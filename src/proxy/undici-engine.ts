@@ -28,7 +28,7 @@ import { PooledCall } from './attempt-call.js';
 import { bodiless, type Attempt, type ConnectionOptions, type ForwardingEngine } from './engine.js';
 import { RELAY, type DirectBody, type RelaySink } from './relay.js';
 import { trailersArrived } from './trailers.js';
-import { UndiciConnections, type Connection } from './undici-pool.js';
+import { endpointKey, UndiciConnections, type Connection } from './undici-pool.js';
 import { LazyUpgrader } from './ws-upgrade.js';
 import { XFCC } from '../core/context.js';
 
@@ -300,11 +300,6 @@ function serverName(host: string): string | null {
     serverNames.set(host, (name = undiciUtil.getServerName(host)));
   }
   return name;
-}
-
-/** `host:port` of a target, the key of its endpoint pool. */
-function endpointKey(target: URL): string {
-  return target.host;
 }
 
 /** The headers for undici when a chunked request carries `transfer-encoding` (undici frames it). */

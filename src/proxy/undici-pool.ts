@@ -15,6 +15,7 @@
 import net from 'node:net';
 import type { Client } from 'undici';
 import ClientClass from 'undici/lib/dispatcher/client.js';
+import undiciSymbols from 'undici/lib/core/symbols.js';
 import { unbracket, type ConnectionOptions, type UpstreamConnections } from './engine.js';
 import { connectTls, SessionCache, type UpstreamTls } from './tls-connect.js';
 
@@ -42,6 +43,16 @@ export class UndiciConnections implements UpstreamConnections {
     let pool = this.endpoints.get(address);
     if (pool === undefined) this.endpoints.set(address, (pool = new EndpointPool(this, address, target.origin)));
     return pool;
+  }
+
+  /**
+   * Cluster warming (docs/data-plane.md): `perEndpoint` connections started to each target that has
+   * none, open or opening. A failed one is dropped, and the first request makes its own connection
+   * as it would have.
+   */
+  warm(targets: readonly URL[], perEndpoint: number): void {
+    if (this.disposed) return;
+    for (const target of targets) this.endpoint(endpointKey(target), target).warm(perEndpoint);
   }
 
   /** An endpoint pool with nothing open leaves the map (passthrough traffic names any host). */
@@ -76,6 +87,19 @@ export class EndpointPool {
     return this.idle.pop() ?? new Connection(this);
   }
 
+  /**
+   * With no connection at all (none busy, none idle), starts `count` and stacks them as idle: a
+   * request that takes one before it has connected waits for that connect, as on a new one.
+   */
+  warm(count: number): void {
+    if (this.busy > 0 || this.idle.length > 0) return;
+    for (let i = 0; i < count; i++) {
+      const conn = new Connection(this);
+      this.idle.push(conn);
+      conn.open();
+    }
+  }
+
   /** The request on `conn` is over. A connection still open goes back to the stack. */
   release(conn: Connection): void {
     this.busy--;
@@ -83,7 +107,7 @@ export class EndpointPool {
     else this.drop(conn);
   }
 
-  /** An idle connection whose socket closed (idle timeout, the upstream closed it). */
+  /** An idle connection whose socket closed (idle timeout, the upstream closed it), or whose warming connect failed. */
   closed(conn: Connection): void {
     const i = this.idle.indexOf(conn);
     if (i < 0) return;
@@ -124,6 +148,19 @@ export class Connection {
     (client as unknown as NodeJS.EventEmitter).on('error', (err: Error) => process.emitWarning(err));
     this.client = client;
   }
+
+  /**
+   * Connects now, with no request (undici's own explicit connect, `Client[kConnect]`). One that
+   * fails leaves the idle stack and is closed; a request that took it meanwhile gets the error
+   * through its handler, as on any new connection.
+   */
+  open(): void {
+    const client = this.client as unknown as NodeJS.EventEmitter & Record<symbol, (cb: () => void) => void>;
+    const failed = (): void => { client.off('connect', connected); this.pool.closed(this); };
+    const connected = (): void => { client.off('connectionError', failed); };
+    client.once('connectionError', failed);
+    client[undiciSymbols.kConnect]!(connected);
+  }
 }
 
 /** A plain TCP connect bounded by `timeoutMs` (0: unbounded), with Nagle off and TCP keep-alive on. */
@@ -153,6 +190,11 @@ function connector(timeoutMs: number): Connector {
 function tlsConnector(timeoutMs: number, config: UpstreamTls, sessions: SessionCache): Connector {
   return ((opts: { hostname: string; port: string }, cb: (err: Error | null, socket: net.Socket | null) => void) =>
     connectTls(config, sessions, { host: unbracket(opts.hostname), port: Number(opts.port) || 80 }, timeoutMs, cb)) as Connector;
+}
+
+/** `host:port` of a target: the key of its endpoint pool (the engine's, undici-engine.ts). */
+export function endpointKey(target: URL): string {
+  return target.host;
 }
 
 function noop(): void {}

@@ -23,3 +23,9 @@ declare module 'undici/lib/core/constants.js' {
   const constants: { headerNameLowerCasedRecord: Record<string, string> };
   export default constants;
 }
+
+/** undici's symbols; `kConnect` keys `Client`'s explicit connect (no request needed), for cluster warming. */
+declare module 'undici/lib/core/symbols.js' {
+  const symbols: { readonly kConnect: symbol };
+  export default symbols;
+}

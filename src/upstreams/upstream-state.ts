@@ -56,6 +56,10 @@ export interface UpstreamDeps {
 
 /** The key of the whole upstream (no subset) in per-subset maps. */
 const ALL = '';
+/** Cluster warming: connections opened per endpoint with none (Envoy's preconnect ratio 1: one for the first request). */
+const WARM_PER_ENDPOINT = 1;
+/** Cluster warming: at most this many endpoints of one upstream are connected ahead (a flip stays cheap for a large upstream). */
+const WARM_ENDPOINTS = 32;
 
 export class UpstreamState {
   readonly connections: UpstreamConnections;
@@ -142,6 +146,17 @@ export class UpstreamState {
   activate(): void {
     if (!this.disposed) this.health?.start();
     for (const e of this.endpoints) this.deps.events.endpointHealthy(this.name, e.address, this.health?.isHealthy(e.address) ?? true);
+  }
+
+  /**
+   * Cluster warming (docs/data-plane.md): a connection started to each eligible member of `subset`
+   * (the first `WARM_ENDPOINTS`) that has none, within the pool's `maxConnections`; nothing waits
+   * for them. An engine that cannot warm does nothing.
+   */
+  warm(subset: string | undefined): void {
+    if (this.connections.warm === undefined || this.disposed) return;
+    const targets = this.eligible(subset).slice(0, Math.min(WARM_ENDPOINTS, this.def.pool.maxConnections)).map((e) => e.url);
+    if (targets.length > 0) this.connections.warm(targets, WARM_PER_ENDPOINT);
   }
 
   /** Endpoints of a subset (or of the whole upstream), in policy order. */
