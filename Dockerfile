@@ -58,9 +58,10 @@ COPY --from=build /build/dist ./dist
 # A default policy so the image starts on its own; in a pod the ConfigMap mounted here replaces it.
 COPY config/policy.yaml /etc/pilotfish/policy.yaml
 ENV PILOTFISH_POLICY=/etc/pilotfish/policy.yaml
-# One malloc arena (src/cli/v8-flags.ts: SIDECAR_ENV): glibc reads it when node starts, so it is set here
-# rather than by the sidecar; it keeps ~7 MiB after a c50 load and up to ~35 after c500 off the RSS.
-ENV MALLOC_ARENA_MAX=1
+# The allocator's environment (src/cli/v8-flags.ts: SIDECAR_ENV): glibc reads it when node starts, so it
+# is set here rather than by the sidecar. One malloc arena keeps ~7 MiB after a c50 load and up to ~35
+# after c500 off the RSS; fixed trim and mmap thresholds return what the start freed (~0.9 MiB idle).
+ENV MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=4194304
 # Node's compile cache (src/cli/main.ts), warmed here by one start of the sidecar as it runs in the
 # pod (uid 1337, the entry point's flags: Node keys the cache by both) that exits cleanly on SIGTERM,
 # which is when Node writes it (the signal handler is set just after the `listening` line: hence the

@@ -121,7 +121,8 @@ describe('pilotfish run: V8 flags and environment', () => {
   const policy = `version: 1\n${testListeners()}\nupstreams: { u: { endpoints: [{ address: "127.0.0.1:9" }] } }\nroutes: [{ name: u, match: { host: u }, to: [{ upstream: u }] }]\n`;
   /** The ready sidecar's V8 flags (its `listening` log) and the environment its process image was started with (/proc). */
   const started = async (env: NodeJS.ProcessEnv): Promise<{ execArgv: string[]; environ: Record<string, string> }> => {
-    const proc = await spawnSidecar(policy, [], { MALLOC_ARENA_MAX: undefined, ...env });
+    const unset = Object.fromEntries(Object.keys(SIDECAR_ENV).map((k) => [k, undefined]));
+    const proc = await spawnSidecar(policy, [], { ...unset, ...env });
     try {
       const environ = Object.fromEntries(readFileSync(`/proc/${proc.child.pid}/environ`, 'utf8').split('\0').filter(Boolean)
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));

@@ -18,7 +18,7 @@ describe('hasHeapSizing', () => {
 
 describe('reexecEnv', () => {
   it('adds the sidecar\'s environment under what the user set, and marks the re-execution', () => {
-    expect(reexecEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_ARENA_MAX: '1', PILOTFISH_REEXECUTED: '1' });
+    expect(reexecEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_ARENA_MAX: '1', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '4194304', PILOTFISH_REEXECUTED: '1' });
     expect(reexecEnv({ MALLOC_ARENA_MAX: '4' })).toMatchObject({ MALLOC_ARENA_MAX: '4' });
   });
 });
