@@ -32,8 +32,9 @@ const IDLE_MS = 3000;
  */
 const SETTLE_MS = 1000 * Number(process.env.BENCH_SETTLE_S ?? 20);
 /**
- * Requests through every sidecar before the rounds (BENCH_WARM, default 500 each): the rounds measure
- * sidecars that have served traffic, as a fleet's have. Without it the first ten or so flips were the
+ * Requests through every sidecar before the rounds (BENCH_WARM, default 500 each), and as many
+ * straight to each upstream: the rounds measure sidecars and deployments that have served traffic,
+ * as a fleet's have. Without it the first ten or so flips were the
  * slow ones (polls spending 100–180 ms inside sidecars whose request path was still interpreted,
  * and the polling process's own cold code and GC): BENCH_TRACE=1 showed flips 0–10 at 140–385 ms
  * and two of the other 89 over 100 ms.
@@ -138,7 +139,14 @@ try {
   // Traffic first, as sidecars in a running fleet have served (their request path compiled, not
   // interpreted); their flip path stays as cold as a fleet's, which flips rarely. The settle then
   // counts from the end of it: a busy sidecar's memory reducer looks again 8 s later.
-  for (let i = 0; i < WARM_POLLS; i++) await Promise.all(pollers.map((p) => p.get()));
+  // The upstreams too, straight (not through a sidecar), one connection per sidecar each: green is
+  // the deployment a flip sends to, and a deployment is up and serving (health checks, its own
+  // warm-up) before traffic is shifted to it. Without it the first flip timed green's own first
+  // requests — its code interpreted, twenty connections accepted at once: BENCH_TRACE=1 had the
+  // first green request reach it 82 ms after the call returned and flip 1 take 142 ms.
+  const direct = [flip.ports.blue, flip.ports.green].flatMap((port) => ports.map(() => poller(port)));
+  for (let i = 0; i < WARM_POLLS; i++) await Promise.all([...pollers, ...direct].map((p) => p.get()));
+  for (const p of direct) p.close();
   const warmed = performance.now();
   await new Promise((r) => setTimeout(r, Math.max(0, Math.max(youngest, warmed) + SETTLE_MS - performance.now())));
 

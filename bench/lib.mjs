@@ -142,8 +142,11 @@ export function sidecar(upstreamPort, { policy = 'one-route', args = [], env = {
  * outbound port. `nodeArgs` come after the sidecar's V8 flags, `env` over its environment.
  */
 export function sidecarWithPolicy(text, args = [], env = {}, nodeArgs = []) {
-  return runSidecar(text, { args, env: { ...SIDECAR_ENV, ...env }, nodeArgs: [...SIDECAR_V8_FLAGS, ...nodeArgs] });
+  return runSidecar(text, { args, env: { ...SIDECAR_ENV, ...env }, nodeArgs: [...SIDECAR_V8_FLAGS, ...EXTRA_NODE_ARGS, ...nodeArgs] });
 }
+
+/** BENCH_NODE_ARGS: node flags added to every sidecar the bench starts, after ours (an experiment's V8 flags, say). */
+const EXTRA_NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 /**
  * Node's compile cache (src/cli/main.ts) for every sidecar the bench starts, warmed once as the image
@@ -318,5 +321,5 @@ ${LISTENERS}upstreams:
 routes:
   - { name: web, match: { host: web }, to: [{ upstream: ${color} }] }
 `;
-  return { policy, close: () => { blue.child.kill('SIGTERM'); green.child.kill('SIGTERM'); } };
+  return { policy, ports: { blue: blue.port, green: green.port }, close: () => { blue.child.kill('SIGTERM'); green.child.kill('SIGTERM'); } };
 }
