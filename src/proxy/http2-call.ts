@@ -19,7 +19,7 @@ import { isConnectError } from '../core/errors.js';
 import { H2 } from '../core/lazy-builtins.js';
 import { PooledCall } from './attempt-call.js';
 import { bodiless } from './engine.js';
-import { pushField } from './h2-fields.js';
+import { pushField, receivedFields } from './h2-fields.js';
 import type { Http2Connections, Session } from './http2-pool.js';
 import { trailersArrived } from './trailers.js';
 
@@ -81,11 +81,11 @@ export class Http2Call extends PooledCall {
     else if (unread && (req.pipeBody === undefined || !req.pipeBody(stream, () => stream.close(H2.CANCEL)))) pipeInto(req.source, stream);
   }
 
-  onResponse(stream: ClientHttp2Stream, headers: Http2Headers, flags: number): void {
+  onResponse(stream: ClientHttp2Stream, headers: Http2Headers, flags: number, raw: readonly string[] | undefined): void {
     if (!this.settle()) { stream.close(H2.CANCEL); return; }
     this.answered = true;
     const status = Number(headers[':status']) || 502;
-    const out = responseHeaders(headers);
+    const out = (raw === undefined ? undefined : receivedFields(raw, undefined) as IncomingHttpHeaders | undefined) ?? responseHeaders(headers);
     // Trailers-only (END_STREAM on the headers): nothing follows; the edge answers it as such.
     if ((flags & H2.FLAG_END_STREAM) !== 0) { this.resolve({ status, headers: out, body: EMPTY }); return; }
     this.resolve({ status, headers: out, body: stream });
@@ -145,7 +145,7 @@ export class Http2Call extends PooledCall {
 const CALL = Symbol('pilotfish.call');
 type CallStream = ClientHttp2Stream & { [CALL]: Http2Call };
 
-function onResponse(this: CallStream, headers: Http2Headers, flags: number): void { this[CALL].onResponse(this, headers, flags); }
+function onResponse(this: CallStream, headers: Http2Headers, flags: number, raw?: string[]): void { this[CALL].onResponse(this, headers, flags, raw); }
 function onTrailers(this: CallStream, trailers: Http2Headers): void { trailersArrived(this, trailers as IncomingHttpHeaders); }
 function onStreamError(this: CallStream, err: Error): void { this[CALL].onStreamError(this, err); }
 function onClose(this: CallStream): void { this[CALL].closed(this); }
@@ -170,7 +170,11 @@ function requestHeaders(req: ProxyRequest): string[] {
   return out;
 }
 
-/** The response headers without `:status` (the status travels apart; an HTTP/1 edge cannot write pseudo-headers). */
+/**
+ * The response headers without `:status` (the status travels apart; an HTTP/1 edge cannot write
+ * pseudo-headers), copied from node:http2's object: when the flat list (the 'response' event's third
+ * argument) repeats a name, which `receivedFields` leaves to node:http2's merging.
+ */
 function responseHeaders(h: Http2Headers): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
   for (const name in h) if (name.charCodeAt(0) !== 58 /* : */) out[name] = h[name] as string | string[];

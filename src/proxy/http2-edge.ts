@@ -37,7 +37,7 @@ export function createHttp2Server(deps: ListenerDeps): Http2Server {
     maxHeaderListPairs: deps.limits.maxHeadersCount + 4, // + the four request pseudo-headers
     maxSessionMemory: 64,
   });
-  server.on('stream', (stream, headers) => handleStream(stream, headers, deps));
+  server.on('stream', (stream, headers, _flags, raw: string[]) => handleStream(stream, headers, raw, deps));
   server.on('session', (session) => {
     session.on('error', noop);
     // Idle as long as an HTTP/1.1 keep-alive connection may be: then GOAWAY, streams in flight finish.
@@ -47,7 +47,7 @@ export function createHttp2Server(deps: ListenerDeps): Http2Server {
   return server;
 }
 
-function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: ListenerDeps): void {
+function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, raw: readonly string[] | undefined, deps: ListenerDeps): void {
   deps.track.begin();
   stream.on('error', noop);
   const snapshot = deps.current();
@@ -72,7 +72,7 @@ function handleStream(stream: ServerHttp2Stream, headers: Http2Headers, deps: Li
     return;
   }
   if (websocket) { connectWebSocket(stream, headers, authority, path, ctx, x, deps, () => x.untrack()); return; }
-  const clean = requestHeaders(headers, authority);
+  const clean = requestHeaders(headers, authority, raw);
   // A body of unknown length, as the edge-neutral request says it (the HTTP/1 engines frame it chunked).
   if (!stream.endAfterHeaders && clean['content-length'] === undefined) clean['transfer-encoding'] = 'chunked';
   (ctx as { requestId: string }).requestId = setForwardingHeaders(clean, peer.remoteAddress, authority);

@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { IncomingHttpHeaders as Http2Headers, ServerHttp2Stream } from 'node:http2';
 import { Readable, Transform, type Writable } from 'node:stream';
 import type { Peer, ProxyRequest } from '../core/context.js';
+import { receivedFields } from './h2-fields.js';
 
 export class Http2Request implements ProxyRequest {
   body: Buffer | undefined = undefined;
@@ -102,15 +103,27 @@ export class Http2Request implements ProxyRequest {
  * The request headers an HTTP/2 stream carries, as the edge-neutral request holds them: without
  * the pseudo-headers (`:method`, `:path`, … — the request's own fields) and the connection-specific
  * ones HTTP/2 forbids anyway (`te` stays when it is `trailers`: gRPC needs it), with `host` set from `:authority` so the route stack, the header
- * matchers and an HTTP/1.1 upstream see what an HTTP/1.1 client would have sent.
+ * matchers and an HTTP/1.1 upstream see what an HTTP/1.1 client would have sent. Read from the
+ * stream's flat list (`raw`, the 'stream' event's fourth argument) when it has one and no name
+ * repeats (`receivedFields`), else copied from node:http2's object.
  */
-export function requestHeaders(h: Http2Headers, authority: string): IncomingHttpHeaders {
+export function requestHeaders(h: Http2Headers, authority: string, raw?: readonly string[]): IncomingHttpHeaders {
+  const fields = raw === undefined ? undefined : receivedFields(raw, CONNECTION_SPECIFIC) as IncomingHttpHeaders | undefined;
+  // A `te` other than `trailers` goes: the object's way drops it (rare: not worth a case in the loop).
+  const out = fields !== undefined && (fields.te === undefined || fields.te === 'trailers') ? fields : copyHeaders(h);
+  out.host = authority;
+  return out;
+}
+
+/** Connection-specific request headers (RFC 9113 §8.2.2) the edge drops; `te` has its own rule. */
+const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
+
+function copyHeaders(h: Http2Headers): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
   for (const name in h) {
-    if (name.charCodeAt(0) === 58 /* : */ || name === 'connection' || name === 'keep-alive' || (name === 'te' && h.te !== 'trailers') || name === 'transfer-encoding' || name === 'upgrade') continue;
+    if (name.charCodeAt(0) === 58 /* : */ || CONNECTION_SPECIFIC.has(name) || (name === 'te' && h.te !== 'trailers')) continue;
     out[name] = h[name] as string | string[];
   }
-  out.host = authority;
   return out;
 }
 

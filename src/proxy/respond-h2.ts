@@ -17,7 +17,7 @@ import { grpcStatusOf } from '../core/grpc.js';
 import { H2 } from '../core/lazy-builtins.js';
 import { pushField } from './h2-fields.js';
 import { relay } from './relay.js';
-import { forwardableTrailers, trailersOf } from './trailers.js';
+import { sendableTrailers, trailersOf } from './trailers.js';
 
 const FORBIDDEN = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
@@ -78,7 +78,7 @@ export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, 
   // `on`: 'wantTrailers' comes once, and `once` would wrap the listener.
   stream.on('wantTrailers', () => {
     const trailers = trailersOf(body);
-    try { stream.sendTrailers(trailers === undefined ? NO_TRAILERS : forwardableTrailers(trailers)); } catch { stream.close(); }
+    try { stream.sendTrailers(trailers === undefined ? NO_TRAILERS : sendableTrailers(trailers)); } catch { stream.close(); }
   });
   (stream as CountedStream)[SENT] = sent;
   stream.write = countedWrite;

@@ -50,3 +50,13 @@ export function forwardableTrailers(t: IncomingHttpHeaders): OutgoingHttpHeaders
   }
   return out;
 }
+
+/**
+ * `forwardableTrailers` for a writer that copies what it is given (node:http2's `sendTrailers`
+ * does, into a null-prototype object, before it reads a field): the trailers themselves when no
+ * field is to go — gRPC's `grpc-status`, `grpc-message` and metadata — with no copy of ours first.
+ */
+export function sendableTrailers(t: IncomingHttpHeaders): OutgoingHttpHeaders {
+  for (const name in t) if (NOT_TRAILERS.has(name) || name.charCodeAt(0) === 58 /* : */) return forwardableTrailers(t);
+  return t;
+}
