@@ -34,18 +34,14 @@ const keyOf = (d: Destination): string => `${d.upstream}\0${d.subset ?? ''}`;
 
 /**
  * Starts connections to what `next` newly routes to, against `serving` (`states`: the committed
- * plan's; `created`: the upstreams whose state that plan made). Returns how many destinations it
- * warmed (each engine skips endpoints that already have a connection).
+ * plan's; `created`: the upstreams whose state that plan made). Each engine skips endpoints that
+ * already have a connection.
  */
-export function warmNewlyRouted(serving: Policy, next: Policy, states: ReadonlyMap<string, UpstreamState>, created: readonly string[]): number {
+export function warmNewlyRouted(serving: Policy, next: Policy, states: ReadonlyMap<string, UpstreamState>, created: readonly string[]): void {
   const before = new Set(destinations(serving).map(keyOf));
   const fresh = new Set(created);
-  let warmed = 0;
   for (const d of destinations(next)) {
     const state = states.get(d.upstream);
-    if (state === undefined || (before.has(keyOf(d)) && !fresh.has(d.upstream))) continue;
-    state.warm(d.subset);
-    warmed++;
+    if (state !== undefined && (!before.has(keyOf(d)) || fresh.has(d.upstream))) state.warm(d.subset);
   }
-  return warmed;
 }

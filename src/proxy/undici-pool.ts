@@ -51,7 +51,6 @@ export class UndiciConnections implements UpstreamConnections {
    * as it would have.
    */
   warm(targets: readonly URL[], perEndpoint: number): void {
-    if (this.disposed) return;
     for (const target of targets) this.endpoint(endpointKey(target), target).warm(perEndpoint);
   }
 
