@@ -12,6 +12,14 @@
 #              sidecar before the first flip (bench:fleet sends 500), and after each flip requests
 #              until it answers the new color and P more — the flip and the first requests on its
 #              snapshot, what bench:fleet times
+#   GREEN_WARM=G   with WARM: both policies also route host web2 to green, and G requests go there
+#              before the first flip — green's connection has served before it is flipped to, so
+#              flip 1 less this run's flip 1 is what a newly routed upstream's first requests cost
+#   OTHER=O    with WARM: a third upstream, gray (its own server), routed by host web3 in both
+#              policies, gets O requests before the first flip — another upstream's first requests
+#              paid beforehand, so flip 1 less this run's is what any upstream's first use costs
+#              (its code's re-optimization), apart from what is green's own (its connection)
+#   NODE_ARGS="--flag …"   node flags for the sidecar (e.g. --no-lazy: flip 1 without lazy compilation)
 #   SPLIT=K    one run instead of two, cut in three windows by `callgrind_control -d` (after the
 #              warm-up, after flip K, after flip K + N): the first K flips (cold: the flip path and
 #              the request path's first calls into a new snapshot) apart from the N after them;
@@ -34,22 +42,25 @@ if [ -n "${WARM:-}${POLLS:-}" ]; then
     head -1 "$dir/$1.port"
   }
   blue_port=$(upstream blue); green_port=$(upstream green)
+  if [ -n "${OTHER:-}" ]; then gray_port=$(upstream gray); fi
   trap 'kill $(cat "$dir/redis.pid") $(cat "$dir/upstreams.pid") 2>/dev/null || true; rm -rf "$dir"' EXIT
 fi
 policy() { # $1: the route's upstream
-  echo 'version: 1'; cat bench/listeners.yaml; cat <<YAML
-upstreams:
-  blue: { endpoints: [{ address: "127.0.0.1:$blue_port" }] }
-  green: { endpoints: [{ address: "127.0.0.1:$green_port" }] }
-routes:
-  - { name: web, match: { host: web }, to: [{ upstream: $1 }] }
-YAML
+  echo 'version: 1'; cat bench/listeners.yaml
+  echo 'upstreams:'
+  echo "  blue: { endpoints: [{ address: \"127.0.0.1:$blue_port\" }] }"
+  echo "  green: { endpoints: [{ address: \"127.0.0.1:$green_port\" }] }"
+  if [ -n "${OTHER:-}" ]; then echo "  gray: { endpoints: [{ address: \"127.0.0.1:$gray_port\" }] }"; fi
+  echo 'routes:'
+  echo "  - { name: web, match: { host: web }, to: [{ upstream: $1 }] }"
+  if [ -n "${GREEN_WARM:-}" ]; then echo '  - { name: web2, match: { host: web2 }, to: [{ upstream: green }] }'; fi
+  if [ -n "${OTHER:-}" ]; then echo '  - { name: web3, match: { host: web3 }, to: [{ upstream: gray }] }'; fi
 }
 policy blue > "$dir/blue.yaml"; policy green > "$dir/green.yaml"
 total() { # $1: flips; prints callgrind's instruction total
   local key=k$1
   PILOTFISH_REEXEC=0 valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$dir/cg.$1" --log-file="$dir/vg.$1.log" \
-    $node --max-semi-space-size=8 dist/cli/main.js run --policy "$dir/blue.yaml" --fleet "$url" --fleet-key "$key" --no-access-log 2> "$dir/sidecar.$1.log" &
+    $node --max-semi-space-size=8 ${NODE_ARGS:-} dist/cli/main.js run --policy "$dir/blue.yaml" --fleet "$url" --fleet-key "$key" --no-access-log 2> "$dir/sidecar.$1.log" &
   local pid=$!
   for _ in $(seq 1 900); do grep -q '"listening"' "$dir/sidecar.$1.log" 2>/dev/null && break; sleep 1; done
   grep -q '"listening"' "$dir/sidecar.$1.log" || { echo "the sidecar did not start listening within 900 s" >&2; exit 1; }
@@ -72,7 +83,7 @@ if [ -n "${SPLIT:-}" ]; then
     mkdir -p "$KEEP/cold" "$KEEP/warm"; : > "$KEEP/cold/a.cg"; : > "$KEEP/warm/a.cg"
     cp "$f.2" "$KEEP/cold/b.cg"; cp "$f.3" "$KEEP/warm/b.cg"; cp "$f.1" "$KEEP/start.cg"
   fi
-  echo "one sidecar: flips 1-$k $(( cold / k )) instructions per flip, flips $((k + 1))-$((k + n)) $(( warm / n )) per flip (WARM=${WARM:-0} POLLS=${POLLS:-0})"
+  echo "one sidecar: flips 1-$k $(( cold / k )) instructions per flip, flips $((k + 1))-$((k + n)) $(( warm / n )) per flip (WARM=${WARM:-0} POLLS=${POLLS:-0} GREEN_WARM=${GREEN_WARM:-0} OTHER=${OTHER:-0}${NODE_ARGS:+ NODE_ARGS=$NODE_ARGS})"
   exit 0
 fi
 a=$(total 10 a); b=$(total $((10 + n)) b)
