@@ -1,5 +1,5 @@
 // Telemetry overhead: the same sidecar with metrics only (access log off), metrics + access log (the
-// default), and tracing on at 100% and at 1% sampling (OTLP/HTTP to a local collector that discards),
+// default), and tracing on at 100%, at 1% and at 0% sampling (on, nothing sampled) (OTLP/HTTP to a local collector that discards),
 // in one interleaved run, with ratios to metrics-only.
 //   npm run bench:telemetry     (BENCH_SECONDS=4 BENCH_ROUNDS=5 by default)
 // `BENCH_ONLY` (comma-separated substrings of row names) runs a subset against metrics only, which is
@@ -25,6 +25,8 @@ try {
   const rows = {
     [BASELINE]: () => sidecar(upstream.port, { args: ['--no-access-log'] }),
     'metrics + access log': () => sidecar(upstream.port),
+    // On with nothing sampled: the price of every request's trace id and `traceparent` alone.
+    'tracing 0% (on, none sampled)': () => sidecar(upstream.port, { args: ['--no-access-log'], env: otel(0) }),
     'tracing 1%': () => sidecar(upstream.port, { args: ['--no-access-log'], env: otel(0.01) }),
     'tracing 100%': () => sidecar(upstream.port, { args: ['--no-access-log'], env: otel(1) }),
   };
