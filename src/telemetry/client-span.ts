@@ -22,24 +22,62 @@ export interface SpanMaker {
 export function startClientSpan(owner: SpanMaker, parent: Context, start: ClientSpanStart): ClientSpan {
   const known = KNOWN_METHODS.has(start.method);
   const span = owner.tracer.startSpan(known ? start.method : 'HTTP', { kind: SpanKind.CLIENT }, parent);
-  if (span.isRecording()) {
-    const [address, port] = splitHostPort(start.endpoint);
-    const attrs: Attributes = {
-      ...methodAttributes(start.method, known),
-      'url.full': `http://${start.endpoint}${pathOnly(start.path)}`,
-      'server.address': address,
-      'pilotfish.upstream': start.upstream,
-      'pilotfish.endpoint': start.endpoint,
-      'pilotfish.attempt': start.attempt,
-    };
-    if (port !== undefined) attrs['server.port'] = port;
-    if (isIP(address)) attrs['network.peer.address'] = address;
-    if (start.subset) attrs['pilotfish.subset'] = start.subset;
-    if (start.attempt > 1) attrs['http.request.resend_count'] = start.attempt - 1;
-    if (start.mirror) attrs['pilotfish.mirror'] = true;
-    span.setAttributes(attrs);
-  }
+  if (span.isRecording()) span.setAttributes(clientStartAttributes(start, known));
   return new OtelClientSpan(owner, span);
+}
+
+/** A CLIENT span's attributes at its start (semantic conventions, `pilotfish.*` for the try). */
+export function clientStartAttributes(start: ClientSpanStart, known: boolean): Attributes {
+  const [address, port] = splitHostPort(start.endpoint);
+  const attrs: Attributes = {
+    ...methodAttributes(start.method, known),
+    'url.full': `http://${start.endpoint}${pathOnly(start.path)}`,
+    'server.address': address,
+    'pilotfish.upstream': start.upstream,
+    'pilotfish.endpoint': start.endpoint,
+    'pilotfish.attempt': start.attempt,
+  };
+  if (port !== undefined) attrs['server.port'] = port;
+  if (isIP(address)) attrs['network.peer.address'] = address;
+  if (start.subset) attrs['pilotfish.subset'] = start.subset;
+  if (start.attempt > 1) attrs['http.request.resend_count'] = start.attempt - 1;
+  if (start.mirror) attrs['pilotfish.mirror'] = true;
+  return attrs;
+}
+
+/** What a try's end adds to its CLIENT span: attributes, and the error status (with its message) when it failed. */
+export interface ClientSpanEnd {
+  readonly attributes: Attributes;
+  readonly error: boolean;
+  readonly message: string | undefined;
+}
+
+export function clientEnd(result: number | Error, attrs: SpanAttributeMap | undefined): ClientSpanEnd {
+  const out: Attributes = {};
+  let error = false;
+  let message: string | undefined;
+  if (typeof result === 'number') {
+    out['http.response.status_code'] = result;
+    // For a client span any 4xx/5xx is an error (semantic conventions).
+    if (result >= 400) {
+      out['error.type'] = String(result);
+      error = true;
+    }
+  } else {
+    out['error.type'] = errorType(result);
+    error = true;
+    message = result.message;
+  }
+  if (attrs) {
+    Object.assign(out, attrs);
+    // RPC conventions: a gRPC client span is in error for every status but OK (0), whatever the HTTP status.
+    const code = attrs['rpc.grpc.status_code'];
+    if (typeof code === 'number' && code !== 0 && typeof result === 'number' && result < 400) {
+      out['error.type'] = String(code);
+      error = true;
+    }
+  }
+  return { attributes: out, error, message };
 }
 
 class OtelClientSpan implements ClientSpan {
@@ -56,26 +94,9 @@ class OtelClientSpan implements ClientSpan {
     this.ended = true;
     const span = this.span;
     if (span.isRecording()) {
-      if (typeof result === 'number') {
-        span.setAttribute('http.response.status_code', result);
-        // For a client span any 4xx/5xx is an error (semantic conventions).
-        if (result >= 400) {
-          span.setAttribute('error.type', String(result));
-          span.setStatus({ code: SpanStatusCode.ERROR });
-        }
-      } else {
-        span.setAttribute('error.type', errorType(result));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: result.message });
-      }
-      if (attrs) {
-        span.setAttributes(attrs);
-        // RPC conventions: a gRPC client span is in error for every status but OK (0), whatever the HTTP status.
-        const code = attrs['rpc.grpc.status_code'];
-        if (typeof code === 'number' && code !== 0 && typeof result === 'number' && result < 400) {
-          span.setAttribute('error.type', String(code));
-          span.setStatus({ code: SpanStatusCode.ERROR });
-        }
-      }
+      const done = clientEnd(result, attrs);
+      span.setAttributes(done.attributes);
+      if (done.error) span.setStatus(done.message === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message: done.message });
     }
     span.end();
   }

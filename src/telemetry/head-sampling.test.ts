@@ -7,9 +7,9 @@ const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 describe('parseTraceparent', () => {
   it.each([
-    [`00-${TRACE}-00f067aa0ba902b7-01`, { traceId: TRACE, sampled: true }],
-    [`00-${TRACE}-00f067aa0ba902b7-00`, { traceId: TRACE, sampled: false }],
-    [`01-${TRACE}-00f067aa0ba902b7-03-future`, { traceId: TRACE, sampled: true }],
+    [`00-${TRACE}-00f067aa0ba902b7-01`, { traceId: TRACE, spanId: '00f067aa0ba902b7', sampled: true }],
+    [`00-${TRACE}-00f067aa0ba902b7-00`, { traceId: TRACE, spanId: '00f067aa0ba902b7', sampled: false }],
+    [`01-${TRACE}-00f067aa0ba902b7-03-future`, { traceId: TRACE, spanId: '00f067aa0ba902b7', sampled: true }],
   ])('reads %s', (value, want) => {
     expect(parseTraceparent(value)).toEqual(want);
   });
@@ -50,11 +50,11 @@ describe('HeadSampler', () => {
 
   it('parent-based: follows the caller\'s flag; a root goes to the root sampler', () => {
     const s = new HeadSampler({ root: 'always_off', ratio: 1, parentBased: true });
-    expect(s.sampled(TRACE, { traceId: TRACE, sampled: true })).toBe(true);
-    expect(s.sampled(TRACE, { traceId: TRACE, sampled: false })).toBe(false);
+    expect(s.sampled(TRACE, { traceId: TRACE, spanId: '00f067aa0ba902b7', sampled: true })).toBe(true);
+    expect(s.sampled(TRACE, { traceId: TRACE, spanId: '00f067aa0ba902b7', sampled: false })).toBe(false);
     expect(s.sampled(TRACE, undefined)).toBe(false);
     const plain = new HeadSampler({ root: 'always_on', ratio: 1, parentBased: false });
-    expect(plain.sampled(TRACE, { traceId: TRACE, sampled: false })).toBe(true);
+    expect(plain.sampled(TRACE, { traceId: TRACE, spanId: '00f067aa0ba902b7', sampled: false })).toBe(true);
   });
 });
 
@@ -69,6 +69,6 @@ describe('UnsampledTrace', () => {
     client.inject(b);
     expect(a.traceparent).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-00$`));
     expect(b.traceparent).toBe(a.traceparent);
-    expect(parseTraceparent(String(a.traceparent))).toEqual({ traceId: TRACE, sampled: false });
+    expect(parseTraceparent(String(a.traceparent))).toMatchObject({ traceId: TRACE, sampled: false });
   });
 });

@@ -2,14 +2,13 @@
  * The sampling decision, made before any OpenTelemetry object exists, so a request the sampler drops
  * costs what propagation needs and nothing more: its `traceparent` read, a trace id (the caller's, or
  * a new one), one small object that writes the next hop's `traceparent` with the sampled flag clear.
- * Only a sampled request goes through the SDK (span, context, attributes, export).
+ * Only a sampled request records spans (otel-tracing.ts).
  *
  * The decision is the SDK's own for the samplers Pilotfish configures (`OTEL_TRACES_SAMPLER`):
  * `always_on`, `always_off`, `traceidratio` on the trace id (the SDK's `TraceIdRatioBasedSampler`
  * arithmetic), and their `parentbased_*` forms, which follow the caller's sampled flag when a valid
- * `traceparent` came with the request. It is the only decision: the SDK runs an `AlwaysOnSampler`
- * (it sees sampled requests only), and a sampled root trace hands its id to the SDK (`TraceIds`), so
- * the span carries the id the decision was made on.
+ * `traceparent` came with the request. It is the only decision: a sampled request's spans carry the
+ * trace id it was made on.
  */
 import type { ClientSpan, HeaderCarrier, ServerSpan } from './tracing.js';
 import type { SamplerConfig } from './tracing-config.js';
@@ -19,6 +18,8 @@ const TRACEPARENT = /^\s?((?!ff)[\da-f]{2})-((?![0]{32})[\da-f]{32})-((?![0]{16}
 
 export interface RemoteParent {
   readonly traceId: string;
+  /** The caller's span: the parent of the request's SERVER span. */
+  readonly spanId: string;
   readonly sampled: boolean;
 }
 
@@ -26,7 +27,7 @@ export function parseTraceparent(value: string | string[] | undefined): RemotePa
   if (typeof value !== 'string') return undefined;
   const m = TRACEPARENT.exec(value);
   if (m === null || (m[1] === '00' && m[5] !== undefined)) return undefined;
-  return { traceId: m[2]!, sampled: (parseInt(m[4]!, 16) & 1) === 1 };
+  return { traceId: m[2]!, spanId: m[3]!, sampled: (parseInt(m[4]!, 16) & 1) === 1 };
 }
 
 export class HeadSampler {
@@ -91,24 +92,6 @@ const shared = new RandomIds();
 /** `words` × 32 random bits as hex (4: a trace id, 2: a span id). */
 export function randomHex(words: 2 | 4): string {
   return words === 4 ? shared.traceId() : shared.spanId();
-}
-
-/**
- * The SDK's id generator, with a slot for the one trace id already chosen: a sampled root trace
- * keeps the id its sampling decision was made on.
- */
-export class TraceIds {
-  next: string | undefined;
-
-  generateTraceId(): string {
-    const id = this.next ?? randomHex(4);
-    this.next = undefined;
-    return id;
-  }
-
-  generateSpanId(): string {
-    return randomHex(2);
-  }
 }
 
 /**

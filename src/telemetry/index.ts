@@ -1,7 +1,7 @@
 /**
  * Telemetry (SPEC §6): Prometheus metrics, OpenTelemetry traces, the access log, and the 15020
  * listener that serves `/metrics` beside the health probes. Nothing else in the proxy imports
- * prom-client, the OpenTelemetry SDK or the access-log pino instance directly.
+ * prom-client, the OpenTelemetry exporter or the access-log pino instance directly.
  */
 export { createHealthServer, type HealthState, type ExtraRoute } from './health-server.js';
 export {

@@ -1,8 +1,8 @@
 /**
  * Tracing as the proxy sees it: a SERVER span per request that continues the caller's W3C trace, a
  * CLIENT span per upstream try (retries show as siblings) and per mirrored call, and the W3C context
- * injected into each upstream request. The OpenTelemetry SDK sits behind this small interface
- * (otel-tracing.ts) and is loaded only when tracing is on; off, every call hits a shared frozen no-op
+ * injected into each upstream request. The sidecar's span recorder and OpenTelemetry's OTLP exporter
+ * sit behind this small interface (otel-tracing.ts), loaded only when tracing is on; off, every call hits a shared frozen no-op
  * object, so the request path pays one property call and allocates nothing.
  *
  * Nothing instruments Node's `http` module: the proxy makes its spans itself, and an
@@ -91,7 +91,7 @@ export interface TracingOptions {
 
 /**
  * Builds tracing from the `OTEL_*` variables: `NOOP_TRACING` unless an OTLP endpoint is set, else an
- * SDK tracer provider exporting in batches over OTLP/HTTP. Async because the SDK is imported lazily.
+ * the sidecar's span recorder exporting in batches over OTLP/HTTP. Async because the exporter is imported lazily.
  */
 export async function createTracing(options: TracingOptions = {}): Promise<Tracing> {
   const resolved = tracingConfigFromEnv(options.env ?? process.env);

@@ -27,6 +27,8 @@ export interface CollectedSpan {
 
 export class FakeCollector {
   readonly requests: ExportRequest[] = [];
+  /** While set (`hold`), exports are received and kept but not answered. */
+  private gate: Promise<void> | undefined;
 
   private constructor(private readonly server: http.Server) {}
 
@@ -41,13 +43,24 @@ export class FakeCollector {
         collector.requests.push({ path: req.url ?? '', contentType, body: Buffer.concat(chunks) });
         // An empty ExportTraceServiceResponse: `{}` in JSON, zero bytes in protobuf.
         const json = contentType.startsWith('application/json');
-        res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
-        res.end(json ? '{}' : undefined);
+        const answer = (): void => {
+          res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
+          res.end(json ? '{}' : undefined);
+        };
+        if (collector.gate) void collector.gate.then(answer);
+        else answer();
       });
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     return collector;
+  }
+
+  /** Exports are kept but not answered (a slow collector) until the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise<void>((resolve) => { release = resolve; });
+    return () => { this.gate = undefined; release(); };
   }
 
   /** `http://127.0.0.1:port`, the value for `OTEL_EXPORTER_OTLP_ENDPOINT`. */

@@ -239,6 +239,47 @@ describe('tracing', () => {
     expect(collector.spans()).toHaveLength(1);
   });
 
+  it('exports a full batch at once, without waiting for the schedule delay (OTEL_BSP_MAX_EXPORT_BATCH_SIZE)', async () => {
+    const collector = await FakeCollector.start();
+    cleanup.push(() => collector.close());
+    // A minute between scheduled exports: only a full batch can leave within the test.
+    const tracing = await tracingTo(collector, { OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4' });
+    const end = (): void => tracing.startServer({}, { direction: 'inbound', method: 'GET', host: 'app', path: '/' })
+      .end(200, { route: 'r', upstream: 'app', subset: '', endpoint: '', flags: [], attempts: 1 });
+    for (let i = 0; i < 3; i++) end();
+    // Three spans wait for the delay: nothing is sent (polled a while, not slept on).
+    await expect(collector.waitFor(() => (collector.requests.length > 0 ? true : undefined), 300)).rejects.toThrow();
+    for (let i = 0; i < 5; i++) end();
+    const exported = await collector.waitFor(() => { const s = collector.spans(); return s.length >= 8 ? s : undefined; });
+    expect(exported).toHaveLength(8);
+    expect(collector.requests).toHaveLength(2); // two batches of 4
+  });
+
+  it('drops spans beyond OTEL_BSP_MAX_QUEUE_SIZE while an export is slow, says so, and sends the rest', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+    const collector = await FakeCollector.start();
+    cleanup.push(() => collector.close());
+    const tracing = await createTracing({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_BSP_MAX_QUEUE_SIZE: '5', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' },
+      log,
+    });
+    cleanup.push(() => tracing.shutdown());
+    const release = collector.hold();
+    const end = (i: number): void => tracing.startServer({}, { direction: 'inbound', method: 'GET', host: 'app', path: `/${i}` })
+      .end(200, { route: 'r', upstream: 'app', subset: '', endpoint: '', flags: [], attempts: 1 });
+    end(0);
+    end(1); // a full batch: exported at once, and the collector holds it
+    await collector.waitFor(() => (collector.requests.length === 1 ? true : undefined));
+    // One export at a time: spans 2–6 fill the queue of 5, 7 and 8 find it full.
+    for (let i = 2; i < 9; i++) end(i);
+    release();
+    await tracing.forceFlush();
+    const paths = collector.spans().map((x) => x.attributes['url.path']);
+    expect(paths).toEqual(['/0', '/1', '/2', '/3', '/4', '/5', '/6']);
+    expect(lines.some((l) => l.msg === 'opentelemetry' && /dropped/.test(JSON.stringify(l.otel)))).toBe(true);
+  });
+
   it('gives up on a collector that never answers once the shutdown timeout passes', async () => {
     const { port } = await listen(() => { /* accept the export, never answer */ });
     const tracing = await createTracing({ env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces` }, shutdownTimeoutMs: 200 });
