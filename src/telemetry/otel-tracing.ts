@@ -258,8 +258,13 @@ export class SpanBatcher {
       return;
     }
     this.queue.push(span);
-    if (this.queue.length >= this.batchSize) this.drain();
-    else this.timer ??= setTimeout(() => { this.timer = undefined; this.drain(); }, this.delayMs).unref();
+    this.schedule();
+  }
+
+  /** A full batch goes now; fewer spans when the delay has passed since the first of them waited. */
+  private schedule(): void {
+    if (this.queue.length >= this.batchSize) void this.drain();
+    else this.timer ??= setTimeout(() => { this.timer = undefined; void this.drain(); }, this.delayMs).unref();
   }
 
   /** Exports everything waiting now; resolves when it has gone (or failed). */
@@ -280,7 +285,8 @@ export class SpanBatcher {
   private drain(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    return (this.running ??= this.exportAll().finally(() => { this.running = undefined; }));
+    // Spans queued after the loop's last look (before this `finally`) are scheduled here, not stranded.
+    return (this.running ??= this.exportAll().finally(() => { this.running = undefined; if (this.queue.length > 0 && !this.stopped) this.schedule(); }));
   }
 
   private async exportAll(): Promise<void> {
