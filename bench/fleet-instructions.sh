@@ -56,17 +56,20 @@ policy() { # $1: the route's upstream
   if [ -n "${GREEN_WARM:-}" ]; then echo '  - { name: web2, match: { host: web2 }, to: [{ upstream: green }] }'; fi
   if [ -n "${OTHER:-}" ]; then echo '  - { name: web3, match: { host: web3 }, to: [{ upstream: gray }] }'; fi
 }
-policy blue > "$dir/blue.yaml"; policy green > "$dir/green.yaml"
+# The policies in a directory of their own: the sidecar watches its policy file's directory, and its
+# log (and the upstreams' port files, Redis's log) written beside it would make it re-read the file.
+mkdir "$dir/policy"
+policy blue > "$dir/policy/blue.yaml"; policy green > "$dir/policy/green.yaml"
 total() { # $1: flips; prints callgrind's instruction total
   local key=k$1
   PILOTFISH_REEXEC=0 valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file="$dir/cg.$1" --log-file="$dir/vg.$1.log" \
-    $node --max-semi-space-size=8 ${NODE_ARGS:-} dist/cli/main.js run --policy "$dir/blue.yaml" --fleet "$url" --fleet-key "$key" --no-access-log 2> "$dir/sidecar.$1.log" &
+    $node --max-semi-space-size=8 ${NODE_ARGS:-} dist/cli/main.js run --policy "$dir/policy/blue.yaml" --fleet "$url" --fleet-key "$key" --no-access-log 2> "$dir/sidecar.$1.log" &
   local pid=$!
   for _ in $(seq 1 900); do grep -q '"listening"' "$dir/sidecar.$1.log" 2>/dev/null && break; sleep 1; done
   grep -q '"listening"' "$dir/sidecar.$1.log" || { echo "the sidecar did not start listening within 900 s" >&2; exit 1; }
   local outbound
   outbound=$(grep '"listening"' "$dir/sidecar.$1.log" | $node -e 'process.stdin.once("data", (d) => console.log(JSON.parse(d).ports.outbound))')
-  PORT=$outbound PID=$pid $node bench/fleet-instructions-driver.mjs "$url" "$key" "$1" "$dir/blue.yaml" "$dir/green.yaml"
+  PORT=$outbound PID=$pid $node bench/fleet-instructions-driver.mjs "$url" "$key" "$1" "$dir/policy/blue.yaml" "$dir/policy/green.yaml"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$dir/cg.$1" "$KEEP/$2.cg"; cp "$dir/sidecar.$1.log" "$KEEP/$2.sidecar.log"; fi
   grep "I   refs" "$dir/vg.$1.log" | awk '{gsub(",", "", $NF); print $NF}'
