@@ -6,7 +6,7 @@
 // orchestrator on LOAD_CORE, so the figures are of one proxy core, as a sidecar's CPU limit is.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -182,7 +182,10 @@ function runSidecarNow(text, { args = [], env = {}, nodeArgs = [], core } = {}) 
   dirs.push(dir);
   const file = path.join(dir, 'policy.yaml');
   writeFileSync(file, text);
-  const accessLog = path.join(dir, 'access.log');
+  // Not beside the policy: the sidecar watches its policy file's directory, and a log written there
+  // would wake that watch on every line (a mounted ConfigMap's directory holds nothing else).
+  mkdirSync(path.join(dir, 'log'));
+  const accessLog = path.join(dir, 'log', 'access.log');
   return start(['dist/cli/main.js', 'run', '--policy', file, ...args], { sidecar: true, env, nodeArgs, core, stdoutFile: accessLog })
     .then((p) => ({ ...p, accessLog }));
 }
