@@ -8,7 +8,9 @@
 # instructions per request in steady state. Compare two policies in the same way; between two runs
 # of one policy the figure moves by ~1.5%. The process's environment passes through (OTEL_* turns
 # tracing on). Knobs:
-#   ACCESS_LOG=FILE   leave the access log on, written to FILE (default: --no-access-log)
+#   ACCESS_LOG=FILE   leave the access log on, written to FILE (default: --no-access-log); not in
+#                     POLICY_FILE's directory, which the sidecar watches (a file written there wakes
+#                     the watch on every line) — give the policy a directory of its own
 #   KEEP=DIR          keep both runs' callgrind files as DIR/a.cg and DIR/b.cg, for
 #                     `callgrind_annotate --inclusive=no DIR/b.cg` (or a function-by-function diff
 #                     of b − a: bench/instructions-diff.mjs DIR N)
