@@ -315,6 +315,31 @@ routes:
     }
   });
 
+  it('a warmed connection that no request takes is closed after the idle timeout, as an idle pooled one is', async () => {
+    const a = await counted('a');
+    const b = await counted('b');
+    let closed = 0;
+    b.server.on('connection', (socket) => socket.on('close', () => closed++));
+    try {
+      const withIdle = (to: string): string => twoUpstreams(a, b, to).replace(`b: { endpoints: [{ address: "${b.address}" }] }`, `b: { endpoints: [{ address: "${b.address}" }], connectionPool: { idleTimeout: 300ms } }`);
+      const file = await tempFile(withIdle('{ upstream: a }'));
+      const s = await start(file, false);
+      expect(await get(s)).toBe('a');
+      await writeFile(file, withIdle('{ upstream: b }'));
+      expect((await s.reload('signal')).result).toBe('ok');
+      await waitFor(() => b.accepted() === 1, { what: 'the warming connection to b' });
+      await waitFor(() => closed === 1, { what: 'the unused warmed connection to close' });
+      expect(b.seen).toHaveLength(0);
+      expect(await connections(s, 'b')).toEqual({ active: 0, idle: 0 });
+      // The next request connects anew and is served.
+      expect(await get(s)).toBe('b');
+      expect(b.accepted()).toBe(2);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('a warming connect that fails leaves nothing pooled; the reload succeeds and requests fail over as before', async () => {
     const a = await counted('a');
     const gone = await startUpstream();
