@@ -48,6 +48,20 @@ describe('HeadSampler', () => {
     expect(ids.spanId()).toMatch(/^[0-9a-f]{16}$/);
   });
 
+  it('hands out ids that do not repeat across pool refills, trace and span ids interleaved', () => {
+    const ids = new RandomIds();
+    const seen = new Set<string>();
+    for (let i = 0; i < 5_000; i++) {
+      const t = ids.traceId();
+      const s = ids.spanId();
+      expect(t).toMatch(/^[0-9a-f]{32}$/);
+      expect(s).toMatch(/^[0-9a-f]{16}$/);
+      seen.add(t);
+      seen.add(s);
+    }
+    expect(seen.size).toBe(10_000);
+  });
+
   it('parent-based: follows the caller\'s flag; a root goes to the root sampler', () => {
     const s = new HeadSampler({ root: 'always_off', ratio: 1, parentBased: true });
     expect(s.sampled(TRACE, { traceId: TRACE, spanId: '00f067aa0ba902b7', sampled: true })).toBe(true);

@@ -58,34 +58,48 @@ function fold(traceId: string): number {
 }
 
 /**
- * Random hex ids (W3C: random, not secret): Math.random words written into one reused buffer and
- * hex-encoded natively — a third of the cost of formatting each word. A new trace id's XOR fold (the
- * ratio sampler's input) is kept, so deciding on it needs no parsing.
+ * Random hex ids (W3C: random, not secret), cut from a pool: 64 Math.random words written into one
+ * buffer and hex-encoded natively in one call, then each id is a slice of that string — one native
+ * call per 16 trace ids (or 32 span ids) instead of one per id: a trace id 76 ns (its fold read back
+ * from the buffer) against 135, a span id 27 against 129 (2 M calls in a loop, Node 24.21). A pool is
+ * 512 characters, so a slice kept by a recorded span holds that much alive.
+ * A new trace id's XOR fold (the ratio sampler's input) is kept, so deciding on it needs no parsing.
  */
 export class RandomIds {
-  private readonly buf = Buffer.allocUnsafe(16);
+  private readonly buf = Buffer.allocUnsafe(POOL_BYTES);
+  private hex = '';
+  /** Bytes of the pool already handed out. */
+  private used = POOL_BYTES;
   /** The XOR fold of the last `traceId()`'s four words. */
   fold = 0;
 
   traceId(): string {
+    const off = this.take(16);
     const buf = this.buf;
-    let acc = 0;
-    for (let off = 0; off < 16; off += 4) {
-      const word = (Math.random() * 0x100000000) >>> 0;
-      buf.writeUInt32BE(word, off);
-      acc ^= word;
-    }
-    this.fold = acc >>> 0;
-    return buf.toString('hex', 0, 16);
+    this.fold = (buf.readUInt32BE(off) ^ buf.readUInt32BE(off + 4) ^ buf.readUInt32BE(off + 8) ^ buf.readUInt32BE(off + 12)) >>> 0;
+    return this.hex.slice(off * 2, off * 2 + 32);
   }
 
   spanId(): string {
-    const buf = this.buf;
-    buf.writeUInt32BE((Math.random() * 0x100000000) >>> 0, 0);
-    buf.writeUInt32BE((Math.random() * 0x100000000) >>> 0, 4);
-    return buf.toString('hex', 0, 8);
+    const off = this.take(8);
+    return this.hex.slice(off * 2, off * 2 + 16);
+  }
+
+  /** The offset of `bytes` fresh random bytes, refilling the pool when it has fewer left. */
+  private take(bytes: number): number {
+    if (this.used + bytes > POOL_BYTES) {
+      const buf = this.buf;
+      for (let off = 0; off < POOL_BYTES; off += 4) buf.writeUInt32BE((Math.random() * 0x100000000) >>> 0, off);
+      this.hex = buf.toString('hex');
+      this.used = 0;
+    }
+    const off = this.used;
+    this.used += bytes;
+    return off;
   }
 }
+
+const POOL_BYTES = 256;
 
 const shared = new RandomIds();
 
