@@ -8,7 +8,7 @@
 // root defaulting to this repository (Node's compile cache is what a variant's env says: give each a
 // warmed NODE_COMPILE_CACHE, or NODE_DISABLE_COMPILE_CACHE=1, to compare like with like); LOADS: comma-separated c50 and c500 (default both; '' for idle only).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { ROOT, start, wrk, rss, cpuMs, median, stopAll, LISTENERS, POLICIES, SIDECAR_ENV, SIDECAR_V8_FLAGS, LOAD_CORE, PROXY_CORE, pinnedBench } from './lib.mjs';
@@ -17,18 +17,20 @@ const rounds = Number(process.argv[2]);
 const variants = JSON.parse(process.argv[3]);
 const loads = (process.argv[4] ?? 'c50,c500').split(',').filter(Boolean);
 const policyName = process.env.POLICY ?? 'full';
-const res = Object.fromEntries(variants.map((v) => [v.name, { idle: [], cpu: [], c50: [], c500: [], ready: [] }]));
+const res = Object.fromEntries(variants.map((v) => [v.name, { idle: [], cpu: [], c50: [], c500: [], ready: [], rps: { c50: [], c500: [] } }]));
 const la = [];
 try {
   const up = await start(['bench/servers.mjs', 'upstream'], { core: LOAD_CORE });
   const dir = mkdtempSync(path.join(tmpdir(), 'pilotfish-rss-ab-'));
   const file = path.join(dir, 'policy.yaml');
   writeFileSync(file, `version: 1\n${LISTENERS}${POLICIES[policyName](up.port)}`);
+  // The access log not beside the policy file, whose directory the sidecar watches (bench/lib.mjs).
+  mkdirSync(path.join(dir, 'log'));
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 ? [...variants].reverse() : variants;
     for (const v of order) {
       la.push(loadavg()[0]);
-      const p = await start([path.join(v.root ?? ROOT, 'dist/cli/main.js'), 'run', '--policy', file, ...(v.args ?? [])], { sidecar: true, env: { ...SIDECAR_ENV, ...(v.env ?? {}) }, nodeArgs: [...SIDECAR_V8_FLAGS, ...(v.nodeArgs ?? [])], core: PROXY_CORE, stdoutFile: path.join(dir, 'access.log') });
+      const p = await start([path.join(v.root ?? ROOT, 'dist/cli/main.js'), 'run', '--policy', file, ...(v.args ?? [])], { sidecar: true, env: { ...SIDECAR_ENV, ...(v.env ?? {}) }, nodeArgs: [...SIDECAR_V8_FLAGS, ...(v.nodeArgs ?? [])], core: PROXY_CORE, stdoutFile: path.join(dir, 'log', 'access.log') });
       const cpu = cpuMs(p.pid);
       await sleep(1000);
       const o = res[v.name];
@@ -36,6 +38,7 @@ try {
       for (const l of loads) {
         const w = await wrk(p.port, { connections: l === 'c50' ? 50 : 500, seconds: 10 });
         if (w.non2xx || w.errors) console.error(v.name, l, 'non2xx', w.non2xx, w.errors);
+        o.rps[l].push(w.rps);
         await sleep(1000);
         o[l].push(rss(p.pid));
       }
@@ -46,5 +49,5 @@ try {
   }
   const f = (xs) => `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`;
   console.log(`load average during runs: ${Math.min(...la).toFixed(1)}–${Math.max(...la).toFixed(1)}`);
-  for (const v of variants) { const o = res[v.name]; console.log(`${v.name}: idle ${f(o.idle)} ${loads.map((l) => `${l} ${f(o[l])}`).join(' ')} cpu-to-ready ${median(o.cpu)}`); }
+  for (const v of variants) { const o = res[v.name]; console.log(`${v.name}: idle ${f(o.idle)} ${loads.map((l) => `${l} ${f(o[l])} (${Math.round(median(o.rps[l]))} req/s)`).join(' ')} cpu-to-ready ${median(o.cpu)}`); }
 } finally { await stopAll(); }
