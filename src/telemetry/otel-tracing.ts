@@ -60,6 +60,7 @@ class OtelTracing implements Tracing {
     const state = remote === undefined ? undefined : traceState(headers.tracestate);
     const parent: SpanContext | undefined = remote === undefined ? undefined : { traceId, spanId: remote.spanId, traceFlags: remote.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true };
     const known = KNOWN_METHODS.has(start.method);
+    const name = known ? start.method : 'HTTP';
     const [address, port] = splitHostPort(start.host);
     const attrs: Attributes = {
       ...methodAttributes(start.method, known),
@@ -74,8 +75,7 @@ class OtelTracing implements Tracing {
     const agent = headers['user-agent'];
     if (agent) attrs['user_agent.original'] = agent;
     if (start.requestId) attrs['pilotfish.request_id'] = start.requestId;
-    const span = new RecordedSpan(this.resource, known ? start.method : 'HTTP', SpanKind.SERVER, traceId, parent, attrs);
-    return new RecordedServerSpan(this.batcher, span, state, known ? start.method : 'HTTP');
+    return new RecordedServerSpan(this.batcher, new RecordedSpan(this.resource, name, SpanKind.SERVER, traceId, parent, attrs), state, name);
   }
 
   forceFlush(): Promise<void> {
@@ -275,9 +275,7 @@ export class SpanBatcher {
 
   async shutdown(): Promise<void> {
     this.stopped = true;
-    await this.drain();
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    await this.drain(); // clears the timer; nothing is queued or scheduled once stopped
     await this.exporter.shutdown();
   }
 
@@ -291,8 +289,7 @@ export class SpanBatcher {
 
   private async exportAll(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.length <= this.batchSize ? this.queue : this.queue.slice(0, this.batchSize);
-      this.queue = this.queue.length <= this.batchSize ? [] : this.queue.slice(this.batchSize);
+      const batch = this.queue.splice(0, this.batchSize);
       const result = await this.exportOne(batch);
       if (result.code !== ExportResultCode.SUCCESS) diag.error('span export failed', result.error ?? new Error('span export failed'));
     }
