@@ -50,7 +50,12 @@ const WARM_POLLS = Number(process.env.BENCH_WARM ?? 500);
 const TRACE = process.env.BENCH_TRACE === '1';
 /** Wall clock with sub-ms precision, comparable with the sidecars' log times (ms). */
 const wall = () => performance.timeOrigin + performance.now();
-const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+/**
+ * The p-th percentile by nearest rank: the smallest sample with at least p% of the samples at or
+ * below it (index ceil(p·n/100) − 1), as HdrHistogram and wrk report it. Of 100 flips, p99 is the
+ * 99th slowest and max the slowest, printed apart.
+ */
+const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1))];
 
 /** In trace mode: wall times the upstreams received a request, and the poller process's GC pauses. */
 const arrivals = { blue: [], green: [] };
@@ -59,15 +64,21 @@ if (TRACE) new PerformanceObserver((list) => { for (const e of list.getEntries()
 /** In trace mode: this process's event-loop delay within each flip (does the poller itself lag?). */
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 if (TRACE) loopDelay.enable();
-const flip = await blueGreen(TRACE ? { onRequest: (color, at) => arrivals[color].push(at) } : {});
+/**
+ * BENCH_OTHER=1: the sidecars also route a second service (host `api` → upstream gray) and serve it
+ * traffic before the rounds, as a pod that calls more than one service does; the flips still move
+ * `web` only. Without it each sidecar has sent to one upstream alone before flip 1.
+ */
+const OTHER = process.env.BENCH_OTHER === '1';
+const flip = await blueGreen({ ...(TRACE ? { onRequest: (color, at) => arrivals[color].push(at) } : {}), other: OTHER });
 const { policy } = flip;
 
 /** One keep-alive connection per sidecar, as an application's pool would hold. */
-function poller(port) {
+function poller(port, host = 'web') {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const get = () => new Promise((resolve) => {
     get.sentAt = wall();
-    http.get({ host: '127.0.0.1', port, headers: { host: 'web' }, agent }, (res) => {
+    http.get({ host: '127.0.0.1', port, headers: { host }, agent }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
       res.on('end', () => resolve(res.statusCode === 200 ? body : `status ${res.statusCode}`));
@@ -115,7 +126,7 @@ try {
     ports.push(...batch.map((s) => s.port));
     pids.push(...batch.map((s) => s.pid));
   }
-  pollers.push(...ports.map(poller));
+  pollers.push(...ports.map((port) => poller(port)));
   // Each color's document is validated once (as `pilotfish publish` does before it writes): parsing it
   // again every round made garbage in this process, whose collections delay every poll.
   const documents = { blue: publishable(policy('blue')), green: publishable(policy('green')) };
@@ -144,9 +155,10 @@ try {
   // warm-up) before traffic is shifted to it. Without it the first flip timed green's own first
   // requests — its code interpreted, twenty connections accepted at once: BENCH_TRACE=1 had the
   // first green request reach it 82 ms after the call returned and flip 1 take 142 ms.
-  const direct = [flip.ports.blue, flip.ports.green].flatMap((port) => ports.map(() => poller(port)));
-  for (let i = 0; i < WARM_POLLS; i++) await Promise.all([...pollers, ...direct].map((p) => p.get()));
-  for (const p of direct) p.close();
+  const direct = Object.values(flip.ports).flatMap((port) => ports.map(() => poller(port)));
+  const api = OTHER ? ports.map((port) => poller(port, 'api')) : [];
+  for (let i = 0; i < WARM_POLLS; i++) await Promise.all([...pollers, ...api, ...direct].map((p) => p.get()));
+  for (const p of [...direct, ...api]) p.close();
   const warmed = performance.now();
   await new Promise((r) => setTimeout(r, Math.max(0, Math.max(youngest, warmed) + SETTLE_MS - performance.now())));
 
@@ -205,6 +217,8 @@ try {
     console.log(line('  flips 1–10 (cold flip path)', inOrder.slice(0, 10)));
     console.log(line(`  flips 11–${inOrder.length} (warm)`, inOrder.slice(10)));
   }
+  const slowest = inOrder.map((ms, k) => ({ ms, flip: k + 1 })).sort((a, b) => b.ms - a.ms).slice(0, 3);
+  console.log(`  slowest flips: ${slowest.map((s) => `flip ${s.flip} (${s.flip % 2 ? 'publish' : 'rollback'}) ${s.ms.toFixed(1)} ms`).join(', ')}`);
   console.log(line('one sidecar on the new policy', perSidecar));
   console.log(`CPU per sidecar per flip: ${cpuPerFlip.toFixed(1)} ms (${(cpuPerFlip * SIDECARS).toFixed(0)} ms across the fleet, ${os.cpus().length} cores), of which ${idlePerFlip.toFixed(1)} ms its idle baseline (${(idlePerMs * 1000 / SIDECARS).toFixed(1)} ms per second per sidecar, measured over ${IDLE_MS / 1000} s before the rounds) and ${(cpuPerFlip - idlePerFlip).toFixed(1)} ms the flip and the polls`);
   console.log(`this process (${SIDECARS} pollers, one thread; the upstreams are processes of their own) per flip: p50 ${q(self.map((x) => x.cpu), 50).toFixed(1)} ms CPU, event loop busy p50 ${(100 * q(self.map((x) => x.elu), 50)).toFixed(0)}% p90 ${(100 * q(self.map((x) => x.elu), 90)).toFixed(0)}% of the flip's wall time`);

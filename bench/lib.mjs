@@ -310,19 +310,20 @@ export const target = (p) => ({ port: p.port, pid: p.pid });
  * shared one thread with the pollers, and a flip's twenty upstream requests queued behind its twenty
  * poll answers there (and the reverse) — the instrument's lag, counted as the fleet's.
  */
-export async function blueGreen({ onRequest } = {}) {
+export async function blueGreen({ onRequest, other = false } = {}) {
   const server = async (text) => {
     const p = await start(['bench/servers.mjs', 'text', text], { env: onRequest ? { BENCH_ARRIVALS: '1' } : {} });
     if (onRequest) createInterface({ input: p.child.stdout }).on('line', (l) => { if (l.startsWith('arrival ')) onRequest(text, Number(l.slice(8))); });
     return p;
   };
-  const [blue, green] = await Promise.all([server('blue'), server('green')]);
+  const [blue, green, gray] = await Promise.all([server('blue'), server('green'), ...(other ? [server('gray')] : [])]);
   const policy = (color) => `version: 1
 ${LISTENERS}upstreams:
   blue: { endpoints: [{ address: "127.0.0.1:${blue.port}" }] }
   green: { endpoints: [{ address: "127.0.0.1:${green.port}" }] }
-routes:
+${gray ? `  gray: { endpoints: [{ address: "127.0.0.1:${gray.port}" }] }\n` : ''}routes:
   - { name: web, match: { host: web }, to: [{ upstream: ${color} }] }
-`;
-  return { policy, ports: { blue: blue.port, green: green.port }, close: () => { blue.child.kill('SIGTERM'); green.child.kill('SIGTERM'); } };
+${gray ? '  - { name: api, match: { host: api }, to: [{ upstream: gray }] }\n' : ''}`;
+  const servers = [blue, green, ...(gray ? [gray] : [])];
+  return { policy, ports: { blue: blue.port, green: green.port, ...(gray ? { gray: gray.port } : {}) }, close: () => { for (const s of servers) s.child.kill('SIGTERM'); } };
 }
