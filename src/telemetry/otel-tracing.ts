@@ -1,6 +1,6 @@
 /**
  * The sidecar's own tracing: W3C trace context in and out, spans recorded as plain objects, exported
- * in batches by OpenTelemetry's OTLP/HTTP exporter of the configured protocol. Context is passed
+ * in batches by OpenTelemetry's OTLP/HTTP export delegate on a thread of its own (otlp-export.ts). Context is passed
  * explicitly — the proxy knows each span's parent — so no context manager or AsyncLocalStorage is
  * needed. Imported only when tracing is on.
  *
@@ -27,6 +27,7 @@ import { defaultResource, resourceFromAttributes, type Resource } from '@opentel
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { HeadSampler, parseTraceparent, randomHex, RandomIds, UnsampledTrace } from './head-sampling.js';
 import { splitHostPort } from './host-port.js';
+import { createSpanExporter } from './otlp-export.js';
 import { clientEnd, clientStartAttributes, KNOWN_METHODS, methodAttributes, pathOnly } from './client-span.js';
 import type { BatchConfig, TracingConfig } from './tracing-config.js';
 import type {
@@ -36,11 +37,8 @@ import type {
 const SCOPE: InstrumentationScope = Object.freeze({ name: 'pilotfish' });
 
 export async function createOtelTracing(config: TracingConfig, log: TracingLog | undefined, timeoutMs: number): Promise<Tracing> {
-  // Load only the exporter in use: the protobuf one pulls in protobufjs.
-  const exporter: SpanExporter = config.protocol === 'http/json'
-    ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url: config.url })
-    : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url: config.url });
   if (log) forwardDiagnostics(log);
+  const exporter = await createSpanExporter(config.url, config.protocol, config.exportThread, (message) => diag.warn(message));
   const resource = defaultResource().merge(resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName }));
   return new OtelTracing(new SpanBatcher(exporter, config.batch), resource, new HeadSampler(config.sampler), timeoutMs);
 }

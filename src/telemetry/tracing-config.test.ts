@@ -56,6 +56,14 @@ describe('tracingConfigFromEnv', () => {
     expect(r.warnings).toHaveLength(2);
   });
 
+  it('sends spans from a thread of their own unless PILOTFISH_TRACE_EXPORT_THREAD=main', () => {
+    expect(tracingConfigFromEnv(ENDPOINT).config?.exportThread).toBe('worker');
+    expect(tracingConfigFromEnv({ ...ENDPOINT, PILOTFISH_TRACE_EXPORT_THREAD: 'main' }).config?.exportThread).toBe('main');
+    const odd = tracingConfigFromEnv({ ...ENDPOINT, PILOTFISH_TRACE_EXPORT_THREAD: 'both' });
+    expect(odd.config?.exportThread).toBe('worker');
+    expect(odd.warnings).toEqual(['PILOTFISH_TRACE_EXPORT_THREAD="both" is neither worker nor main; using worker']);
+  });
+
   it('names the service from OTEL_SERVICE_NAME, then OTEL_RESOURCE_ATTRIBUTES, then pilotfish', () => {
     expect(tracingConfigFromEnv(ENDPOINT).config?.serviceName).toBe('pilotfish');
     const attrs = { ...ENDPOINT, OTEL_RESOURCE_ATTRIBUTES: 'service.name=reviews,k8s.pod.name=reviews-1%2Fa, bad' };

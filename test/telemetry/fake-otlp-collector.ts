@@ -10,6 +10,9 @@ export interface ExportRequest {
   readonly path: string;
   readonly contentType: string;
   readonly body: Buffer;
+  readonly headers: http.IncomingHttpHeaders;
+  /** The status it was answered with. */
+  readonly status: number;
 }
 
 type AnyValue = { stringValue?: string; intValue?: number | string; boolValue?: boolean; doubleValue?: number };
@@ -29,6 +32,8 @@ export class FakeCollector {
   readonly requests: ExportRequest[] = [];
   /** While set (`hold`), exports are received and kept but not answered. */
   private gate: Promise<void> | undefined;
+  /** Statuses for the next exports, in turn (`answerNext`); 200 once they are used up. */
+  private readonly statuses: number[] = [];
 
   private constructor(private readonly server: http.Server) {}
 
@@ -40,11 +45,12 @@ export class FakeCollector {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const contentType = req.headers['content-type'] ?? '';
-        collector.requests.push({ path: req.url ?? '', contentType, body: Buffer.concat(chunks) });
+        const status = collector.statuses.shift() ?? 200;
+        collector.requests.push({ path: req.url ?? '', contentType, body: Buffer.concat(chunks), headers: req.headers, status });
         // An empty ExportTraceServiceResponse: `{}` in JSON, zero bytes in protobuf.
         const json = contentType.startsWith('application/json');
         const answer = (): void => {
-          res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
+          res.writeHead(status, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
           res.end(json ? '{}' : undefined);
         };
         if (collector.gate) void collector.gate.then(answer);
@@ -61,6 +67,11 @@ export class FakeCollector {
     let release!: () => void;
     this.gate = new Promise<void>((resolve) => { release = resolve; });
     return () => { this.gate = undefined; release(); };
+  }
+
+  /** The next exports are answered with these statuses, one each, in turn. */
+  answerNext(...statuses: number[]): void {
+    this.statuses.push(...statuses);
   }
 
   /** `http://127.0.0.1:port`, the value for `OTEL_EXPORTER_OTLP_ENDPOINT`. */
