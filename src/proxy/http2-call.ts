@@ -143,12 +143,22 @@ export class Http2Call extends PooledCall {
 }
 
 const CALL = Symbol('pilotfish.call');
-type CallStream = ClientHttp2Stream & { [CALL]: Http2Call };
+type CallStream = ClientHttp2Stream & { [CALL]: Http2Call | undefined };
 
-function onResponse(this: CallStream, headers: Http2Headers, flags: number, raw?: string[]): void { this[CALL].onResponse(this, headers, flags, raw); }
+// After 'close' (onClose) the stream no longer names its call; nothing of node:http2 comes after it.
+function onResponse(this: CallStream, headers: Http2Headers, flags: number, raw?: string[]): void { this[CALL]?.onResponse(this, headers, flags, raw); }
 function onTrailers(this: CallStream, trailers: Http2Headers): void { trailersArrived(this, trailers as IncomingHttpHeaders); }
-function onStreamError(this: CallStream, err: Error): void { this[CALL].onStreamError(this, err); }
-function onClose(this: CallStream): void { this[CALL].closed(this); }
+function onStreamError(this: CallStream, err: Error): void { this[CALL]?.onStreamError(this, err); }
+/**
+ * The stream's last event: the call is done with it, and it lets go of the call. node:http2 keeps a
+ * closed stream reachable until a full GC (its native handle's weak reference counts as a root to
+ * the scavenger), so whatever the stream still points to survives every scavenge until then and is
+ * promoted: the call, its request and context, the request's closures.
+ */
+function onClose(this: CallStream): void {
+  this[CALL]?.closed(this);
+  this[CALL] = undefined;
+}
 
 /** A body stream into the upstream stream; the body failing (the client left) cancels the stream. */
 function pipeInto(src: Readable, stream: ClientHttp2Stream): void {

@@ -41,6 +41,10 @@ export interface RelaySink {
  */
 export function relay(src: Readable, dst: Writable, done: (err: Error | undefined) => void, failed?: () => void): void {
   let settled = false;
+  // Dropped once called: the listeners below stay on both streams, which an HTTP/2 stream keeps
+  // reachable long after it closed (http2-call.ts, onClose) — `done` holds the whole exchange.
+  let onDone: ((err: Error | undefined) => void) | undefined = done;
+  let onFailed = failed;
   const finish = (err: Error | undefined): void => {
     if (settled) return;
     settled = true;
@@ -49,10 +53,12 @@ export function relay(src: Readable, dst: Writable, done: (err: Error | undefine
       src.destroy();
       dst.destroy();
     }
-    done(err);
+    const cb = onDone!;
+    onDone = onFailed = undefined;
+    cb(err);
   };
   const onSrcError = (err: Error): void => {
-    if (!settled) failed?.();
+    if (!settled) onFailed?.();
     finish(err);
   };
   // 'finish': every byte was handed to the socket; 'close' before that: the client went away.

@@ -85,6 +85,8 @@ export function writeH2Response(stream: ServerHttp2Stream, resp: ProxyResponse, 
   relay(body, stream, (err) => {
     if (err) addFlag(ctx, (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' ? 'DC' : 'UC');
     sent.grpcStatus = grpcStatusOf(trailersOf(body)) ?? grpcStatusOf(resp.headers);
+    // Every byte is written: the stream, which outlives its close (http2-call.ts, onClose), lets go of the exchange.
+    (stream as unknown as { [SENT]: H2Sent | undefined })[SENT] = undefined;
     sent.done();
   }, () => {
     // The upstream's body failed mid-way (reset, or refused by the parser): RST_STREAM
