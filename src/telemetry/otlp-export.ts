@@ -15,8 +15,8 @@
  * request shapes deoptimized the engine's undici code the same way.
  *
  * The price is memory: the thread's isolate and the delegate's modules, ~10–17 MiB of RSS after a
- * load (docs/benchmarks.md, "Tracing at 1%"). `PILOTFISH_TRACE_EXPORT_THREAD=main` sends from the
- * main thread instead, with the same delegate, for a pod that needs the memory more.
+ * load (docs/benchmarks.md, "The export off the main thread"). `PILOTFISH_TRACE_EXPORT_THREAD=main`
+ * sends from the main thread instead, with the same delegate, for a pod that needs the memory more.
  *
  * The worker starts on the first export (a sidecar that samples nothing never starts it) and does
  * not hold the process open. If it fails, its pending exports fail, and the next export starts
