@@ -32,14 +32,16 @@ const IDLE_MS = 3000;
  */
 const SETTLE_MS = 1000 * Number(process.env.BENCH_SETTLE_S ?? 20);
 /**
- * Requests through every sidecar before the rounds (BENCH_WARM, default 500 each), and as many
+ * Requests through every sidecar before the rounds (BENCH_WARM, default 3,000 each), and as many
  * straight to each upstream: the rounds measure sidecars and deployments that have served traffic,
  * as a fleet's have. Without it the first ten or so flips were the
  * slow ones (polls spending 100–180 ms inside sidecars whose request path was still interpreted,
  * and the polling process's own cold code and GC): BENCH_TRACE=1 showed flips 0–10 at 140–385 ms
- * and two of the other 89 over 100 ms.
+ * and two of the other 89 over 100 ms. 500 was not enough either: the request path was still below
+ * Maglev, and the rounds' polls took ~150 of its functions there in one flip (the 4th or 5th in
+ * bench/fleet-tierup.mjs, none after 3,000), in all twenty sidecars at once.
  */
-const WARM_POLLS = Number(process.env.BENCH_WARM ?? 500);
+const WARM_POLLS = Number(process.env.BENCH_WARM ?? 3000);
 /**
  * BENCH_TRACE=1: the sidecars log at debug level — each flip's steps in its `fleet: flip` line (push
  * received, parsed, validated, built, swapped) and when its report was written — and the benchmark
@@ -48,6 +50,13 @@ const WARM_POLLS = Number(process.env.BENCH_WARM ?? 500);
  * each slow flip (over 2× the median) taken apart per sidecar — ms after the publish call returned.
  */
 const TRACE = process.env.BENCH_TRACE === '1';
+/**
+ * BENCH_PREFLIPS=N (a diagnostic; default 0): N unmeasured flips (rounded up to even, so the rounds
+ * still start from blue) before the settle — the flip path taken through V8's tiers first. The
+ * default measures cold flips, as a fleet that flips rarely has them; the difference is what the
+ * tier-up storm of the first flips costs (bench/fleet-tierup.mjs).
+ */
+const PREFLIPS = 2 * Math.ceil(Number(process.env.BENCH_PREFLIPS ?? 0) / 2);
 /** Wall clock with sub-ms precision, comparable with the sidecars' log times (ms). */
 const wall = () => performance.timeOrigin + performance.now();
 /**
@@ -159,6 +168,11 @@ try {
   const api = OTHER ? ports.map((port) => poller(port, 'api')) : [];
   for (let i = 0; i < WARM_POLLS; i++) await Promise.all([...pollers, ...api, ...direct].map((p) => p.get()));
   for (const p of [...direct, ...api]) p.close();
+  for (let i = 0; i < PREFLIPS; i++) {
+    const color = i % 2 === 0 ? 'green' : 'blue';
+    await publish(color);
+    await converge(color, performance.now());
+  }
   const warmed = performance.now();
   await new Promise((r) => setTimeout(r, Math.max(0, Math.max(youngest, warmed) + SETTLE_MS - performance.now())));
 
