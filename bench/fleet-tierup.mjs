@@ -47,6 +47,7 @@ try {
     const done = lines.filter((l) => /completed (compiling|optimizing)/.test(l));
     const kinds = {}; for (const l of done) { const k = /(MAGLEV|TURBOFAN_JS|TURBOFAN)/.exec(l)?.[1] ?? '?'; kinds[k] = (kinds[k] ?? 0) + 1; }
     const bail = lines.filter((l) => l.includes('bailout')).length;
+    if (process.env.NAMES && bail > 0) console.log(`  bailouts: ${lines.filter((l) => l.includes('bailout')).map((l) => `${/<JSFunction ([^ >]+)/.exec(l)?.[1] ?? '?'} (${/reason: ([^)]*)\)/.exec(l)?.[1] ?? '?'})`).join(', ')}`);
     if (process.env.NAMES && done.length > 50) { const by = {}; for (const l of done) { const fn = /<JSFunction ([^ >]+)/.exec(l)?.[1] ?? '?'; by[fn] = (by[fn] ?? 0) + 1; } console.log(Object.keys(by).join(' ')); }
     console.log(`flip ${String(f).padStart(2)}: ${done.length} compiles ${JSON.stringify(kinds)}, ${bail} bailouts`);
   }
