@@ -1,8 +1,8 @@
 /**
  * The sidecar's own tracing: W3C trace context in and out, spans recorded as plain objects, exported
- * in batches by OpenTelemetry's OTLP/HTTP export delegate on a thread of its own (otlp-export.ts). Context is passed
- * explicitly — the proxy knows each span's parent — so no context manager or AsyncLocalStorage is
- * needed. Imported only when tracing is on.
+ * in batches by OpenTelemetry's OTLP/HTTP export delegate on a thread of its own (otlp-export.ts).
+ * Context is passed explicitly — the proxy knows each span's parent — so no context manager or
+ * AsyncLocalStorage is needed. Imported only when tracing is on.
  *
  * Why not the SDK's `TracerProvider` and `BatchSpanProcessor`: at 1% sampling its span path runs for
  * one request in a hundred, too rarely for V8 to keep it optimized, and it is long (a context per

@@ -25,11 +25,15 @@
 import { Worker } from 'node:worker_threads';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { ExportWorkerData, FromWorker, Serialized, ToWorker } from './otlp-export-worker.js';
 import type { ExportThread, OtlpProtocol } from './tracing-config.js';
 
-/** The worker's file beside this one's: dist/telemetry/ for the library and the bundle's chunks (one level under dist/), src/telemetry/ in tests. */
+/**
+ * The worker's file: dist/telemetry/ for the library and for the bundle's chunks (one level under
+ * dist/), src/telemetry/ in tests.
+ */
 const WORKER = new URL(`../telemetry/otlp-export-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
 
 type Serializer = typeof ProtobufTraceSerializer | typeof JsonTraceSerializer;
@@ -50,7 +54,7 @@ export class WorkerSpanExporter implements SpanExporter {
   private nextId = 0;
   private readonly pending = new Map<number, (result: ExportResult) => void>();
   private shutdownDone: (() => void) | undefined;
-  private flushes: Array<() => void> = [];
+  private readonly flushes: Array<() => void> = [];
   private readonly serializer: Serializer;
   private readonly data: ExportWorkerData;
 
@@ -133,7 +137,7 @@ export class WorkerSpanExporter implements SpanExporter {
 class InlineSpanExporter implements SpanExporter {
   private readonly serializer: Serializer;
 
-  constructor(private readonly delegate: { export(r: Serialized, cb: (result: ExportResult) => void): void; forceFlush(): Promise<void>; shutdown(): Promise<void> }, protocol: OtlpProtocol) {
+  constructor(private readonly delegate: IOtlpExportDelegate<Serialized>, protocol: OtlpProtocol) {
     this.serializer = serializerOf(protocol);
   }
 

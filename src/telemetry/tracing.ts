@@ -1,9 +1,10 @@
 /**
  * Tracing as the proxy sees it: a SERVER span per request that continues the caller's W3C trace, a
  * CLIENT span per upstream try (retries show as siblings) and per mirrored call, and the W3C context
- * injected into each upstream request. The sidecar's span recorder and OpenTelemetry's OTLP exporter
- * sit behind this small interface (otel-tracing.ts), loaded only when tracing is on; off, every call hits a shared frozen no-op
- * object, so the request path pays one property call and allocates nothing.
+ * injected into each upstream request. The sidecar's span recorder and OpenTelemetry's OTLP export
+ * delegate sit behind this small interface (otel-tracing.ts), loaded only when tracing is on; off,
+ * every call hits a shared frozen no-op object, so the request path pays one property call and
+ * allocates nothing.
  *
  * Nothing instruments Node's `http` module: the proxy makes its spans itself, and an
  * auto-instrumentation would add a second SERVER and CLIENT span per hop.
@@ -90,8 +91,9 @@ export interface TracingOptions {
 }
 
 /**
- * Builds tracing from the `OTEL_*` variables: `NOOP_TRACING` unless an OTLP endpoint is set, else an
- * the sidecar's span recorder exporting in batches over OTLP/HTTP. Async because the exporter is imported lazily.
+ * Builds tracing from the `OTEL_*` variables: `NOOP_TRACING` unless an OTLP endpoint is set, else
+ * the sidecar's span recorder exporting in batches over OTLP/HTTP. Async because it is imported
+ * lazily.
  */
 export async function createTracing(options: TracingOptions = {}): Promise<Tracing> {
   const resolved = tracingConfigFromEnv(options.env ?? process.env);
